@@ -1,0 +1,32 @@
+// tcpsleuth: explains why TCP connections silently fail.
+
+#include <cstdio>
+#include <cstring>
+
+#include "dataplane/analyze.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tcpsleuth COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  analyze FILE   diagnose the TCP flows in a pcap/pcapng capture (see: tcpsleuth analyze --help)\n"
+    "  version        print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0 ||
+        std::strcmp(argv[1], "help") == 0) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    if (std::strcmp(argv[1], "analyze") == 0) return tcpsleuth::analyze_main(argc - 1, argv + 1);
+    if (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0) {
+        std::printf("tcpsleuth %s\n", TCPSLEUTH_VERSION);
+        return 0;
+    }
+    std::fprintf(stderr, "tcpsleuth: unknown command '%s'\n%s", argv[1], kUsage);
+    return 1;
+}

@@ -1,0 +1,150 @@
+#pragma once
+// Named counters: one enum, one table of names and help text in the same order (VPP's
+// error counters without the code generator). Names are dotted and stable: tests assert
+// them, the report and the control socket print them.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "dataplane/packet/parse.h"
+
+namespace tcpsleuth {
+
+enum class Counter : std::uint16_t {
+    kRxPackets,
+    kRxBytes,
+    // One per ParseStatus, same order (checked below).
+    kParseOk,
+    kParseIcmpQuote,
+    kParseTruncated,
+    kParseNotIp,
+    kParseBadL2,
+    kParseBadIpHeader,
+    kParseBadIpLength,
+    kParseBadIpv6Ext,
+    kParseFragment,
+    kParseNotTcp,
+    kParseBadTcpHeader,
+    kParseBadTcpOption,
+    kParseBadIcmp,
+    kParseFirstFragment,
+    kFlowCreated,
+    kFlowExpired,
+    kFlowEvicted,
+    kFlowMidstream,
+    kTcpHandshakeCompleted,
+    kTcpHandshakeFailed,
+    kTcpHandshakeRefused,
+    kTcpSynRetransmissions,
+    kTcpAppRetries,
+    kTcpRetransmissions,
+    kTcpOutOfOrder,
+    kTcpDupAcks,
+    kTcpKeepalives,
+    kTcpZeroWindowProbes,
+    kTcpRst,
+    kTcpFin,
+    kIcmpFragNeeded,
+    kIcmpMatched,
+    kIcmpUnmatched,
+    kEventsEmitted,
+    kEventsDropped,
+    kCount,
+};
+
+inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount);
+
+struct CounterInfo {
+    Counter id;
+    std::string_view name;
+    std::string_view help;
+};
+
+inline constexpr CounterInfo kCounterInfo[] = {
+    {Counter::kRxPackets, "rx.packets", "frames received"},
+    {Counter::kRxBytes, "rx.bytes", "bytes received, as on the wire"},
+    {Counter::kParseOk, "parse.ok", "TCP segments decoded"},
+    {Counter::kParseIcmpQuote, "parse.icmp_quote", "ICMP errors quoting a TCP segment"},
+    {Counter::kParseTruncated, "parse.truncated", "capture ends inside a needed header"},
+    {Counter::kParseNotIp, "parse.not_ip", "frames that are not IPv4/IPv6 (ARP, LLDP, ...)"},
+    {Counter::kParseBadL2, "parse.bad_l2", "malformed link-layer header or too many VLAN tags"},
+    {Counter::kParseBadIpHeader, "parse.bad_ip_header", "IP version/IHL/total length inconsistent"},
+    {Counter::kParseBadIpLength, "parse.bad_ip_length", "IP total length beyond the frame on the wire"},
+    {Counter::kParseBadIpv6Ext, "parse.bad_ipv6_ext", "IPv6 extension header chain malformed"},
+    {Counter::kParseFragment, "parse.fragment", "non-first IP fragments (no TCP header)"},
+    {Counter::kParseNotTcp, "parse.not_tcp", "UDP, ICMP without a TCP quote, other protocols"},
+    {Counter::kParseBadTcpHeader, "parse.bad_tcp_header", "TCP data offset < 5 or past the IP payload"},
+    {Counter::kParseBadTcpOption, "parse.bad_tcp_option", "option length 0/1 or past the header (segment still tracked)"},
+    {Counter::kParseBadIcmp, "parse.bad_icmp", "ICMP error too short to quote IP + 8 bytes of TCP"},
+    {Counter::kParseFirstFragment, "parse.first_fragment", "first fragments of fragmented TCP segments (tracked by header)"},
+    {Counter::kFlowCreated, "flow.created", "flows inserted"},
+    {Counter::kFlowExpired, "flow.expired", "flows removed after their state's idle timeout"},
+    {Counter::kFlowEvicted, "flow.evicted", "flows evicted because the table was full"},
+    {Counter::kFlowMidstream, "flow.midstream", "flows first seen after their handshake"},
+    {Counter::kTcpHandshakeCompleted, "tcp.handshake_completed", "SYN, SYN-ACK and the ACK of the SYN-ACK seen"},
+    {Counter::kTcpHandshakeFailed, "tcp.handshake_failed", "flows that ended with their SYN unanswered"},
+    {Counter::kTcpHandshakeRefused, "tcp.handshake_refused", "SYNs answered by a RST"},
+    {Counter::kTcpSynRetransmissions, "tcp.syn_retransmissions", "SYNs repeated with the same ISN"},
+    {Counter::kTcpAppRetries, "tcp.app_retries", "new SYNs with a new ISN on an unanswered 4-tuple"},
+    {Counter::kTcpRetransmissions, "tcp.retransmissions", "segments carrying sequence space already seen"},
+    {Counter::kTcpOutOfOrder, "tcp.out_of_order", "segments filling a sequence hole shortly after it opened"},
+    {Counter::kTcpDupAcks, "tcp.dup_acks", "duplicate ACKs while data was outstanding"},
+    {Counter::kTcpKeepalives, "tcp.keepalives", "keepalive probes (seq = SND.NXT-1, peer window open)"},
+    {Counter::kTcpZeroWindowProbes, "tcp.zero_window_probes", "probes sent while the peer advertised zero window"},
+    {Counter::kTcpRst, "tcp.rst", "RST segments"},
+    {Counter::kTcpFin, "tcp.fin", "FIN segments (first per direction)"},
+    {Counter::kIcmpFragNeeded, "icmp.frag_needed", "ICMP frag-needed / ICMPv6 packet-too-big quoting TCP"},
+    {Counter::kIcmpMatched, "icmp.matched", "ICMP errors tied to a tracked flow"},
+    {Counter::kIcmpUnmatched, "icmp.unmatched", "ICMP errors quoting a flow not in the table"},
+    {Counter::kEventsEmitted, "events.emitted", "events queued for output"},
+    {Counter::kEventsDropped, "events.dropped", "events lost to a full event ring"},
+};
+
+constexpr bool counter_table_matches_enum() noexcept {
+    if (std::size(kCounterInfo) != kCounterCount) return false;
+    for (std::size_t i = 0; i < std::size(kCounterInfo); ++i) {
+        if (static_cast<std::size_t>(kCounterInfo[i].id) != i) return false;
+    }
+    return true;
+}
+static_assert(counter_table_matches_enum(), "kCounterInfo must list every Counter in enum order");
+
+// No default: -Wswitch flags a new status without a counter.
+constexpr Counter counter_for(ParseStatus s) noexcept {
+    switch (s) {
+        case ParseStatus::kOk: return Counter::kParseOk;
+        case ParseStatus::kIcmpQuote: return Counter::kParseIcmpQuote;
+        case ParseStatus::kTruncated: return Counter::kParseTruncated;
+        case ParseStatus::kNotIp: return Counter::kParseNotIp;
+        case ParseStatus::kBadL2: return Counter::kParseBadL2;
+        case ParseStatus::kBadIpHeader: return Counter::kParseBadIpHeader;
+        case ParseStatus::kBadIpLength: return Counter::kParseBadIpLength;
+        case ParseStatus::kBadIpv6Ext: return Counter::kParseBadIpv6Ext;
+        case ParseStatus::kFragment: return Counter::kParseFragment;
+        case ParseStatus::kNotTcp: return Counter::kParseNotTcp;
+        case ParseStatus::kBadTcpHeader: return Counter::kParseBadTcpHeader;
+        case ParseStatus::kBadTcpOption: return Counter::kParseBadTcpOption;
+        case ParseStatus::kBadIcmp: return Counter::kParseBadIcmp;
+    }
+    return Counter::kCount;
+}
+
+// One per worker; only the owning core writes, others may read with relaxed loads.
+class alignas(64) CoreCounters {
+public:
+    void add(Counter c, std::uint64_t n = 1) noexcept {
+        auto& v = values_[static_cast<std::size_t>(c)];
+        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // single writer
+    }
+    std::uint64_t get(Counter c) const noexcept {
+        return values_[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+    }
+
+private:
+    std::array<std::atomic<std::uint64_t>, kCounterCount> values_{};
+};
+
+}  // namespace tcpsleuth

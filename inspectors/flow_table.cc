@@ -1,0 +1,128 @@
+#include "flow_table.h"
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace tcpsleuth {
+namespace {
+
+// 64-bit mix (the finaliser of splitmix64 / Stafford's variant 13): every input bit
+// affects every output bit, so the low bits used for the slot are as good as the high ones.
+inline std::uint64_t mix64(std::uint64_t x) noexcept {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+template <typename T>
+T* zeroed_array(std::size_t n) {
+    // calloc: the kernel hands out zero pages lazily, so a large table costs nothing until
+    // flows arrive, and construction does not touch every page.
+    void* p = std::calloc(n, sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+}
+
+}  // namespace
+
+FlowTable::FlowTable(std::uint32_t capacity, std::uint64_t hash_seed)
+    : capacity_(capacity < 16 ? 16 : capacity),
+      dir_mask_(std::bit_ceil(static_cast<std::uint64_t>(capacity_) * 2) - 1),
+      seed_(mix64(hash_seed ^ 0x6a09e667f3bcc909ull)),
+      pool_(zeroed_array<FlowState>(capacity_)),
+      dir_(zeroed_array<std::uint64_t>(dir_mask_ + 1)),
+      free_(zeroed_array<std::uint32_t>(capacity_)) {
+    static_assert(std::is_trivially_copyable_v<FlowState>, "pool entries are zeroed by calloc");
+}
+
+FlowTable::~FlowTable() {
+    std::free(pool_);
+    std::free(dir_);
+    std::free(free_);
+}
+
+std::uint64_t FlowTable::hash(const FlowKey& key) const noexcept {
+    std::uint64_t w[5];
+    static_assert(sizeof(w) == sizeof(FlowKey));
+    std::memcpy(w, &key, sizeof w);
+    std::uint64_t h = seed_;
+    for (std::uint64_t x : w) h = mix64(h ^ x);
+    return h;
+}
+
+void FlowTable::prefetch_entry(std::uint64_t h) const noexcept {
+    const std::uint64_t e = dir_[h & dir_mask_];
+    if (e != 0 && static_cast<std::uint32_t>(e) == static_cast<std::uint32_t>(h)) {
+        __builtin_prefetch(&pool_[(e >> 32) - 1]);
+    }
+}
+
+FlowState* FlowTable::find(const FlowKey& key, std::uint64_t h) noexcept {
+    const std::uint32_t tag = static_cast<std::uint32_t>(h);
+    for (std::uint64_t i = h & dir_mask_;; i = (i + 1) & dir_mask_) {
+        const std::uint64_t e = dir_[i];
+        if (e == 0) return nullptr;
+        if (static_cast<std::uint32_t>(e) == tag) {
+            FlowState& f = pool_[(e >> 32) - 1];
+            if (f.common.key == key) return &f;
+        }
+    }
+}
+
+std::uint32_t FlowTable::allocate_entry() noexcept {
+    if (free_top_ != 0) return free_[--free_top_];
+    return high_water_++;  // size_ < capacity_ here, so high_water_ < capacity_ too
+}
+
+std::uint64_t* FlowTable::slot_of(const FlowState* flow) noexcept {
+    const std::uint64_t idx1 = static_cast<std::uint64_t>(flow - pool_) + 1;
+    const std::uint64_t h = hash(flow->common.key);
+    for (std::uint64_t i = h & dir_mask_;; i = (i + 1) & dir_mask_) {
+        if (dir_[i] == 0) return nullptr;  // not reachable for a flow that is in the table
+        if ((dir_[i] >> 32) == idx1) return &dir_[i];
+    }
+}
+
+void FlowTable::remove(FlowState* flow) noexcept {
+    std::uint64_t* slot = slot_of(flow);
+    if (slot == nullptr || !flow->common.in_use) return;
+    // Backward-shift deletion: move later members of the probe run into the hole when their
+    // home slot is not in (hole, current].
+    std::uint64_t hole = static_cast<std::uint64_t>(slot - dir_);
+    dir_[hole] = 0;
+    for (std::uint64_t i = (hole + 1) & dir_mask_; dir_[i] != 0; i = (i + 1) & dir_mask_) {
+        const std::uint64_t home = static_cast<std::uint32_t>(dir_[i]) & dir_mask_;
+        const bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            dir_[hole] = dir_[i];
+            dir_[i] = 0;
+            hole = i;
+        }
+    }
+    flow->common.in_use = 0;
+    free_[free_top_++] = static_cast<std::uint32_t>(flow - pool_);
+    --size_;
+}
+
+FlowState* FlowTable::evict_one() noexcept {
+    // The table is full, so every pool entry below high_water_ is in use.
+    FlowState* oldest = nullptr;
+    for (std::uint32_t n = 0; n < kEvictionSample; ++n) {
+        if (evict_cursor_ >= high_water_) evict_cursor_ = 0;
+        FlowState& f = pool_[evict_cursor_++];
+        if (f.common.in_use && (oldest == nullptr || f.common.last_ns < oldest->common.last_ns)) oldest = &f;
+    }
+    return oldest;
+}
+
+std::size_t FlowTable::memory_bytes() const noexcept {
+    return static_cast<std::size_t>(capacity_) * (sizeof(FlowState) + sizeof(std::uint32_t)) +
+           (dir_mask_ + 1) * sizeof(std::uint64_t);
+}
+
+}  // namespace tcpsleuth
