@@ -26,7 +26,9 @@ void note_ip(const PacketView& pkt, DirState& d) noexcept {
     IpIdMode seen;
     if (pkt.ip_id == 0 && d.last_ip_id == 0) {
         seen = IpIdMode::kZero;
-    } else if (step != 0 && step < 256) {
+    } else if (step == 0) {
+        return;  // the same ID again (a duplicate frame, or a retransmitted copy): says nothing
+    } else if (step < 256) {
         seen = IpIdMode::kIncrementing;
     } else {
         seen = IpIdMode::kRandom;

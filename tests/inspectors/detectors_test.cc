@@ -1,0 +1,195 @@
+// handshake.syn_unanswered and window.zero_stall on crafted sequences, with the near misses
+// that must not fire.
+
+#include <gtest/gtest.h>
+
+#include "tests/support/harness.h"
+
+namespace tcpsleuth {
+namespace {
+
+using test::FrameBuilder;
+using test::Harness;
+
+FrameBuilder c2s() { return FrameBuilder().ipv4("198.18.1.2", "198.18.2.2").tcp(40000, 443); }
+FrameBuilder s2c() { return FrameBuilder().ipv4("198.18.2.2", "198.18.1.2").tcp(443, 40000); }
+
+void handshake(Harness& h) {
+    h.feed(c2s().seq(0).flags(kSyn).mss(1460), 0);
+    h.feed(s2c().seq(0).ack(1).flags(kSyn | kAck).mss(1460), 10);
+    h.feed(c2s().seq(1).ack(1), 20);
+}
+
+TEST(SynUnanswered, SameIsnBackoffFiresOnceAtTheThirdSyn) {
+    Harness h;
+    const auto p1 = h.feed(c2s().seq(1000).flags(kSyn), 0);
+    h.feed(c2s().seq(1000).flags(kSyn), 1000);
+    EXPECT_TRUE(h.events().empty());
+    const auto p3 = h.feed(c2s().seq(1000).flags(kSyn), 3000);
+    h.feed(c2s().seq(1000).flags(kSyn), 7000);  // the fourth does not repeat the finding
+    h.finish();
+    const auto ev = h.events(SynUnanswered::kName);
+    ASSERT_EQ(ev.size(), 1u);
+    const auto& d = std::get<SynUnanswered>(ev[0].detail);
+    EXPECT_EQ(d.syns, 3u);
+    EXPECT_EQ(d.isn, 1000u);
+    EXPECT_EQ(d.last_syn_ns - d.first_syn_ns, 3'000'000'000ull);
+    EXPECT_FALSE(d.final);
+    EXPECT_EQ(ev[0].severity, Severity::kWarning);
+    EXPECT_EQ(ev[0].confidence, Confidence::kHigh);
+    ASSERT_EQ(ev[0].packets.count, 2);
+    EXPECT_EQ(ev[0].packets.nums[0], p1);
+    EXPECT_EQ(ev[0].packets.nums[1], p3);
+    EXPECT_EQ(h.counter(Counter::kTcpHandshakeFailed), 1u);
+    EXPECT_EQ(h.events().size(), 1u);
+}
+
+TEST(SynUnanswered, TwoSynsThenTheFlowEndsIsReportedAsFinal) {
+    Harness h;
+    h.feed(c2s().seq(1000).flags(kSyn).ecn(0).flags(kSyn | kEce | kCwr), 0);
+    h.feed(c2s().seq(1000).flags(kSyn | kEce | kCwr), 1000);
+    h.finish();
+    const auto ev = h.events(SynUnanswered::kName);
+    ASSERT_EQ(ev.size(), 1u);
+    const auto& d = std::get<SynUnanswered>(ev[0].detail);
+    EXPECT_TRUE(d.final);
+    EXPECT_EQ(d.syns, 2u);
+    EXPECT_TRUE(d.ecn_setup);
+    EXPECT_EQ(ev[0].confidence, Confidence::kMedium);
+}
+
+TEST(SynUnanswered, NearMissApplicationRetriesWithNewIsns) {
+    Harness h;
+    h.feed(c2s().seq(1000).flags(kSyn), 0);
+    h.feed(c2s().seq(2000).flags(kSyn), 1000);
+    h.feed(c2s().seq(3000).flags(kSyn), 3000);
+    h.finish();
+    EXPECT_TRUE(h.events(SynUnanswered::kName).empty());
+    EXPECT_EQ(h.counter(Counter::kTcpAppRetries), 2u);
+}
+
+TEST(SynUnanswered, NearMissOneLostSynRecovered) {
+    Harness h;
+    h.feed(c2s().seq(0).flags(kSyn), 0);
+    h.feed(c2s().seq(0).flags(kSyn), 1000);
+    h.feed(s2c().seq(0).ack(1).flags(kSyn | kAck), 1010);
+    h.feed(c2s().seq(1).ack(1), 1020);
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+    EXPECT_EQ(h.counter(Counter::kTcpHandshakeCompleted), 1u);
+}
+
+TEST(SynUnanswered, NearMissSingleSynAtEndOfCapture) {
+    Harness h;
+    h.feed(c2s().seq(0).flags(kSyn), 0);
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+}
+
+TEST(SynUnanswered, ThresholdIsConfigurable) {
+    Config cfg;
+    cfg.handshake.min_syn_retransmissions = 1;
+    Harness h(cfg);
+    h.feed(c2s().seq(7).flags(kSyn), 0);
+    h.feed(c2s().seq(7).flags(kSyn), 1000);
+    EXPECT_EQ(h.events(SynUnanswered::kName).size(), 1u);
+}
+
+TEST(ZeroWindow, StallWithProbesReportsDurationProbesAndSlowSide) {
+    Harness h;
+    handshake(h);
+    h.feed(c2s().seq(1).ack(1).payload(1000), 30);
+    const auto closed = h.feed(s2c().seq(1).ack(1001).window(0), 100);
+    h.feed(c2s().seq(1000).ack(1), 300);    // Linux zero-window probe: seq = SND.UNA - 1
+    h.feed(s2c().seq(1).ack(1001).window(0), 301);
+    h.feed(c2s().seq(1000).ack(1), 700);
+    h.feed(c2s().seq(1000).ack(1), 1500);
+    const auto opened = h.feed(s2c().seq(1).ack(1001).window(8192), 2100);
+    h.finish();
+    const auto ev = h.events(ZeroWindowStall::kName);
+    ASSERT_EQ(ev.size(), 1u);
+    const auto& d = std::get<ZeroWindowStall>(ev[0].detail);
+    EXPECT_EQ(d.duration_ns, 2'000'000'000ull);
+    EXPECT_EQ(d.probes, 3u);
+    EXPECT_EQ(d.slow_side, Side::kServer);
+    EXPECT_FALSE(d.ongoing);
+    EXPECT_EQ(d.bytes_waiting, 0u);  // everything sent had been acknowledged when it closed
+    EXPECT_EQ(ev[0].confidence, Confidence::kHigh);
+    EXPECT_EQ(ev[0].packets.nums[0], closed);
+    EXPECT_EQ(ev[0].packets.nums[ev[0].packets.count - 1], opened);
+    EXPECT_EQ(h.counter(Counter::kTcpZeroWindowProbes), 3u);
+    EXPECT_EQ(h.counter(Counter::kTcpKeepalives), 0u);
+}
+
+TEST(ZeroWindow, NearMissBriefClosedWindowIsFlowControl) {
+    Harness h;
+    handshake(h);
+    h.feed(c2s().seq(1).ack(1).payload(1000), 30);
+    h.feed(s2c().seq(1).ack(1001).window(0), 100);
+    h.feed(c2s().seq(1000).ack(1), 300);  // one probe
+    h.feed(s2c().seq(1).ack(1001).window(4096), 350);
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+}
+
+TEST(ZeroWindow, NearMissKeepalivesWithAnOpenWindowAreNotProbes) {
+    Harness h;
+    handshake(h);
+    for (int i = 1; i <= 5; ++i) {
+        h.feed(c2s().seq(0).ack(1), 75000.0 * i);  // keepalive: seq = SND.NXT - 1
+        h.feed(s2c().seq(1).ack(1).window(29200), 75000.0 * i + 10);
+    }
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+    EXPECT_EQ(h.counter(Counter::kTcpKeepalives), 5u);
+    EXPECT_EQ(h.counter(Counter::kTcpZeroWindowProbes), 0u);
+}
+
+TEST(ZeroWindow, StallStillOpenAtTheEndIsOngoing) {
+    Harness h;
+    handshake(h);
+    h.feed(c2s().seq(1).ack(1).payload(500), 30);
+    h.feed(c2s().seq(501).ack(1).payload(500), 31);
+    h.feed(s2c().seq(1).ack(501).window(0), 100);  // the client's second segment still in flight
+    h.finish_at(5100);
+    const auto ev = h.events(ZeroWindowStall::kName);
+    ASSERT_EQ(ev.size(), 1u);
+    const auto& d = std::get<ZeroWindowStall>(ev[0].detail);
+    EXPECT_TRUE(d.ongoing);
+    EXPECT_EQ(d.duration_ns, 5'000'000'000ull);
+    EXPECT_EQ(d.probes, 0u);
+    EXPECT_EQ(d.bytes_waiting, 500u);
+    EXPECT_EQ(ev[0].confidence, Confidence::kMedium);
+}
+
+TEST(ZeroWindow, RepeatedStallsAreLogScaled) {
+    Harness h;
+    handshake(h);
+    std::uint32_t seq = 1;
+    for (int i = 0; i < 12; ++i) {
+        const double t = 100 + i * 3000.0;
+        h.feed(c2s().seq(seq).ack(1).payload(100), t);
+        seq += 100;
+        h.feed(s2c().seq(1).ack(seq).window(0), t + 1);
+        h.feed(s2c().seq(1).ack(seq).window(1000), t + 1500);
+    }
+    const auto ev = h.events(ZeroWindowStall::kName);
+    ASSERT_EQ(ev.size(), 2u);  // the 1st and the 10th
+    EXPECT_EQ(std::get<ZeroWindowStall>(ev[0].detail).stall_number, 1u);
+    EXPECT_EQ(std::get<ZeroWindowStall>(ev[1].detail).stall_number, 10u);
+}
+
+TEST(FlowTableFull, EvictionIsReportedLogScaled) {
+    Harness h(Config{}, 16);
+    for (int i = 0; i < 40; ++i) {
+        h.feed(FrameBuilder().ipv4("198.18.1.2", "198.18.2.2").tcp(static_cast<std::uint16_t>(1000 + i), 80).seq(1).flags(kSyn), i);
+    }
+    EXPECT_EQ(h.counter(Counter::kFlowEvicted), 24u);
+    const auto ev = h.events(FlowTableFull::kName);
+    ASSERT_EQ(ev.size(), 2u);  // the 1st and 10th eviction
+    EXPECT_EQ(ev[0].flow_id, 0u);
+    EXPECT_EQ(std::get<FlowTableFull>(ev[1].detail).evicted_total, 10u);
+}
+
+}  // namespace
+}  // namespace tcpsleuth
