@@ -8,13 +8,13 @@ void SynUnansweredInspector::on_packet(const PacketView& pkt, const SegmentInfo&
                                        State& st, EventSink& out) const noexcept {
     if (!cfg_.enabled || !seg.from_client) return;
     if ((pkt.tcp.flags & (kSyn | kAck | kRst)) != kSyn) return;
-    const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
+    const std::uint32_t now_us = flow.rel_us(pkt.ts_ns);
     const std::uint32_t num = packet_number32(pkt.number);
     if (!seg.syn_retransmission) {  // the first SYN, or an application retry with a new ISN
-        st = State{.first_syn_ms = now_ms, .last_syn_ms = now_ms, .first_syn_pkt = num, .last_syn_pkt = num};
+        st = State{.first_syn_us = now_us, .last_syn_us = now_us, .first_syn_pkt = num, .last_syn_pkt = num};
         return;
     }
-    st.last_syn_ms = now_ms;
+    st.last_syn_us = now_us;
     st.last_syn_pkt = num;
     const DirState& client = flow.dir[index(flow.client())];
     if (st.reported || flow.state != TcpState::kSynSent) return;
@@ -37,8 +37,8 @@ void SynUnansweredInspector::report(const FlowCommon& flow, const State& st, boo
     const SynUnanswered d{
         .syns = client.syns,
         .isn = client.isn.raw(),
-        .first_syn_ns = flow.abs_ns(st.first_syn_ms),
-        .last_syn_ns = flow.abs_ns(st.last_syn_ms),
+        .first_syn_ns = flow.first_ns + st.first_syn_us * 1000ull,
+        .last_syn_ns = flow.first_ns + st.last_syn_us * 1000ull,
         .app_retries = client.app_retries,
         .ecn_setup = client.has(kDirEcnSetup),
         .final = final,

@@ -13,8 +13,10 @@ namespace tcpsleuth {
 class SynUnansweredInspector {
 public:
     struct State {
-        std::uint32_t first_syn_ms = 0;
-        std::uint32_t last_syn_ms = 0;
+        // Microseconds from the flow's first packet: SYN backoff spans minutes at most, well
+        // inside the 71 minutes 32 bits of microseconds hold.
+        std::uint32_t first_syn_us = 0;
+        std::uint32_t last_syn_us = 0;
         std::uint32_t first_syn_pkt = 0;
         std::uint32_t last_syn_pkt = 0;
         std::uint8_t reported = 0;

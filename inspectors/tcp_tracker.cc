@@ -257,6 +257,11 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
     if (f & kSyn) {
         if (!(f & kAck)) {  // SYN
             if (self.has(kDirSawSyn) && Seq(pkt.tcp.seq) == self.isn) {
+                if (flow.rel_us(pkt.ts_ns) - flow.syn_us < kSynDuplicateWindowUs) {
+                    counters.add(Counter::kTcpDuplicateSyns);
+                    self.last_ms = flow.rel_ms(pkt.ts_ns);
+                    return info;  // a copy of the SYN just seen: nothing new to learn
+                }
                 info.syn_retransmission = true;
                 saturating_inc(self.syns);
                 counters.add(Counter::kTcpSynRetransmissions);

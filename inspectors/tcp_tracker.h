@@ -13,6 +13,11 @@ namespace tcpsleuth {
 // later, it is a retransmission of something lost before the sensor (Wireshark uses 3 ms).
 inline constexpr std::uint32_t kReorderWindowMs = 3;
 
+// A same-ISN SYN this soon after the previous one is a copy (a duplicating SPAN port, a
+// capture merged with itself), not the stack retransmitting: no TCP retransmits a SYN
+// sooner than its initial RTO (RFC 6298 section 2: 1 s; Linux 1 s, Windows 3 s).
+inline constexpr std::uint32_t kSynDuplicateWindowUs = 100'000;
+
 // Initialises a new flow from its first segment (decides who is the client).
 void track_new_flow(const PacketView& pkt, Dir dir, FlowCommon& flow, CoreCounters& counters) noexcept;
 

@@ -13,7 +13,7 @@ void ZeroWindowInspector::on_packet(const PacketView& pkt, const SegmentInfo& se
         const DirState& sender = flow.dir[index(reverse(seg.dir))];
         st.active = 1;
         st.side = static_cast<std::uint8_t>(index(seg.dir));
-        st.since_ms = flow.rel_ms(pkt.ts_ns);
+        st.since_ns = pkt.ts_ns;
         st.first_pkt = num;
         st.last_pkt = num;
         st.probes = 0;
@@ -38,11 +38,14 @@ void ZeroWindowInspector::on_flow_end(const FlowCommon& flow, State& st, EventSi
 void ZeroWindowInspector::end_stall(const FlowCommon& flow, State& st, std::uint64_t end_ns,
                                     std::uint64_t last_pkt, bool ongoing, EventSink& out) const noexcept {
     st.active = 0;
-    const std::uint64_t since_ns = flow.abs_ns(st.since_ms);
+    const std::uint64_t since_ns = st.since_ns;
     const std::uint64_t duration_ns = end_ns > since_ns ? end_ns - since_ns : 0;
     const bool long_enough = duration_ns >= cfg_.min_duration_ms * 1'000'000ull;
     const bool probed = cfg_.min_probes != 0 && st.probes >= cfg_.min_probes;
     if (!long_enough && !probed) return;  // a brief closed window is flow control working
+    // A closed window only stalls a sender that has something to send: it probed, or data
+    // was in flight when the window closed. Otherwise the peer was simply done talking.
+    if (st.probes == 0 && st.bytes_waiting == 0) return;
     if (!bump_and_should_report(st.stalls, st.next_report)) return;
 
     const Dir zero_dir = static_cast<Dir>(st.side);

@@ -14,7 +14,7 @@ namespace tcpsleuth {
 class ZeroWindowInspector {
 public:
     struct State {
-        std::uint32_t since_ms = 0;
+        std::uint64_t since_ns = 0;  // absolute: durations are evidence, keep them exact
         std::uint32_t first_pkt = 0;
         std::uint32_t last_pkt = 0;
         std::uint32_t bytes_waiting = 0;

@@ -86,6 +86,20 @@ TEST(SynUnanswered, NearMissSingleSynAtEndOfCapture) {
     EXPECT_TRUE(h.events().empty());
 }
 
+TEST(SynUnanswered, NearMissDuplicatedSynFramesAreNotRetransmissions) {
+    // A SPAN port that duplicates frames: three copies of one SYN within a millisecond,
+    // then the SYN-ACK (seen in a public capture; RTO never fires that fast).
+    Harness h;
+    h.feed(c2s().seq(9).flags(kSyn), 0);
+    h.feed(c2s().seq(9).flags(kSyn), 0.005);
+    h.feed(c2s().seq(9).flags(kSyn), 1.0);
+    h.feed(s2c().seq(0).ack(10).flags(kSyn | kAck), 2.9);
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+    EXPECT_EQ(h.counter(Counter::kTcpDuplicateSyns), 2u);
+    EXPECT_EQ(h.counter(Counter::kTcpSynRetransmissions), 0u);
+}
+
 TEST(SynUnanswered, ThresholdIsConfigurable) {
     Config cfg;
     cfg.handshake.min_syn_retransmissions = 1;
@@ -145,6 +159,18 @@ TEST(ZeroWindow, NearMissKeepalivesWithAnOpenWindowAreNotProbes) {
     EXPECT_EQ(h.counter(Counter::kTcpZeroWindowProbes), 0u);
 }
 
+TEST(ZeroWindow, NearMissClosedWindowWithNothingToSend) {
+    // The receiver closes its window after everything was acknowledged and the sender
+    // never probes: nobody was waiting, so nothing stalled.
+    Harness h;
+    handshake(h);
+    h.feed(c2s().seq(1).ack(1).payload(100), 30);
+    h.feed(s2c().seq(1).ack(101).window(0), 40);
+    h.feed(s2c().seq(1).ack(101).window(0), 9000);
+    h.finish_at(20000);
+    EXPECT_TRUE(h.events().empty());
+}
+
 TEST(ZeroWindow, StallStillOpenAtTheEndIsOngoing) {
     Harness h;
     handshake(h);
@@ -170,7 +196,7 @@ TEST(ZeroWindow, RepeatedStallsAreLogScaled) {
         const double t = 100 + i * 3000.0;
         h.feed(c2s().seq(seq).ack(1).payload(100), t);
         seq += 100;
-        h.feed(s2c().seq(1).ack(seq).window(0), t + 1);
+        h.feed(s2c().seq(1).ack(seq - 50).window(0), t + 1);  // 50 bytes still waiting
         h.feed(s2c().seq(1).ack(seq).window(1000), t + 1500);
     }
     const auto ev = h.events(ZeroWindowStall::kName);

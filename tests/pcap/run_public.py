@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Robustness and false-alarm check over the public capture corpus (../shared/pcaps/public,
+used in place, never copied): every capture is analysed without a crash, every frame is
+accounted for by exactly one parse counter, and captures of healthy traffic raise no
+warning. Findings in captures that do contain faults are listed in KNOWN_FINDINGS with the
+reason, checked by hand against the packets."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+PARSE_COUNTERS = ["parse.ok", "parse.icmp_quote", "parse.truncated", "parse.not_ip", "parse.bad_l2",
+                  "parse.bad_ip_header", "parse.bad_ip_length", "parse.bad_ipv6_ext", "parse.fragment",
+                  "parse.not_tcp", "parse.bad_tcp_header", "parse.bad_tcp_option", "parse.bad_icmp"]
+
+# capture -> {event: count}. Anything else in the corpus is healthy traffic or fault-free
+# at TCP level and must produce no warning.
+KNOWN_FINDINGS = {
+    # Traceroute-style TCP SYN probes with rising TTL: most never get a SYN-ACK and the
+    # probing stack retransmits them with the same ISN.
+    "mami-project_pathspider__pathspider_tests_data_icmp_ttl.pcap": {"handshake.syn_unanswered": 297},
+    # 500 simultaneous connects to a loopback echo server: 83 of them get their SYN-ACK only
+    # after the third SYN, 3.1 s in (listen backlog overflow). tshark: port 37832, frames
+    # 547, 23451, 65672 (SYNs), 65704 (SYN-ACK).
+    "zeek_zeek__testing_btest_Traces_echo-connections.pcap": {"handshake.syn_unanswered": 83},
+    # The "failed page load" capture: SYNs to 203.0.113.94:80 resent after 1 s and 2 s; that
+    # address never sends a SYN-ACK in the whole file.
+    "chrissanders_packets__http_espn_fail.pcapng": {"handshake.syn_unanswered": 9},
+    # ECN test: SYN at 0, 1, 3 s, then ICMPv6 destination unreachable; never answered.
+    "mami-project_pathspider__pathspider_tests_data_ecn_ipv6_unreachable_ce_on_syn.pcap": {"handshake.syn_unanswered": 1},
+    # Ethereum P2P dialling peers on :30303 that never answer (no packet from them at all).
+    "ntop_nDPI__tests_cfgs_default_pcap_ethereum.pcap": {"handshake.syn_unanswered": 2},
+}
+
+def main():
+    binary, corpus = sys.argv[1], sys.argv[2]
+    files = sorted(f for f in glob.glob(os.path.join(corpus, "*")) if not f.endswith(".md"))
+    if len(files) < 60:
+        sys.exit(f"FAIL: expected the public corpus at {corpus}, found {len(files)} captures")
+    problems = []
+    for path in files:
+        name = os.path.basename(path)
+        proc = subprocess.run([binary, "analyze", path, "--report", "/dev/stdout", "--report-format", "json",
+                               "--events", "/dev/null", "--flows", "65536"],
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            problems.append(f"{name}: exit {proc.returncode}: {proc.stderr.strip()[:200]}")
+            continue
+        rep = json.loads(proc.stdout)
+        c = rep["counters"]
+        accounted = sum(c[k] for k in PARSE_COUNTERS)
+        if accounted != c["rx.packets"]:
+            problems.append(f"{name}: {c['rx.packets']} frames but parse counters sum to {accounted}")
+        serious = {d["event"]: d["count"] for d in rep["diagnoses"] if d["severity"] != "info"}
+        if serious != KNOWN_FINDINGS.get(name, {}):
+            problems.append(f"{name}: findings {serious}, expected {KNOWN_FINDINGS.get(name, {})}")
+    if problems:
+        print("FAIL:")
+        for p in problems:
+            print("  " + p)
+        sys.exit(1)
+    print(f"ok: {len(files)} public captures analysed, every frame counted, no false alarms")
+
+
+if __name__ == "__main__":
+    main()
