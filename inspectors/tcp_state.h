@@ -75,7 +75,6 @@ enum FlowFlag : std::uint8_t {
     kFlowSackOn = 1u << 3,       // SACK-permitted both ways (RFC 2018 section 2)
     kFlowTsOn = 1u << 4,         // timestamps both ways (RFC 7323 section 3.2)
     kFlowEcnOn = 1u << 5,        // ECN-setup SYN answered by ECN-setup SYN-ACK
-    kFlowFailureCounted = 1u << 6,
 };
 
 struct FlowCommon {
@@ -108,7 +107,6 @@ struct FlowCommon {
     std::uint32_t rel_us(std::uint64_t now_ns) const noexcept {
         return static_cast<std::uint32_t>((now_ns - first_ns) / 1'000u);
     }
-    std::uint64_t abs_ns(std::uint32_t rel_ms) const noexcept { return first_ns + rel_ms * 1'000'000ull; }
 };
 
 // What the tracker learned from one segment, for the inspectors that run after it.
