@@ -42,8 +42,6 @@ std::vector<const CounterInfo*> nonzero(const CoreCounters& c, std::string_view 
 }  // namespace
 
 void Report::add(const Event& e) {
-    ++events_;
-    if (e.severity != Severity::kInfo) ++serious_;
     const std::string kind(event_name(e));
     Kind& k = kinds_[kind];
     ++k.count;

@@ -31,9 +31,6 @@ public:
     std::string text(const RunInfo& run, const CoreCounters& c) const;
     std::string json(const RunInfo& run, const CoreCounters& c) const;
 
-    std::uint64_t events() const noexcept { return events_; }
-    std::uint64_t warnings_or_worse() const noexcept { return serious_; }
-
 private:
     struct Kind {
         std::uint64_t count = 0;
@@ -55,8 +52,6 @@ private:
     std::map<std::string, Kind> kinds_;
     std::map<std::uint64_t, FlowRow> flows_;
     std::map<std::string, PathRow> paths_;  // "server:port"
-    std::uint64_t events_ = 0;
-    std::uint64_t serious_ = 0;
 };
 
 }  // namespace tcpsleuth

@@ -87,7 +87,6 @@ struct FlowCommon {
     std::uint32_t max_gap_ms = 0;     // longest silence in both directions
     std::uint32_t syn_us = 0;         // latest client SYN, microseconds from first_ns (mod 2^32)
     std::uint32_t synack_us = 0;      // latest SYN-ACK
-    std::uint32_t packets = 0;        // saturating
     std::uint32_t icmp_mtu = 0;       // smallest MTU quoted by a frag-needed/PTB for this flow
     std::uint16_t icmp_errors = 0;
     TcpState state = TcpState::kMidstream;

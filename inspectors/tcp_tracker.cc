@@ -238,7 +238,6 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
         if (gap_ms > flow.max_gap_ms) flow.max_gap_ms = static_cast<std::uint32_t>(gap_ms > 0xffffffffu ? 0xffffffffu : gap_ms);
         flow.last_ns = pkt.ts_ns;
     }
-    saturating_inc(flow.packets);
     note_ip(pkt, self);
 
     if (f & kRst) {

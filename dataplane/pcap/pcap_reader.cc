@@ -48,7 +48,6 @@ public:
     MappedPcapReader(const std::uint8_t* base, std::size_t size, bool swapped, bool nano, LinkType link)
         : base_(base), size_(size), swapped_(swapped), nano_(nano) {
         link_ = link;
-        file_size_ = size;
         pos_ = kFileHeaderLen;
         madvise(const_cast<std::uint8_t*>(base), size, MADV_SEQUENTIAL);
     }
@@ -90,8 +89,6 @@ public:
         return got;
     }
 
-    std::uint64_t position() const noexcept override { return pos_; }
-
 private:
     // The previous burst has been processed when the next is asked for, so every page
     // before pos_ is done with. Dropping them from the mapping keeps the resident set small
@@ -120,9 +117,8 @@ private:
 // pcapng (and anything else libpcap reads): records are copied into `arena_`.
 class LibpcapReader final : public CaptureReader {
 public:
-    LibpcapReader(pcap_t* p, LinkType link, std::uint64_t size, FILE* f) : pcap_(p), file_(f) {
+    LibpcapReader(pcap_t* p, LinkType link) : pcap_(p) {
         link_ = link;
-        file_size_ = size;
         const int snap = pcap_snapshot(p);
         slot_ = static_cast<std::size_t>(snap > 0 && snap < static_cast<int>(kMaxRecord) ? snap : 262144);
         arena_.resize(slot_ * Pipeline::kBurst);
@@ -156,14 +152,8 @@ public:
         return got;
     }
 
-    std::uint64_t position() const noexcept override {
-        const long off = file_ != nullptr ? ftell(file_) : -1;
-        return off < 0 ? 0 : static_cast<std::uint64_t>(off);
-    }
-
 private:
-    pcap_t* pcap_;
-    FILE* file_;
+    pcap_t* pcap_;  // owns the FILE it was opened on
     std::size_t slot_;
     std::vector<std::uint8_t> arena_;
 };
@@ -243,7 +233,7 @@ std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std:
         pcap_close(p);
         return nullptr;
     }
-    return std::make_unique<LibpcapReader>(p, link, size, f);
+    return std::make_unique<LibpcapReader>(p, link);
 }
 
 }  // namespace tcpsleuth

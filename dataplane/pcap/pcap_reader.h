@@ -24,15 +24,11 @@ public:
     virtual std::size_t next_burst(RawPacket* out, std::size_t n) = 0;
 
     LinkType link() const noexcept { return link_; }
-    std::uint64_t file_size() const noexcept { return file_size_; }
-    // Bytes consumed so far (for progress).
-    virtual std::uint64_t position() const noexcept = 0;
     // Non-empty when reading stopped early: a truncated last record, a corrupt header.
     const std::string& warning() const noexcept { return warning_; }
 
 protected:
     LinkType link_ = LinkType::kEthernet;
-    std::uint64_t file_size_ = 0;
     std::uint64_t next_number_ = 1;
     std::string warning_;
 };
