@@ -34,10 +34,94 @@ struct ZeroWindowConfig {
     std::uint32_t min_probes = 2;
 };
 
+struct SynSurgeConfig {
+    bool enabled = true;
+    // Sliding window over which SYN attempts and failures are compared (whole seconds).
+    std::uint32_t window_s = 10;
+    // Failed handshakes (first SYN retransmitted unanswered) in the window before a surge.
+    std::uint32_t min_failures = 10;
+    // Share of new handshakes failing, percent.
+    std::uint32_t min_failure_percent = 50;
+    // Distinct destinations among the failures: one dead server is not a state table.
+    std::uint32_t min_destinations = 3;
+};
+
+struct MtuConfig {
+    bool enabled = true;
+    // Retransmissions of one segment at the same size, never acknowledged, before
+    // mtu.blackhole (Linux RTO backoff: 3 is about 1.4 s after the first send at 200 ms RTO).
+    std::uint32_t min_retransmissions = 3;
+    // Segments still larger than an ICMP-reported MTU, sent after it, before the sender is
+    // said to ignore it.
+    std::uint32_t ignored_after_segments = 2;
+};
+
+struct OptionsConfig {
+    bool enabled = true;
+    // Segments without timestamps, after both SYNs carried them, before they "vanished".
+    std::uint32_t min_segments_without_ts = 3;
+};
+
+struct WindowConfig {
+    bool enabled = true;
+    // window.scale_mismatch: raw windows below one MSS from the side that did not agree to
+    // scaling at the sensor, before it is said to be scaling anyway.
+    std::uint32_t min_tiny_windows = 4;
+    // window.limited: rounds (RTTs) with the flight at >= limited_percent of an unscaled
+    // window of at least min_limited_window bytes, with no retransmission.
+    std::uint32_t min_limited_rounds = 4;
+    std::uint32_t limited_percent = 90;
+    std::uint32_t min_limited_window = 32768;
+};
+
+struct EcnConfig {
+    bool enabled = true;
+    // ecn.bleached: new data segments seen Not-ECT after ECN was negotiated.
+    std::uint32_t min_not_ect_segments = 8;
+    // ecn.ce_erased: ACKs covering a CE-marked segment without ECE.
+    std::uint32_t min_acks_without_ece = 2;
+    // ecn.syn_blackhole: flows on one server whose ECN SYN failed and plain retry worked
+    // before a single flow's pattern is reported at high confidence.
+    std::uint32_t min_flows = 2;
+};
+
+struct SackConfig {
+    bool enabled = true;
+    // ACKs with blocks outside the sender's sequence space before sack.invalid_blocks.
+    std::uint32_t min_invalid_acks = 2;
+    // Consecutive duplicate ACKs without blocks, SACK negotiated, before sack.missing_during_loss.
+    std::uint32_t min_dup_acks_without_blocks = 3;
+};
+
+struct IdleConfig {
+    bool enabled = true;
+    // Silence in both directions that counts as idle. Device timeouts below this are rare;
+    // gaps this long followed by unanswered retransmissions are not chance.
+    std::uint32_t min_gap_s = 15;
+    // Retransmissions of the first segment after the gap, unanswered, before timeout_drop.
+    std::uint32_t min_retransmissions = 2;
+    // idle.stale_flow: an open flow idle this long (a device default, AWS NLB 350 s).
+    std::uint32_t stale_after_s = 350;
+};
+
+struct RstConfig {
+    bool enabled = true;
+    // A RST whose hop distance differs from its claimed sender's by this many hops or more.
+    std::uint32_t min_hop_difference = 2;
+};
+
 struct Config {
     FlowConfig flows;
     HandshakeConfig handshake;
     ZeroWindowConfig zero_window;
+    SynSurgeConfig syn_surge;
+    MtuConfig mtu;
+    OptionsConfig options;
+    WindowConfig window;
+    EcnConfig ecn;
+    SackConfig sack;
+    IdleConfig idle;
+    RstConfig rst;
 };
 
 }  // namespace tcpsleuth

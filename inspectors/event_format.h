@@ -23,7 +23,7 @@ struct FlowEndpoints {
 FlowEndpoints endpoints(const Event& e);
 
 std::string event_summary(const Event& e);
-std::string_view event_advice(const Event& e);
+std::string event_advice(const Event& e);
 // The advice shared by every event of a kind (for the report's per-diagnosis section).
 std::string_view kind_advice(std::string_view kind);
 

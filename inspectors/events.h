@@ -81,7 +81,251 @@ struct FlowTableFull {
     std::uint64_t victim_flow_id = 0;
 };
 
-using EventDetail = std::variant<SynUnanswered, ZeroWindowStall, FlowTableFull>;
+// The four options whose loss changes how a connection performs.
+enum class OptionKind : std::uint8_t { kMss, kWscale, kSackPerm, kTimestamp };
+std::string_view to_string(OptionKind o) noexcept;
+
+// Which kinds of evidence supported options.stripped (DESIGN.md ranks them, strongest first).
+enum StripEvidence : std::uint8_t {
+    kEvidenceFarEnd = 1u << 0,        // the far end behaves as if the option were agreed
+    kEvidenceTsVanished = 1u << 1,    // timestamps agreed, then missing from later segments
+    kEvidenceNopFill = 1u << 2,       // NOPs where a known stack puts the option
+    kEvidenceOtherClients = 1u << 3,  // the same server agrees to it with other clients
+};
+
+// The TCP stack a SYN's option layout matches (NOP fill undone), for OS consistency.
+enum class StackGuess : std::uint8_t { kUnknown, kLinux, kWindows, kApple, kFreeBsd };
+std::string_view to_string(StackGuess g) noexcept;
+
+// What one server:port has shown across flows: the bracket on a device's idle timeout.
+struct IdleBracket {
+    std::uint32_t survived_max_s = 0;  // longest gap a flow on this path lived through
+    std::uint32_t killed_min_s = 0;    // shortest gap that killed one (0: none yet)
+};
+
+// handshake.syn_drop_surge: new handshakes fail across destinations while established
+// flows keep working. Not about one flow: flow is null.
+struct SynDropSurge {
+    static constexpr std::string_view kName = "handshake.syn_drop_surge";
+    std::uint32_t window_s = 0;
+    std::uint32_t attempts = 0;           // new handshakes started in the window
+    std::uint32_t failures = 0;           // of them, SYN retransmitted with no answer
+    std::uint32_t destinations = 0;       // distinct servers among the failures (estimate)
+    std::uint32_t baseline_percent = 0;   // failure share before the window
+    std::uint32_t established_active = 0; // established flows that moved data in the window
+    std::uint32_t concurrent_now = 0;     // established flows open at the sensor
+    std::uint32_t concurrent_min = 0;     //   lowest and highest over the window
+    std::uint32_t concurrent_max = 0;
+    std::uint32_t episode = 0;
+    std::uint32_t threshold_failures = 0;
+    std::uint32_t threshold_percent = 0;
+};
+
+// mtu.blackhole: segments of one size never get through; smaller ones do.
+struct MtuBlackhole {
+    static constexpr std::string_view kName = "mtu.blackhole";
+    Side sender = Side::kClient;
+    bool confirmed = false;              // the sender shrank its segments and they got through
+    bool icmp_seen = false;              // a frag-needed / packet-too-big for this flow passed the sensor
+    std::uint16_t lost_payload = 0;
+    std::uint16_t lost_ip_len = 0;       // IP total length of the lost segment
+    std::uint16_t delivered_payload = 0; // largest segment acknowledged (before or after shrinking)
+    std::uint16_t delivered_ip_len = 0;
+    std::uint16_t retransmissions = 0;   // of the lost segment at the same size
+    std::uint16_t icmp_mtu = 0;
+    std::uint16_t threshold = 0;
+    std::uint32_t waited_ms = 0;         // first send of the lost segment to now
+};
+
+// mtu.icmp_frag_needed: an ICMP frag-needed / ICMPv6 packet-too-big quoting this flow.
+struct IcmpFragNeeded {
+    static constexpr std::string_view kName = "mtu.icmp_frag_needed";
+    Side sender = Side::kClient;         // whose segment the ICMP quoted
+    bool ignored = false;                // larger segments kept coming after it
+    std::uint16_t mtu = 0;
+    std::uint16_t quoted_ip_len = 0;
+    std::uint16_t larger_after = 0;      // segments above the MTU sent after the ICMP
+    std::uint16_t messages = 0;
+    std::uint16_t threshold = 0;
+};
+
+// options.stripped: a device removed a TCP option from one side's SYN.
+struct OptionsStripped {
+    static constexpr std::string_view kName = "options.stripped";
+    OptionKind option = OptionKind::kSackPerm;
+    Side side = Side::kClient;           // whose segments lost it
+    std::uint8_t evidence = 0;           // StripEvidence bits
+    StackGuess stack = StackGuess::kUnknown;
+    std::uint64_t layout = 0;            // the SYN's option layout as seen (LayoutToken nibbles)
+    std::uint32_t other_clients = 0;     // flows in which this server agreed to the option
+    std::uint32_t far_end_segments = 0;  // SACK blocks, or segments without timestamps
+};
+
+// options.not_negotiated: offered in the SYN, not accepted in the SYN-ACK.
+struct OptionsNotNegotiated {
+    static constexpr std::string_view kName = "options.not_negotiated";
+    OptionKind option = OptionKind::kSackPerm;
+    Side offered_by = Side::kClient;
+    std::uint32_t server_flows = 0;      // flows on this server that declined it so far
+    std::uint32_t server_agreed = 0;     // flows on this server that accepted it
+};
+
+// window.scale_mismatch: one side scales its window, the other reads it raw.
+struct WindowScaleMismatch {
+    static constexpr std::string_view kName = "window.scale_mismatch";
+    Side scaling_side = Side::kServer;   // advertises shifted windows
+    bool nop_fill = false;               // its SYN shows NOPs where window scale was
+    std::uint16_t syn_window = 0;        // its SYN window (never scaled, RFC 7323 section 2.2)
+    std::uint16_t smallest_window = 0;
+    std::uint16_t largest_window = 0;
+    std::uint16_t tiny_windows = 0;      // advertisements below one MSS
+    std::uint16_t mss = 0;
+    std::uint16_t threshold = 0;
+    std::uint32_t max_flight = 0;        // the peer's largest flight: capped by the raw window
+};
+
+// window.limited: an unscaled window caps throughput.
+struct WindowLimited {
+    static constexpr std::string_view kName = "window.limited";
+    Side receiver = Side::kServer;
+    bool client_offered = false;         // window scale in the client's SYN
+    bool server_offered = false;
+    std::uint32_t window = 0;            // bytes
+    std::uint32_t flight = 0;            // the sender's flight when the last round counted
+    std::uint32_t rounds = 0;
+    std::uint32_t rtt_us = 0;
+    std::uint32_t threshold_rounds = 0;
+    std::uint32_t threshold_percent = 0;
+};
+
+// ecn.syn_blackhole: the ECN-setup SYN went unanswered; the plain retry was answered.
+struct EcnSynBlackhole {
+    static constexpr std::string_view kName = "ecn.syn_blackhole";
+    std::uint32_t ecn_syns = 0;
+    std::uint32_t waited_ms = 0;         // first ECN SYN to the SYN-ACK
+    std::uint32_t server_flows = 0;      // flows on this server with the same pattern
+    std::uint32_t server_ecn_answered = 0;  // ECN SYNs this server answered directly
+};
+
+// ecn.not_negotiated: ECN requested, not accepted.
+struct EcnNotNegotiated {
+    static constexpr std::string_view kName = "ecn.not_negotiated";
+    bool synack_ece = false;
+    bool synack_cwr = false;             // ECE and CWR reflected: a broken echo, not RFC 3168
+    std::uint32_t server_flows = 0;
+};
+
+// ecn.bleached: ECN agreed, but a side's data arrives Not-ECT.
+struct EcnBleached {
+    static constexpr std::string_view kName = "ecn.bleached";
+    Side sender = Side::kClient;
+    std::uint32_t not_ect = 0;
+    std::uint32_t ect = 0;
+    std::uint32_t threshold = 0;
+};
+
+// ecn.ce_erased: CE-marked data acknowledged without ECE.
+struct EcnCeErased {
+    static constexpr std::string_view kName = "ecn.ce_erased";
+    Side sender = Side::kClient;         // sent the data that arrived marked
+    std::uint32_t ce_segments = 0;
+    std::uint32_t acks_without_ece = 0;
+    std::uint32_t threshold = 0;
+};
+
+// sack.invalid_blocks: SACK edges outside the data sender's sequence space.
+struct SackInvalidBlocks {
+    static constexpr std::string_view kName = "sack.invalid_blocks";
+    Side receiver = Side::kServer;       // sent the blocks
+    bool stable = false;                 // every block off by about the same amount
+    std::uint32_t acks = 0;
+    std::int64_t offset = 0;             // first block's left edge minus the ACK, as signed
+    std::int64_t offset_spread = 0;      // max - min of that offset over the invalid blocks
+    std::uint32_t left = 0, right = 0;   // first invalid block, raw
+    std::uint32_t ack = 0;               // cumulative ACK in that segment
+    std::uint32_t sender_nxt = 0;        // the data sender's highest sequence seen
+    std::uint32_t threshold = 0;
+};
+
+// sack.unnegotiated_blocks: SACK blocks without SACK-permitted in the handshake.
+struct SackUnnegotiated {
+    static constexpr std::string_view kName = "sack.unnegotiated_blocks";
+    Side receiver = Side::kServer;
+    bool receiver_syn_had_perm = false;
+    bool sender_syn_had_perm = false;
+    std::uint32_t acks = 0;
+};
+
+// sack.missing_during_loss: SACK agreed, duplicate ACKs carry no blocks.
+struct SackMissing {
+    static constexpr std::string_view kName = "sack.missing_during_loss";
+    Side receiver = Side::kServer;
+    std::uint32_t dup_acks = 0;
+    std::uint32_t sender_retransmissions = 0;
+    std::uint32_t threshold = 0;
+};
+
+// idle.timeout_drop: after an idle gap, the first segments go unanswered.
+struct IdleTimeoutDrop {
+    static constexpr std::string_view kName = "idle.timeout_drop";
+    Side first_sender = Side::kClient;
+    bool keepalive = false;              // the unanswered segment was a keepalive
+    std::uint32_t gap_ms = 0;
+    std::uint32_t retransmissions = 0;
+    std::uint32_t threshold = 0;
+    IdleBracket bracket;
+};
+
+// idle.reset_after_idle: after an idle gap, a RST.
+struct IdleResetAfterIdle {
+    static constexpr std::string_view kName = "idle.reset_after_idle";
+    Side rst_claims = Side::kServer;     // the side the RST claims to come from
+    bool prompted = false;               // the RST answered the first segment after the gap
+    bool ttl_matches = false;            // its TTL fits that side's other packets
+    std::uint8_t rst_ttl = 0;
+    std::uint8_t peer_ttl_min = 0;
+    std::uint8_t peer_ttl_max = 0;
+    std::uint32_t gap_ms = 0;
+    IdleBracket bracket;
+};
+
+// idle.keepalive_too_slow: keepalives come less often than the path's idle timeout.
+struct IdleKeepaliveTooSlow {
+    static constexpr std::string_view kName = "idle.keepalive_too_slow";
+    Side sender = Side::kClient;
+    bool died = false;                   // this flow's keepalive went unanswered
+    std::uint32_t interval_ms = 0;
+    IdleBracket bracket;
+};
+
+// idle.stale_flow: a flow idle past a device timeout, still open.
+struct IdleStaleFlow {
+    static constexpr std::string_view kName = "idle.stale_flow";
+    std::uint32_t idle_s = 0;
+    std::uint32_t threshold_s = 0;
+    IdleBracket bracket;
+};
+
+// rst.injected: a RST that its claimed sender's other packets contradict.
+struct RstInjected {
+    static constexpr std::string_view kName = "rst.injected";
+    Side claims = Side::kServer;
+    bool ttl_mismatch = false;
+    bool ip_id_mismatch = false;
+    std::uint8_t rst_ttl = 0;
+    std::uint8_t peer_ttl_min = 0;
+    std::uint8_t peer_ttl_max = 0;
+    std::uint8_t rst_hops = 0;
+    std::uint8_t peer_hops = 0;
+    std::uint16_t rst_ip_id = 0;
+    std::uint16_t peer_last_ip_id = 0;
+};
+
+using EventDetail =
+    std::variant<SynUnanswered, ZeroWindowStall, FlowTableFull, SynDropSurge, MtuBlackhole, IcmpFragNeeded,
+                 OptionsStripped, OptionsNotNegotiated, WindowScaleMismatch, WindowLimited, EcnSynBlackhole,
+                 EcnNotNegotiated, EcnBleached, EcnCeErased, SackInvalidBlocks, SackUnnegotiated, SackMissing,
+                 IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected>;
 
 struct Event {
     FlowKey key;

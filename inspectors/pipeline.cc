@@ -6,7 +6,8 @@ namespace tcpsleuth {
 
 Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept
     : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
-      zero_window_(cfg.zero_window) {}
+      zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
+      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, paths_), rst_(cfg.rst) {}
 
 void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link) noexcept {
     if (n > kBurst) n = kBurst;
@@ -48,7 +49,7 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
                 handle_tcp(views_[i], keys_[i], dirs_[i], hashes_[i]);
                 break;
             case ParseStatus::kIcmpQuote:
-                handle_icmp(views_[i], keys_[i], hashes_[i]);
+                handle_icmp(views_[i], keys_[i], dirs_[i], hashes_[i]);
                 break;
             case ParseStatus::kTruncated:
             case ParseStatus::kNotIp:
@@ -75,11 +76,24 @@ void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, st
     }
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
     // The inspectors, in a fixed order. Each touches only its own state.
-    syn_.on_packet(pkt, seg, flow.common, flow.syn, sink_);
-    zero_window_.on_packet(pkt, seg, flow.common, flow.zero_window, sink_);
+    const FlowCommon& c = flow.common;
+    syn_.on_packet(pkt, seg, c, flow.syn, sink_);
+    zero_window_.on_packet(pkt, seg, c, flow.zero_window, sink_);
+    surge_.on_packet(pkt, seg, c, sink_);
+    mtu_.on_packet(pkt, seg, c, flow.mtu, sink_);
+    options_.on_packet(pkt, seg, c, flow.options, sink_);
+    if (window_.on_packet(pkt, seg, c, flow.window, sink_)) {
+        const Side scaling = seg.from_client ? Side::kClient : Side::kServer;
+        options_.on_far_end(c, flow.options, OptionKind::kWscale, scaling, flow.window.tiny_windows, pkt.ts_ns,
+                            pkt.number, sink_);
+    }
+    ecn_.on_packet(pkt, seg, c, flow.ecn, sink_);
+    sack_.on_packet(pkt, seg, c, flow.sack, sink_);
+    idle_.on_packet(pkt, seg, c, flow.idle, sink_);
+    rst_.on_packet(pkt, seg, c, flow.rst, sink_);
 }
 
-void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, std::uint64_t hash) noexcept {
+void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept {
     if (pkt.icmp.frag_needed) counters_.add(Counter::kIcmpFragNeeded);
     FlowState* flow = table_.find(key, hash);
     if (flow == nullptr) {
@@ -88,6 +102,7 @@ void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, std::uint6
     }
     counters_.add(Counter::kIcmpMatched);
     track_icmp(pkt, flow->common);
+    mtu_.on_icmp(pkt, dir, flow->common, flow->mtu, sink_);
 }
 
 std::uint64_t Pipeline::idle_timeout_ns(const FlowCommon& flow) const noexcept {
@@ -117,6 +132,8 @@ void Pipeline::sweep(std::uint64_t now_ns, std::size_t budget) noexcept {
 void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     syn_.on_flow_end(flow.common, flow.syn, sink_, now_ns);
     zero_window_.on_flow_end(flow.common, flow.zero_window, sink_, now_ns);
+    idle_.on_flow_end(flow.common, flow.idle, sink_, now_ns);
+    surge_.on_flow_end(flow.common);
     track_flow_end(flow.common, counters_);
 }
 

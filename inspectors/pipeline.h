@@ -12,8 +12,8 @@
 #include "dataplane/packet/parse.h"
 #include "events.h"
 #include "flow_table.h"
-#include "syn_unanswered.h"
-#include "zero_window.h"
+#include "path_table.h"
+#include "syn_surge.h"
 
 namespace tcpsleuth {
 
@@ -48,7 +48,7 @@ public:
 
 private:
     void handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
-    void handle_icmp(const PacketView& pkt, const FlowKey& key, std::uint64_t hash) noexcept;
+    void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
     void end_flow(FlowState& flow, std::uint64_t now_ns) noexcept;
     void on_evict(FlowState& victim, std::uint64_t now_ns) noexcept;
     std::uint64_t idle_timeout_ns(const FlowCommon& flow) const noexcept;
@@ -57,8 +57,17 @@ private:
     FlowTable& table_;
     EventSink& sink_;
     CoreCounters& counters_;
+    PathTable paths_;
     SynUnansweredInspector syn_;
     ZeroWindowInspector zero_window_;
+    SynSurgeInspector surge_;
+    MtuInspector mtu_;
+    OptionsInspector options_;
+    WindowInspector window_;
+    EcnInspector ecn_;
+    SackInspector sack_;
+    IdleInspector idle_;
+    RstInspector rst_;
     std::uint32_t table_full_reports_ = 0;
     std::uint32_t table_full_next_ = 1;
 

@@ -111,6 +111,7 @@ struct FlowCommon {
 // What the tracker learned from one segment, for the inspectors that run after it.
 struct SegmentInfo {
     Dir dir = Dir::kLoToHi;
+    std::uint32_t gap_ms = 0;        // silence in both directions before this segment
     bool from_client = false;
     bool syn_retransmission = false;
     bool app_retry = false;          // SYN with a new ISN on an unanswered 4-tuple
@@ -121,6 +122,8 @@ struct SegmentInfo {
     bool retransmission = false;
     bool out_of_order = false;
     bool dup_ack = false;
+    bool ack_advanced = false;       // this segment moved the sender's cumulative ACK forward
+    bool closed_now = false;         // this segment took an established flow to closed
     bool keepalive = false;
     bool zero_window_probe = false;
     bool window_closed = false;      // this segment advertised zero after a non-zero window

@@ -177,6 +177,7 @@ void note_ack(const PacketView& pkt, DirState& self, DirState& peer, SegmentInfo
         counters.add(Counter::kTcpDupAcks);
     }
     if (!self.has(kDirHasAck) || after(ack, self.max_ack)) {
+        info.ack_advanced = self.has(kDirHasAck);
         self.max_ack = ack;
         self.flags |= kDirHasAck;
     }
@@ -235,10 +236,13 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
 
     if (pkt.ts_ns > flow.last_ns) {
         const std::uint64_t gap_ms = (pkt.ts_ns - flow.last_ns) / 1'000'000u;
-        if (gap_ms > flow.max_gap_ms) flow.max_gap_ms = static_cast<std::uint32_t>(gap_ms > 0xffffffffu ? 0xffffffffu : gap_ms);
+        info.gap_ms = static_cast<std::uint32_t>(gap_ms > 0xffffffffu ? 0xffffffffu : gap_ms);
+        if (info.gap_ms > flow.max_gap_ms) flow.max_gap_ms = info.gap_ms;
         flow.last_ns = pkt.ts_ns;
     }
-    note_ip(pkt, self);
+    // A RST's TTL and IP ID are what rst.injected judges against this side's other packets,
+    // so they stay out of the side's history.
+    if (!(f & kRst)) note_ip(pkt, self);
 
     if (f & kRst) {
         info.rst = true;
@@ -248,6 +252,7 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
             info.refused = true;
             counters.add(Counter::kTcpHandshakeRefused);
         }
+        info.closed_now = flow.has(kFlowHandshakeDone) && flow.state != TcpState::kClosed;
         flow.state = TcpState::kClosed;
         self.last_ms = flow.rel_ms(pkt.ts_ns);
         return info;
@@ -325,7 +330,9 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
             self.flags |= kDirSawFin;
             counters.add(Counter::kTcpFin);
         }
-        flow.state = peer.has(kDirSawFin) ? TcpState::kClosed : TcpState::kClosing;
+        const TcpState next = peer.has(kDirSawFin) ? TcpState::kClosed : TcpState::kClosing;
+        info.closed_now = next == TcpState::kClosed && flow.state != TcpState::kClosed && flow.has(kFlowHandshakeDone);
+        flow.state = next;
     }
     self.last_ms = flow.rel_ms(pkt.ts_ns);
     return info;

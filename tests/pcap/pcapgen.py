@@ -132,6 +132,8 @@ class Conn:
         self.ip_id = {"client": 100, "server": 2000}
         self.win = {"client": 502, "server": 509}
         self.ts = {"client": 1000, "server": 9000}
+        self.last_tsval = {"client": 0, "server": 0}
+        self.ts_on = False  # both SYNs carried timestamps: every later segment must too (RFC 7323 3.2)
         self.vlans = vlans
 
     @staticmethod
@@ -143,6 +145,10 @@ class Conn:
         dst, dport, _ = self.ep[self.other(side)]
         s = self.nxt[side] if seq is None else seq
         ack = self.nxt[self.other(side)] if flags & ACK else 0
+        if self.ts_on and not flags & (SYN | RST) and b"\x08\x0a" not in opts:
+            tsval = self.ts[side] + int(t * 1000)
+            opts = NOP + NOP + opt_ts(tsval, self.last_tsval[self.other(side)]) + opts
+            self.last_tsval[side] = tsval
         self.ip_id[side] += 1
         frame = tcp_segment(src, dst, sport, dport, s, ack, flags,
                             self.win[side] if window is None else window, opts, payload,
@@ -153,8 +159,10 @@ class Conn:
 
     def handshake(self, t, rtt=0.010, client_opts=None, server_opts=None):
         c = self.send("client", t, SYN, opts=LINUX_SYN_OPTS() if client_opts is None else client_opts)
-        s = self.send("server", t + rtt, SYN | ACK,
-                      opts=LINUX_SYN_OPTS(ts=9000) if server_opts is None else server_opts)
+        copts = LINUX_SYN_OPTS() if client_opts is None else client_opts
+        sopts = LINUX_SYN_OPTS(ts=9000) if server_opts is None else server_opts
+        s = self.send("server", t + rtt, SYN | ACK, opts=sopts)
+        self.ts_on = _has_option(copts, 8) and _has_option(sopts, 8)
         a = self.send("client", t + rtt + 0.0002, ACK)
         return c, s, a
 
@@ -175,6 +183,21 @@ class Conn:
         self.send("client", t, FIN | ACK)
         self.send("server", t + rtt, FIN | ACK)
         return self.send("client", t + rtt + 0.0002, ACK)
+
+
+def _has_option(opts, kind):
+    i = 0
+    while i < len(opts):
+        k = opts[i]
+        if k == 0:
+            return False
+        if k == 1:
+            i += 1
+            continue
+        if k == kind:
+            return True
+        i += max(2, opts[i + 1]) if i + 1 < len(opts) else len(opts)
+    return False
 
 
 def _relink(frame, linktype):

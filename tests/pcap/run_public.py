@@ -26,11 +26,26 @@ KNOWN_FINDINGS = {
     "zeek_zeek__testing_btest_Traces_echo-connections.pcap": {"handshake.syn_unanswered": 83},
     # The "failed page load" capture: SYNs to 203.0.113.94:80 resent after 1 s and 2 s; that
     # address never sends a SYN-ACK in the whole file.
-    "chrissanders_packets__http_espn_fail.pcapng": {"handshake.syn_unanswered": 9},
+    # ... and flow 172.16.16.154:80: after 45 s idle the client's request is answered by a RST
+    # with the server's own TTL 55 (frames 523, 524): the server forgot the connection.
+    "chrissanders_packets__http_espn_fail.pcapng": {"handshake.syn_unanswered": 9, "idle.reset_after_idle": 1},
     # ECN test: SYN at 0, 1, 3 s, then ICMPv6 destination unreachable; never answered.
     "mami-project_pathspider__pathspider_tests_data_ecn_ipv6_unreachable_ce_on_syn.pcap": {"handshake.syn_unanswered": 1},
     # Ethereum P2P dialling peers on :30303 that never answer (no packet from them at all).
     "ntop_nDPI__tests_cfgs_default_pcap_ethereum.pcap": {"handshake.syn_unanswered": 2},
+    # A DDoS tool's output: RSTs claiming to be from 109.169.84.138 arrive with TTL 55 while
+    # that address's other packets carry TTL 242 (frame 124 onward): spoofed, as the tool does.
+    "StopDDoS_packet-captures__pkt.TCP.DOMINATE.syn.ecn.cwr.pcapng": {"rst.injected": 167},
+    # 192.168.122.145:49328 -> 45.32.238.202:80 idle 75 s, then its FIN is resent at 88.9,
+    # 90.3, 93.0, 98.4, 109.2, 130.8 s and never answered; the client gives up with a RST
+    # (frames 645-653). A shorter-idle flow to the same server closes normally.
+    "chrissanders_packets__ek_to_cryptowall4.pcapng": {"idle.timeout_drop": 1},
+    # Neither side offers window scaling; the receiver's 33580-byte window is full for four
+    # 14 ms round trips of an FTP upload (frames 74-90).
+    "chrissanders_packets__ppa1e_ftp-uploadfailed.pcap": {"window.limited": 1},
+    # Neither side offers window scaling; 57600 of a 62800-byte window in flight for four
+    # 106 ms round trips (frames 192-370).
+    "ntop_nDPI__tests_cfgs_default_pcap_bot.pcap": {"window.limited": 1},
 }
 
 def main():

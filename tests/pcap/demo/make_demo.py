@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from pcapgen import ACK, PSH, SYN, LINUX_SYN_OPTS, Capture, Conn, write_as  # noqa: E402
+from pcapgen import ACK, NOP, PSH, SYN, LINUX_SYN_OPTS, Capture, Conn, opt_sack, write_as  # noqa: E402
 
 
 def build(cap):
@@ -34,8 +34,9 @@ def build(cap):
                 nums = c.data("server", size, t + 0.04)
                 first = c.isn["server"] + 1
                 c.nxt["server"], keep = first + 1448, c.nxt["server"]
-                for k in range(4):  # the first ACK advances, the next three repeat it
-                    c.send("client", t + 0.0502 + k * 0.0001, ACK)
+                for k in range(4):  # the first ACK advances, the next three repeat it with SACK
+                    sack = b"" if k == 0 else NOP + NOP + opt_sack([(first + 2 * 1448, min(keep, first + (1 + k) * 1448 + 1448))])
+                    c.send("client", t + 0.0502 + k * 0.0001, ACK, opts=sack)
                 c.nxt["server"] = keep
                 c.send("server", t + 0.06, ACK | PSH, b"d" * 1448, seq=first + 1448)
                 c.send("client", t + 0.07, ACK)

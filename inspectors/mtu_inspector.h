@@ -1,0 +1,66 @@
+#pragma once
+// mtu.blackhole and mtu.icmp_frag_needed.
+//
+// A path MTU black hole is size-dependent non-delivery: a segment of L bytes is sent again
+// and again at the same size and never acknowledged (nor SACKed), while segments smaller
+// than L were acknowledged. It is confirmed when the sender shrinks the segment (Linux
+// tcp_mtu_probing, RFC 4821; FreeBSD black-hole detection) and the smaller one gets through;
+// the path MTU then lies in [largest delivered, lost) by IP total length (never the capture
+// length). An ICMP frag-needed / packet-too-big (RFC 1191, RFC 8201) quoting the flow is
+// reported as information, and as a warning when the sender keeps retransmitting above the
+// MTU it names: the ICMP reached the sensor but not the sender.
+
+#include "config/config.h"
+#include "dataplane/packet/packet_view.h"
+#include "events.h"
+#include "tcp_state.h"
+
+namespace tcpsleuth {
+
+class MtuInspector {
+public:
+    struct Side {
+        Seq probe_end;                    // end of the largest unconfirmed new segment
+        Seq stuck_seq;                    // start of the segment being retransmitted unacknowledged
+        std::uint32_t stuck_since_ms = 0; // its first retransmission
+        std::uint32_t stuck_pkt = 0;
+        std::uint32_t last_retx_pkt = 0;
+        std::uint16_t probe_len = 0, probe_ip_len = 0;
+        std::uint16_t delivered_len = 0, delivered_ip_len = 0;  // largest acknowledged segment
+        std::uint16_t stuck_len = 0, stuck_ip_len = 0;
+        std::uint16_t shrunk_len = 0, shrunk_ip_len = 0;        // smaller retransmission of it
+        std::uint8_t stuck_retx = 0;
+        std::uint8_t reported = 0;        // 1: suspected, 2: confirmed
+    };
+    struct State {
+        Side dir[2];                      // by Dir of the data sender
+        std::uint32_t icmp_ms = 0;
+        std::uint32_t icmp_pkt = 0;
+        std::uint16_t icmp_mtu = 0;
+        std::uint16_t icmp_quoted_len = 0;
+        std::uint8_t icmp_dir = 0;
+        std::uint8_t icmp_messages = 0;
+        std::uint8_t larger_after = 0;
+        std::uint8_t icmp_reported = 0;   // 1: info, 2: ignored
+    };
+
+    explicit MtuInspector(const MtuConfig& cfg) noexcept : cfg_(cfg) {}
+
+    void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                   EventSink& out) const noexcept;
+    // An ICMP error quoting a segment that travelled in `quoted_dir`.
+    void on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowCommon& flow, State& st,
+                 EventSink& out) const noexcept;
+
+private:
+    void on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                 EventSink& out) const noexcept;
+    void on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                EventSink& out) const noexcept;
+    void report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed, std::uint32_t occurrence,
+                std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept;
+
+    MtuConfig cfg_;
+};
+
+}  // namespace tcpsleuth

@@ -1,0 +1,120 @@
+#include "window_inspector.h"
+
+#include "event_builder.h"
+#include "syn_fingerprint.h"
+
+namespace tcpsleuth {
+namespace {
+
+// RFC 9293 section 3.7.1: without an MSS option the peer may send 536-byte segments.
+constexpr std::uint16_t kDefaultMss = 536;
+
+Side side_of(const FlowCommon& flow, Dir d) noexcept { return d == flow.client() ? Side::kClient : Side::kServer; }
+
+bool handshake_seen(const FlowCommon& flow) noexcept {
+    return flow.dir[0].has(kDirSawSyn) && flow.dir[1].has(kDirSawSyn) && !flow.has(kFlowMidstream);
+}
+
+}  // namespace
+
+bool WindowInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                                EventSink& out) const noexcept {
+    if (!cfg_.enabled || seg.rst) return false;
+    if (pkt.has_flag(kSyn)) {
+        st.syn_window[index(seg.dir)] = pkt.tcp.window;
+        return false;
+    }
+    if (!handshake_seen(flow) || flow.has(kFlowWscaleOn)) return false;
+    check_limited(pkt, seg, flow, st, out);
+    return check_scale(pkt, seg, flow, st, out);
+}
+
+bool WindowInspector::check_scale(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                                  EventSink& out) const noexcept {
+    const DirState& self = flow.dir[index(seg.dir)];
+    const DirState& peer = flow.dir[index(reverse(seg.dir))];
+    // Only the side whose SYN lost the option can believe scaling is on: its peer offered it.
+    if (st.mismatch_reported || self.wscale != DirState::kNoWscale || peer.wscale == DirState::kNoWscale) {
+        return false;
+    }
+    const std::uint16_t w = pkt.tcp.window;
+    if (w == 0 || !pkt.has_flag(kAck)) return false;  // a closed window is flow control, not scaling
+    const std::uint16_t mss = self.mss != 0 ? self.mss : kDefaultMss;
+    if (w < st.smallest) st.smallest = w;
+    if (w > st.largest) st.largest = w;
+    if (w >= mss) return false;
+    if (st.tiny_windows == 0) st.first_tiny_pkt = static_cast<std::uint32_t>(pkt.number);
+    ++st.tiny_windows;
+    // Its SYN window was a normal size (SYN windows are never scaled) and every later one is
+    // below one MSS: the shape of a value shifted right, not of a receiver short of buffer.
+    const std::uint16_t syn_window = st.syn_window[index(seg.dir)];
+    if (st.tiny_windows < cfg_.min_tiny_windows || st.largest >= mss || syn_window < mss) return false;
+    st.mismatch_reported = 1;
+    const bool nop_fill = (find_nop_fill(self.syn_layout).stripped & kOptWscale) != 0;
+    const WindowScaleMismatch d{
+        .scaling_side = side_of(flow, seg.dir),
+        .nop_fill = nop_fill,
+        .syn_window = syn_window,
+        .smallest_window = st.smallest,
+        .largest_window = st.largest,
+        .tiny_windows = st.tiny_windows,
+        .mss = mss,
+        .threshold = static_cast<std::uint16_t>(cfg_.min_tiny_windows),
+        .max_flight = peer.max_in_flight,
+    };
+    const Confidence c = nop_fill || syn_window >= 4u * mss ? Confidence::kHigh : Confidence::kMedium;
+    Event e = flow_event(flow, pkt.ts_ns, Severity::kCritical, c, Where::kUpstream, d);
+    e.packets.add(st.first_tiny_pkt);
+    e.packets.add(pkt.number);
+    e.packets.total = st.tiny_windows;
+    out.emit(e);
+    return true;
+}
+
+void WindowInspector::check_limited(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
+                                    State& st, EventSink& out) const noexcept {
+    Limited& l = st.limited[index(seg.dir)];
+    if (l.reported) return;
+    if (seg.retransmission) {  // loss: the path, not the window, set the pace
+        l.rounds = 0;
+        return;
+    }
+    if (!seg.new_data) return;
+    const DirState& sender = flow.dir[index(seg.dir)];
+    const DirState& receiver = flow.dir[index(reverse(seg.dir))];
+    if (!receiver.has(kDirHasAck)) return;
+    const std::uint32_t window = receiver.window;
+    if (window < cfg_.min_limited_window) return;
+    const std::int32_t flight = sender.snd_nxt - receiver.max_ack;
+    if (flight <= 0 || static_cast<std::uint64_t>(flight) * 100 < std::uint64_t{window} * cfg_.limited_percent) return;
+    const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
+    const std::uint32_t rtt_us = flow.rtt_syn_us + flow.rtt_ack_us;
+    const std::uint32_t rtt_ms = rtt_us / 1000 == 0 ? 1 : rtt_us / 1000;
+    if (l.rounds != 0 && now_ms - l.round_start_ms < rtt_ms) return;  // still the same round
+    if (l.rounds == 0) l.first_pkt = static_cast<std::uint32_t>(pkt.number);
+    ++l.rounds;
+    l.round_start_ms = now_ms;
+    if (l.rounds < cfg_.min_limited_rounds) return;
+    l.reported = 1;
+    const DirState& client = flow.dir[index(flow.client())];
+    const DirState& server = flow.dir[index(flow.server())];
+    const WindowLimited d{
+        .receiver = side_of(flow, reverse(seg.dir)),
+        .client_offered = client.wscale != DirState::kNoWscale,
+        .server_offered = server.wscale != DirState::kNoWscale,
+        .window = window,
+        .flight = static_cast<std::uint32_t>(flight),
+        .rounds = l.rounds,
+        .rtt_us = rtt_us,
+        .threshold_rounds = cfg_.min_limited_rounds,
+        .threshold_percent = cfg_.limited_percent,
+    };
+    // One side offered scaling and the other did not: the cause is plain.
+    const Confidence c = d.client_offered != d.server_offered ? Confidence::kHigh : Confidence::kMedium;
+    Event e = flow_event(flow, pkt.ts_ns, Severity::kWarning, c, Where::kUnknown, d);
+    e.packets.add(l.first_pkt);
+    e.packets.add(pkt.number);
+    out.emit(e);
+}
+
+}  // namespace tcpsleuth

@@ -1,0 +1,55 @@
+#pragma once
+// window.scale_mismatch and window.limited.
+//
+// Window scaling is on only when both SYNs carry the option (RFC 7323 section 2.2). If the
+// SYN had it and the SYN-ACK at the sensor did not, but the server's later windows are far
+// below one MSS after a normal-sized SYN-ACK window (SYN windows are never scaled), the
+// server is shifting its window: its option was removed between it and the sensor, and the
+// client reads a 64 KiB window as a few hundred bytes.
+//
+// Without scaling a receiver can offer at most 65535 bytes, so a sender that keeps its
+// flight at >= 90 % of such a window for several round trips, without loss, is limited by
+// the window rather than by the path: at most 64 KiB per RTT.
+
+#include "config/config.h"
+#include "dataplane/packet/packet_view.h"
+#include "events.h"
+#include "tcp_state.h"
+
+namespace tcpsleuth {
+
+class WindowInspector {
+public:
+    struct Limited {
+        std::uint32_t round_start_ms = 0;
+        std::uint32_t first_pkt = 0;
+        std::uint16_t rounds = 0;
+        std::uint8_t reported = 0;
+    };
+    struct State {
+        Limited limited[2];               // by Dir of the data sender
+        std::uint32_t first_tiny_pkt = 0;
+        std::uint16_t syn_window[2] = {};  // by Dir: the window in each side's SYN
+        std::uint16_t tiny_windows = 0;
+        std::uint16_t smallest = 0xffff;
+        std::uint16_t largest = 0;
+        std::uint8_t mismatch_reported = 0;
+    };
+
+    explicit WindowInspector(const WindowConfig& cfg) noexcept : cfg_(cfg) {}
+
+    // True when window.scale_mismatch was reported by this packet (the options inspector
+    // records it as far-end evidence of a stripped window scale).
+    bool on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                   EventSink& out) const noexcept;
+
+private:
+    bool check_scale(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                     EventSink& out) const noexcept;
+    void check_limited(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                       EventSink& out) const noexcept;
+
+    WindowConfig cfg_;
+};
+
+}  // namespace tcpsleuth
