@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""The namespace lab: real Linux TCP stacks in three network namespaces
+
+    client 198.18.1.2 --c0/r0-- router --r1/s0-- server 198.18.2.2
+
+with a fault injected by the router (iptables, tc, sysctls, an NFQUEUE program) and the
+sensor on the client side of it: tcpdump on the router's client-facing port, then
+`tcpsleuth analyze`. Each scenario asserts the events it must produce and that no other
+warning or critical event appears. Scenarios run in parallel, each in its own namespaces,
+and everything is deleted afterwards, also when a step fails.
+
+Usage (root): lab.py --tcpsleuth PATH --seqrand PATH [--only NAME ...] [--keep DIR]"""
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEER = os.path.join(HERE, "peer.py")
+PORT = 7000
+
+
+class Lab:
+    def __init__(self, name, workdir, index):
+        self.name = name
+        tag = f"tsl{os.getpid() % 100000}x{index}"
+        self.ns = {"c": tag + "c", "r": tag + "r", "s": tag + "s"}
+        self.pcap = os.path.join(workdir, name + ".pcap")
+        self.procs = []
+        self.log = []
+
+    def run(self, where, cmd, check=True, timeout=60):
+        proc = subprocess.run(["ip", "netns", "exec", self.ns[where], "sh", "-c", cmd], capture_output=True,
+                              text=True, timeout=timeout)
+        self.log.append(f"[{where}] {cmd} -> {proc.returncode} {proc.stdout.strip()[:200]} {proc.stderr.strip()[:200]}")
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"{self.name}: `{cmd}` in {where} failed: {proc.stderr.strip()}")
+        return proc
+
+    def spawn(self, where, argv):
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns[where]] + argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p
+
+    # mtu_server_link narrows the router's server-side port only: the server still announces a
+    # 1460-byte MSS, as it would behind a narrow link further down the path.
+    def up(self, mtu_server_link=None, server_ttl=None, server_addrs=(), client_addrs=()):
+        for ns in self.ns.values():
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+        subprocess.run(["ip", "link", "add", "c0", "netns", self.ns["c"], "type", "veth", "peer", "name", "r0",
+                        "netns", self.ns["r"]], check=True)
+        subprocess.run(["ip", "link", "add", "s0", "netns", self.ns["s"], "type", "veth", "peer", "name", "r1",
+                        "netns", self.ns["r"]], check=True)
+        mtu = f" mtu {mtu_server_link}" if mtu_server_link else ""
+        self.run("c", "ip link set lo up && ip addr add 198.18.1.2/24 dev c0 && ip link set c0 up && "
+                      "ip route add default via 198.18.1.1")
+        for a in client_addrs:
+            self.run("c", f"ip addr add {a}/24 dev c0")
+        self.run("r", "ip link set lo up && ip addr add 198.18.1.1/24 dev r0 && ip addr add 198.18.2.1/24 dev r1 && "
+                      f"ip link set r0 up && ip link set r1 up{mtu} && sysctl -qw net.ipv4.ip_forward=1")
+        self.run("s", "ip link set lo up && ip addr add 198.18.2.2/24 dev s0 && ip link set s0 up && "
+                      "ip route add default via 198.18.2.1")
+        for a in server_addrs:
+            self.run("s", f"ip addr add {a}/24 dev s0")
+        if server_ttl:
+            self.run("s", f"sysctl -qw net.ipv4.ip_default_ttl={server_ttl}")
+        # Offloads off, or captured sizes and checksums are the host's, not the wire's.
+        for where, ifs in (("c", ["c0"]), ("r", ["r0", "r1"]), ("s", ["s0"])):
+            for i in ifs:
+                self.run(where, f"ethtool -K {i} tx off tso off gso off gro off >/dev/null 2>&1", check=False)
+
+    def start_capture(self):
+        p = self.spawn("r", ["tcpdump", "-i", "r0", "-w", self.pcap, "-U", "--immediate-mode", "-s", "0", "-n"])
+        deadline = time.time() + 5
+        while time.time() < deadline and not os.path.exists(self.pcap):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.capture = p
+
+    def stop_capture(self):
+        time.sleep(0.5)
+        self.capture.terminate()
+        self.capture.wait(timeout=10)
+
+    def server(self, mode="sink", arg="0"):
+        self.spawn("s", [sys.executable, PEER, "server", str(PORT), mode, arg])
+        time.sleep(0.4)
+
+    def client(self, up, down, host="198.18.2.2", background=False, **kw):
+        argv = [sys.executable, PEER, "client", host, str(PORT), str(up), str(down)] + [f"{k}={v}" for k, v in kw.items()]
+        if background:
+            return self.spawn("c", argv)
+        proc = subprocess.run(["ip", "netns", "exec", self.ns["c"]] + argv, capture_output=True, text=True,
+                              timeout=120)
+        self.log.append(f"client {up} {down} {kw} -> {proc.stdout.strip()} {proc.stderr.strip()[-200:]}")
+        return proc.returncode == 0
+
+    def down(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for ns in self.ns.values():
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+# ---- scenarios: each sets up its fault, drives traffic, and says what must be reported ------
+
+def clean_bulk(lab):
+    lab.up()
+    lab.start_capture()
+    lab.server()
+    assert lab.client(2_000_000, 0) and lab.client(100, 2_000_000)
+    return {}, set()
+
+
+def clean_loss(lab):
+    lab.up()
+    lab.run("r", "iptables -A FORWARD -m statistic --mode random --probability 0.02 -j DROP")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(1_000_000, 0, timeout=30) and lab.client(100, 1_000_000, timeout=30)
+    return {}, set()
+
+
+def sack_stripped_syn(lab):
+    lab.up(client_addrs=["198.18.1.3"])
+    lab.run("r", "iptables -t mangle -A FORWARD -i r0 -s 198.18.1.2 -p tcp --tcp-flags SYN,ACK SYN "
+                 "-j TCPOPTSTRIP --strip-options sack-permitted")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(1000, 1000, src="198.18.1.3")  # another client of the same server: SACK agreed
+    assert lab.client(200_000, 0)
+    return {"options.stripped": 1}, set()
+
+
+def sack_stripped_synack(lab):
+    lab.up()
+    lab.run("r", "iptables -t mangle -A FORWARD -i r1 -p tcp --tcp-flags SYN,ACK SYN,ACK "
+                 "-j TCPOPTSTRIP --strip-options sack-permitted")
+    lab.run("r", "iptables -A FORWARD -i r0 -p tcp -m length --length 1000:65535 "
+                 "-m statistic --mode random --probability 0.03 -j DROP")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(2_000_000, 0, timeout=60)
+    return {"options.stripped": 1, "sack.unnegotiated_blocks": 1}, set()
+
+
+def wscale_stripped_syn(lab):
+    lab.up(client_addrs=["198.18.1.3"])
+    lab.run("r", "iptables -t mangle -A FORWARD -i r0 -s 198.18.1.2 -p tcp --tcp-flags SYN,ACK SYN "
+                 "-j TCPOPTSTRIP --strip-options wscale")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(1000, 1000, src="198.18.1.3")
+    assert lab.client(1_000_000, 0)
+    # Without scaling a bulk transfer on a fast link fills the 64 KiB window: true, allowed.
+    return {"options.stripped": 1}, {"window.limited"}
+
+
+def wscale_stripped_synack(lab):
+    lab.up()
+    lab.run("r", "iptables -t mangle -A FORWARD -i r1 -p tcp --tcp-flags SYN,ACK SYN,ACK "
+                 "-j TCPOPTSTRIP --strip-options wscale")
+    lab.start_capture()
+    lab.server()
+    # The client reads the server's shifted window (65160 >> 7) raw and crawls; the transfer
+    # need not finish for the diagnosis.
+    lab.client(100_000, 0, timeout=8)
+    return {"options.stripped": 1, "window.scale_mismatch": 1}, set()
+
+
+def mtu_blackhole(lab, probing):
+    lab.up(mtu_server_link=1280)
+    lab.run("r", "iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP")
+    lab.run("c", f"sysctl -qw net.ipv4.tcp_mtu_probing={1 if probing else 0}")
+    lab.start_capture()
+    lab.server()
+    ok = lab.client(200_000, 0, rounds=2, first=300, timeout=25 if probing else 6)
+    assert ok == probing, "with probing the upload must finish, without it must not"
+    return {"mtu.blackhole": 1}, set()
+
+
+def mtu_blackhole_probing(lab):
+    return mtu_blackhole(lab, True)
+
+
+def mtu_blackhole_no_probing(lab):
+    return mtu_blackhole(lab, False)
+
+
+def pmtud_working(lab):
+    lab.up(mtu_server_link=1280)
+    lab.start_capture()
+    lab.server()
+    assert lab.client(200_000, 0, rounds=2, first=300)
+    return {"mtu.icmp_frag_needed": 1}, set()
+
+
+def ecn_syn_dropped(lab):
+    lab.up()
+    lab.run("c", "sysctl -qw net.ipv4.tcp_ecn=1")
+    # TCP flags byte (offset 13): SYN+ECE+CWR without ACK. iptables' --tcp-flags has no ECE/CWR names.
+    lab.run("r", "iptables -A FORWARD -p tcp -m u32 --u32 '0>>22&0x3C@12>>16&0xD2=0xC2' -j DROP")
+    lab.start_capture()
+    lab.server()
+    for _ in range(3):
+        assert lab.client(1000, 1000)
+    return {"ecn.syn_blackhole": 1}, set()
+
+
+def ecn_bleached(lab):
+    lab.up()
+    lab.run("c", "sysctl -qw net.ipv4.tcp_ecn=1")
+    lab.run("r", "iptables -t mangle -A FORWARD -i r1 -j TOS --and-tos 0xfc")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(100, 1_000_000)
+    return {"ecn.bleached": 1}, set()
+
+
+def conntrack_timeout(lab, action):
+    lab.run("r", f"iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
+    lab.run("r", "iptables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
+    lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=8 "
+                 "net.netfilter.nf_conntrack_tcp_loose=0")
+
+
+def idle_timeout_drop(lab):
+    lab.up()
+    conntrack_timeout(lab, "DROP")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
+    return {"idle.timeout_drop": 1}, set()
+
+
+def idle_timeout_rst(lab):
+    lab.up(server_ttl=60)
+    conntrack_timeout(lab, "REJECT --reject-with tcp-reset")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
+    return {"idle.reset_after_idle": 1, "rst.injected": 1}, set()
+
+
+def keepalive_survives(lab):
+    lab.up()
+    conntrack_timeout(lab, "DROP")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(100, 100, rounds=2, gap=20, timeout=6, keepalive=3)
+    return {}, set()
+
+
+def state_table_full(lab):
+    servers = [f"198.18.2.{10 + i}" for i in range(10)]
+    lab.up(server_addrs=servers)
+    lab.run("r", "iptables -A FORWARD -p tcp --syn -m connlimit --connlimit-above 10 --connlimit-mask 0 -j DROP")
+    lab.start_capture()
+    lab.server()
+    long_lived = [lab.client(100, 100, rounds=60, gap=0.25, background=True) for _ in range(10)]
+    time.sleep(2)
+    failed = [lab.client(100, 100, host=servers[i % 10], timeout=4, background=True) for i in range(20)]
+    for p in failed + long_lived:
+        p.wait(timeout=60)
+    assert all(p.returncode != 0 for p in failed), "new connections must fail while the table is full"
+    assert all(p.returncode == 0 for p in long_lived), "established flows must keep working"
+    return {"handshake.syn_drop_surge": 1, "handshake.syn_unanswered": 20}, set()
+
+
+def zero_window(lab):
+    lab.up()
+    lab.start_capture()
+    lab.server("slow", "4")
+    assert lab.client(2_000_000, 0, timeout=30)
+    return {"window.zero_stall": 1}, set()
+
+
+def rst_injected(lab):
+    lab.up(server_ttl=60)
+    lab.run("r", "iptables -A FORWARD -i r0 -p tcp --dport 7000 -m statistic --mode nth --every 40 --packet 39 "
+                 "-j REJECT --reject-with tcp-reset")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(500_000, 0)
+    return {"rst.injected": 1}, set()
+
+
+def seq_randomization(lab, seqrand):
+    lab.up()
+    p = lab.spawn("r", [seqrand, "0", "198.18.1.2", "0x40000000", "40"])
+    assert p.stdout.readline().strip() == "ready", "seqrand did not start"
+    lab.run("r", "iptables -A FORWARD -i r0 -p tcp -m length --length 1000:65535 "
+                 "-m statistic --mode random --probability 0.03 -j DROP")
+    lab.run("r", "iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 0")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(2_000_000, 0, timeout=60)
+    return {"sack.invalid_blocks": 1}, set()
+
+
+SCENARIOS = [clean_bulk, clean_loss, sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
+             wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing, pmtud_working,
+             ecn_syn_dropped, ecn_bleached, idle_timeout_drop, idle_timeout_rst, keepalive_survives,
+             state_table_full, zero_window, rst_injected, seq_randomization]
+
+
+def check(lab, tcpsleuth, want, allowed):
+    proc = subprocess.run([tcpsleuth, "analyze", lab.pcap, "--report", "/dev/null"], capture_output=True, text=True,
+                          timeout=120)
+    if proc.returncode != 0:
+        return [f"analyze failed: {proc.stderr.strip()}"]
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    counts = {}
+    for e in events:
+        counts[e["event"]] = counts.get(e["event"], 0) + 1
+    problems = []
+    for kind, n in want.items():
+        if counts.get(kind, 0) < n:
+            problems.append(f"expected at least {n} {kind}, got {counts.get(kind, 0)}")
+    for e in events:
+        if e["severity"] != "info" and e["event"] not in want and e["event"] not in allowed:
+            problems.append(f"unexpected {e['severity']} {e['event']}: {e['summary']}")
+    return problems
+
+
+def run_one(index, scenario, args, workdir):
+    lab = Lab(scenario.__name__, workdir, index)
+    started = time.time()
+    try:
+        if scenario is seq_randomization:
+            want, allowed = scenario(lab, args.seqrand)
+        else:
+            want, allowed = scenario(lab)
+        lab.stop_capture()
+        problems = check(lab, args.tcpsleuth, want, allowed)
+    except Exception as e:  # noqa: BLE001 - report every failure with its context
+        problems = [f"{type(e).__name__}: {e}"] + ["  " + line for line in traceback.format_exc().splitlines()[-3:]]
+    finally:
+        lab.down()
+    if problems:
+        problems += ["  log: " + line for line in lab.log[-8:]]
+    return scenario.__name__, time.time() - started, problems
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tcpsleuth", required=True)
+    ap.add_argument("--seqrand", required=True)
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--keep", help="keep the captures in this directory")
+    ap.add_argument("--jobs", type=int, default=6)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("FAIL: the lab needs root (network namespaces, iptables); run it as root")
+    for tool in ("ip", "iptables", "tcpdump", "ethtool"):
+        if shutil.which(tool) is None:
+            sys.exit(f"FAIL: the lab needs {tool} (scripts/install-deps installs it)")
+    chosen = [s for s in SCENARIOS if not args.only or s.__name__ in args.only]
+    workdir = args.keep or tempfile.mkdtemp(prefix="tcpsleuth-lab-")
+    os.makedirs(workdir, exist_ok=True)
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_one, i, s, args, workdir) for i, s in enumerate(chosen)]
+        for f in concurrent.futures.as_completed(futures):
+            name, secs, problems = f.result()
+            print(f"{'ok  ' if not problems else 'FAIL'} {name} ({secs:.1f} s)")
+            for p in problems:
+                print("     " + p)
+            failed += bool(problems)
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"lab: {len(chosen) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
