@@ -39,6 +39,24 @@ std::vector<const CounterInfo*> nonzero(const CoreCounters& c, std::string_view 
     return out;
 }
 
+// The client's network (/24 for IPv4, /48 for IPv6): flows sharing one are likely to share
+// the path's first hops, so "all from one network" points at a device on that side.
+std::string client_network(const Event& e) {
+    auto a = e.client_is_lo ? e.key.addr_lo : e.key.addr_hi;
+    const bool v4 = e.key.ip_version == 4;
+    for (std::size_t i = v4 ? 15 : 6; i < 16; ++i) a[i] = 0;
+    return format_address(a) + (v4 ? "/24" : "/48");
+}
+
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+    if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+std::string networks_phrase(const std::vector<std::string>& nets) {
+    if (nets.size() == 1) return "all from " + nets[0];
+    return line("from %zu client networks", nets.size());
+}
+
 }  // namespace
 
 void Report::add(const Event& e) {
@@ -58,7 +76,9 @@ void Report::add(const Event& e) {
     }
     f.score += weight(e.severity);
     ++f.kinds[kind];
-    add_unique(paths_[f.server].kinds[kind], e.flow_id);
+    PathRow& path = paths_[f.server];
+    add_unique(path.kinds[kind], e.flow_id);
+    add_unique(path.networks[kind], client_network(e));
 }
 
 std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
@@ -100,11 +120,11 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     }
 
     if (!paths_.empty()) {
-        out += "By server\n";
+        out += "By server (path)\n";
         for (const auto& [server, row] : paths_) {
             for (const auto& [kind, ids] : row.kinds) {
-                out += line("  %-28s %zu flow%s with %s\n", server.c_str(), ids.size(), ids.size() == 1 ? "" : "s",
-                            kind.c_str());
+                out += line("  %-28s %zu flow%s with %s (%s)\n", server.c_str(), ids.size(), ids.size() == 1 ? "" : "s",
+                            kind.c_str(), networks_phrase(row.networks.at(kind)).c_str());
             }
         }
         out += "\n";
@@ -179,6 +199,9 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
             w.field("event", kind);
             w.key("flows").begin_array();
             for (const std::uint64_t id : ids) w.value(id);
+            w.end_array();
+            w.key("client_networks").begin_array();
+            for (const std::string& net : row.networks.at(kind)) w.value(net);
             w.end_array();
             w.end_object();
         }

@@ -46,7 +46,8 @@ private:
         std::map<std::string, std::uint64_t> kinds;
     };
     struct PathRow {
-        std::map<std::string, std::vector<std::uint64_t>> kinds;  // kind -> flow ids
+        std::map<std::string, std::vector<std::uint64_t>> kinds;    // kind -> flow ids
+        std::map<std::string, std::vector<std::string>> networks;   // kind -> client networks
     };
 
     std::map<std::string, Kind> kinds_;
