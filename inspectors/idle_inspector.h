@@ -47,8 +47,7 @@ private:
     PathTable& paths_;
 };
 
-// The known device default nearest above `killed_s` that is consistent with the bracket
-// (survived < default <= killed), or 0.
+// The smallest known device default inside the bracket (survived < default <= killed), or 0.
 std::uint32_t snap_to_device_default(const IdleBracket& b) noexcept;
 
 }  // namespace tcpsleuth
