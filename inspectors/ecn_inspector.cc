@@ -7,13 +7,6 @@ namespace {
 
 enum MarkFlag : std::uint8_t { kCePending = 1, kBleachReported = 2, kCeReported = 4 };
 
-Side side_of(const FlowCommon& flow, Dir d) noexcept { return d == flow.client() ? Side::kClient : Side::kServer; }
-
-template <typename T>
-void saturating_inc(T& v) noexcept {
-    if (v != static_cast<T>(~T{0})) ++v;
-}
-
 }  // namespace
 
 void EcnInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,

@@ -20,6 +20,9 @@ inline Event flow_event(const FlowCommon& f, std::uint64_t ts_ns, Severity sever
     return e;
 }
 
+// Which side of the connection sent the packets travelling in `d`.
+inline Side side_of(const FlowCommon& f, Dir d) noexcept { return d == f.client() ? Side::kClient : Side::kServer; }
+
 // Packet numbers are kept per flow as 32 bits (4 G frames per input is plenty; they
 // saturate rather than wrap).
 inline std::uint32_t packet_number32(std::uint64_t n) noexcept {

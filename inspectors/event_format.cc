@@ -430,10 +430,9 @@ std::string event_summary(const Event& e) {
                        d.stable ? "all offset" : "offset", static_cast<long long>(d.offset));
         }
         std::string operator()(const SackUnnegotiated& d) const {
-            return fmt("the %s sent SACK blocks although SACK-permitted was missing from the handshake (%s SYN %s it)",
+            return fmt("the %s sent SACK blocks although %s SYN reached the sensor without SACK-permitted",
                        std::string(to_string(d.receiver)).c_str(),
-                       d.receiver_syn_had_perm ? "the other side's" : "its own",
-                       d.receiver_syn_had_perm ? "lacked" : "lacked");
+                       d.receiver_syn_had_perm ? "the other side's" : "its own");
         }
         std::string operator()(const SackMissing& d) const {
             return fmt("SACK was agreed but %u duplicate ACKs from the %s carried no SACK blocks", d.dup_acks,

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "tcp_state.h"
+
 namespace tcpsleuth {
 
 constexpr std::uint8_t initial_ttl(std::uint8_t ttl) noexcept {
@@ -28,12 +30,11 @@ constexpr std::uint32_t ttl_distance(std::uint8_t ttl, std::uint8_t lo, std::uin
     return 0;
 }
 
-}  // namespace tcpsleuth
-
-namespace tcpsleuth {
-
-// A RST within this many hops of its claimed sender's other packets is taken as genuine:
-// a route change can move a path by a hop.
-inline constexpr std::uint32_t kTtlToleranceHops = 1;
+// A RST claiming to come from `claimed` whose TTL lies `min_hops` or more from that side's
+// other packets (RstConfig::min_hop_difference: a route change moves a path by a hop, not
+// two). False when nothing else came from that side.
+inline bool ttl_foreign(std::uint8_t ttl, const DirState& claimed, std::uint32_t min_hops) noexcept {
+    return claimed.has(kDirSeen) && ttl_distance(ttl, claimed.ttl_min, claimed.ttl_max) >= min_hops;
+}
 
 }  // namespace tcpsleuth

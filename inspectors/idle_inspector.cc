@@ -14,8 +14,6 @@ enum IdleFlag : std::uint8_t {
     kStaleReported = 16,
 };
 
-Side side_of(const FlowCommon& flow, Dir d) noexcept { return d == flow.client() ? Side::kClient : Side::kServer; }
-
 bool was_open(const FlowCommon& flow) noexcept {
     return flow.has(kFlowHandshakeDone) || flow.has(kFlowMidstream);
 }
@@ -41,7 +39,6 @@ void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
         return;
     }
     if (!st.watching) return;
-    PathStats& path = paths_.server_of(flow);
     const Dir first = static_cast<Dir>(st.first_dir);
     if (seg.dir == first) {
         if (seg.rst) {  // the side that spoke first gave up itself: nothing more to learn
@@ -49,9 +46,10 @@ void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
             return;
         }
         if (!seg.retransmission && !seg.keepalive) return;
-        if (st.retransmissions != 0xff) ++st.retransmissions;
+        saturating_inc(st.retransmissions);
         if (st.retransmissions < cfg_.min_retransmissions || (st.flags & kDropReported)) return;
         st.flags |= kDropReported;
+        PathStats& path = paths_.server_of(flow);
         const bool known_killer = path.idle.killed_min_s != 0;
         note_gap_killed(path.idle, st.gap_ms / 1000);
         const IdleTimeoutDrop d{
@@ -76,7 +74,7 @@ void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
     if (seg.rst) {
         report_reset(pkt, seg, flow, st, true, out);
     } else if (!(st.flags & kDropReported)) {
-        note_gap_survived(path.idle, st.gap_ms / 1000);  // answered: the path still knew the flow
+        note_gap_survived(paths_.server_of(flow).idle, st.gap_ms / 1000);  // answered: the path still knew the flow
     }
     st.watching = 0;
 }
@@ -100,7 +98,7 @@ void IdleInspector::start_gap(const PacketView& pkt, const SegmentInfo& seg, con
         // A RST out of the silence with nothing to answer: a device timing the flow out, if its
         // TTL betrays it; otherwise the endpoint aborting, which is its business.
         const DirState& claimed = flow.dir[index(seg.dir)];
-        if (claimed.has(kDirSeen) && ttl_distance(pkt.ttl, claimed.ttl_min, claimed.ttl_max) > kTtlToleranceHops) {
+        if (ttl_foreign(pkt.ttl, claimed, min_hop_difference_)) {
             report_reset(pkt, seg, flow, st, false, out);
         }
         st.watching = 0;
@@ -115,7 +113,7 @@ void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, 
     note_gap_killed(path.idle, st.gap_ms / 1000);
     const DirState& claimed = flow.dir[index(seg.dir)];
     const bool known = claimed.has(kDirSeen);
-    const bool matches = known && ttl_distance(pkt.ttl, claimed.ttl_min, claimed.ttl_max) <= kTtlToleranceHops;
+    const bool matches = known && !ttl_foreign(pkt.ttl, claimed, min_hop_difference_);
     const IdleResetAfterIdle d{
         .rst_claims = side_of(flow, seg.dir),
         .prompted = prompted,

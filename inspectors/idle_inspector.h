@@ -28,7 +28,9 @@ public:
         std::uint8_t flags = 0;         // kAfterKeepalive, k*Reported
     };
 
-    IdleInspector(const IdleConfig& cfg, PathTable& paths) noexcept : cfg_(cfg), paths_(paths) {}
+    // `min_hop_difference` is rst.injected's: one rule decides whether a RST's TTL is foreign.
+    IdleInspector(const IdleConfig& cfg, std::uint32_t min_hop_difference, PathTable& paths) noexcept
+        : cfg_(cfg), min_hop_difference_(min_hop_difference), paths_(paths) {}
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;
@@ -44,6 +46,7 @@ private:
                           EventSink& out) const noexcept;
 
     IdleConfig cfg_;
+    std::uint32_t min_hop_difference_;
     PathTable& paths_;
 };
 

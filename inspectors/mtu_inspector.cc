@@ -15,10 +15,6 @@ constexpr std::uint32_t kMinBackoffSpanMs = 300;
 
 std::uint16_t clamp16(std::uint32_t v) noexcept { return v > 0xffff ? 0xffff : static_cast<std::uint16_t>(v); }
 
-tcpsleuth::Side side_of(const FlowCommon& flow, Dir d) noexcept {
-    return d == flow.client() ? tcpsleuth::Side::kClient : tcpsleuth::Side::kServer;
-}
-
 }  // namespace
 
 void MtuInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
@@ -30,7 +26,7 @@ void MtuInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, cons
 
 void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                            EventSink& out) const noexcept {
-    Side& s = st.dir[index(seg.dir)];
+    Sender& s = st.dir[index(seg.dir)];
     const Seq seq(pkt.tcp.seq);
     const std::uint16_t len = clamp16(pkt.payload_len);
     const std::uint16_t ip_len = clamp16(pkt.ip_len);
@@ -39,7 +35,7 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
     // The sender ignoring an ICMP that named a smaller MTU: retransmissions still above it.
     if (st.icmp_mtu != 0 && st.icmp_dir == index(seg.dir) && seg.retransmission && ip_len > st.icmp_mtu &&
         now_ms > st.icmp_ms) {
-        if (st.larger_after != 0xff) ++st.larger_after;
+        saturating_inc(st.larger_after);
         if (st.larger_after >= cfg_.ignored_after_segments && st.icmp_reported == 1) {
             st.icmp_reported = 2;
             const IcmpFragNeeded d{.sender = side_of(flow, seg.dir), .ignored = true, .mtu = st.icmp_mtu,
@@ -72,7 +68,7 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
     }
     if (s.stuck_len != 0 && seq == s.stuck_seq) {
         if (len == s.stuck_len) {
-            if (s.stuck_retx != 0xff) ++s.stuck_retx;
+            saturating_inc(s.stuck_retx);
             s.last_retx_pkt = static_cast<std::uint32_t>(pkt.number);
         } else if (len < s.stuck_len && (s.shrunk_len == 0 || len < s.shrunk_len)) {
             s.shrunk_len = len;  // the sender is trying smaller: confirmed if this one is ACKed
@@ -109,7 +105,7 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
 void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                           EventSink& out) const noexcept {
     const Dir sender = reverse(seg.dir);
-    Side& s = st.dir[index(sender)];
+    Sender& s = st.dir[index(sender)];
     const Seq ack(pkt.tcp.ack);
     if (s.probe_len != 0 && after_eq(ack, s.probe_end)) {
         if (s.probe_len > s.delivered_len) {
@@ -146,7 +142,7 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
 void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowCommon& flow, State& st,
                            EventSink& out) const noexcept {
     if (!cfg_.enabled || !pkt.icmp.frag_needed) return;
-    if (st.icmp_messages != 0xff) ++st.icmp_messages;
+    saturating_inc(st.icmp_messages);
     const std::uint16_t mtu = clamp16(pkt.icmp.mtu);
     if (st.icmp_mtu == 0 || (mtu != 0 && mtu < st.icmp_mtu)) {
         st.icmp_mtu = mtu;
@@ -168,7 +164,7 @@ void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowComm
 
 void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed,
                           std::uint32_t occurrence, std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept {
-    const Side& s = st.dir[index(sender)];
+    const Sender& s = st.dir[index(sender)];
     const MtuBlackhole d{
         .sender = side_of(flow, sender),
         .confirmed = confirmed,

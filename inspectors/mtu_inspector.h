@@ -19,7 +19,7 @@ namespace tcpsleuth {
 
 class MtuInspector {
 public:
-    struct Side {
+    struct Sender {
         Seq probe_end;                    // end of the largest unconfirmed new segment
         Seq stuck_seq;                    // start of the segment being retransmitted unacknowledged
         std::uint32_t stuck_since_ms = 0; // its first retransmission
@@ -33,7 +33,7 @@ public:
         std::uint8_t reported = 0;        // 1: suspected, 2: confirmed
     };
     struct State {
-        Side dir[2];                      // by Dir of the data sender
+        Sender dir[2];                    // by Dir of the data sender
         std::uint32_t icmp_ms = 0;
         std::uint32_t icmp_pkt = 0;
         std::uint16_t icmp_mtu = 0;

@@ -25,12 +25,6 @@ std::uint8_t reported_bit(OptionKind o, Side s) noexcept {
     return static_cast<std::uint8_t>(1u << (slot(o) * 2 + (s == Side::kServer ? 1 : 0)));
 }
 
-Side side_of(const FlowCommon& flow, Dir d) noexcept { return d == flow.client() ? Side::kClient : Side::kServer; }
-
-bool handshake_seen(const FlowCommon& flow) noexcept {
-    return flow.dir[0].has(kDirSawSyn) && flow.dir[1].has(kDirSawSyn);
-}
-
 }  // namespace
 
 void OptionsInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
@@ -40,14 +34,14 @@ void OptionsInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, 
         if (flow.dir[index(flow.client())].has(kDirSawSyn)) on_handshake(pkt, flow, st, out);
         return;
     }
-    if (seg.rst || pkt.has_flag(kSyn) || !handshake_seen(flow)) return;
+    if (seg.rst || pkt.has_flag(kSyn) || !flow.saw_handshake()) return;
     const Side side = side_of(flow, seg.dir);
     const DirState& self = flow.dir[index(seg.dir)];
     const DirState& peer = flow.dir[index(reverse(seg.dir))];
 
     if (flow.has(kFlowTsOn) && !pkt.opts.has(kOptTimestamp)) {
         std::uint8_t& missing = st.ts_missing[index(seg.dir)];
-        if (missing != 0xff) ++missing;
+        saturating_inc(missing);
         if (missing == cfg_.min_segments_without_ts) {
             const OptionsStripped d{.option = OptionKind::kTimestamp, .side = side, .evidence = kEvidenceTsVanished,
                                     .layout = self.syn_layout, .far_end_segments = missing};
@@ -58,7 +52,7 @@ void OptionsInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, 
     // left it but never reached the sensor (RFC 2018 section 2: blocks only after both SYNs
     // carried the option).
     if (pkt.opts.sack_blocks != 0 && !flow.has(kFlowSackOn)) {
-        if (st.sack_acks != 0xff) ++st.sack_acks;
+        saturating_inc(st.sack_acks);
         if (!(self.syn_opts & kOptSackPerm) && (peer.syn_opts & kOptSackPerm)) {
             const OptionsStripped d{.option = OptionKind::kSackPerm, .side = side, .evidence = kEvidenceFarEnd,
                                     .layout = self.syn_layout, .far_end_segments = st.sack_acks};

@@ -7,7 +7,7 @@ namespace tcpsleuth {
 Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept
     : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
       zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
-      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, paths_), rst_(cfg.rst) {}
+      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, cfg.rst.min_hop_difference, paths_), rst_(cfg.rst) {}
 
 void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link) noexcept {
     if (n > kBurst) n = kBurst;

@@ -9,9 +9,7 @@ void RstInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, cons
                              EventSink& out) const noexcept {
     if (!cfg_.enabled || !seg.rst || st.reported) return;
     const DirState& claimed = flow.dir[index(seg.dir)];
-    if (!claimed.has(kDirSeen)) return;  // nothing from that side to compare with
-    const std::uint32_t distance = ttl_distance(pkt.ttl, claimed.ttl_min, claimed.ttl_max);
-    if (distance < cfg_.min_hop_difference) return;
+    if (!ttl_foreign(pkt.ttl, claimed, cfg_.min_hop_difference)) return;
     // RFC 6864: an IPv4 ID that steps by small amounts per packet is a per-flow counter; a
     // RST far from it came from a different IP stack.
     const std::uint16_t id_step = static_cast<std::uint16_t>(pkt.ip_id - claimed.last_ip_id);

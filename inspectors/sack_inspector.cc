@@ -12,12 +12,6 @@ enum ReceiverFlag : std::uint8_t {
     kMissingReported = 8,
 };
 
-Side side_of(const FlowCommon& flow, Dir d) noexcept { return d == flow.client() ? Side::kClient : Side::kServer; }
-
-bool handshake_seen(const FlowCommon& flow) noexcept {
-    return flow.dir[0].has(kDirSawSyn) && flow.dir[1].has(kDirSawSyn) && !flow.has(kFlowMidstream);
-}
-
 }  // namespace
 
 void SackInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
@@ -36,8 +30,8 @@ void SackInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
     if (!seg.dup_ack || pkt.tcp.window == 0 || !flow.has(kFlowSackOn) || (r.flags & (kSawBlocks | kMissingReported))) {
         return;
     }
-    if (r.dup_acks_without_blocks != 0xff) ++r.dup_acks_without_blocks;
-    if (r.dup_acks_without_blocks == 1) r.first_pkt = static_cast<std::uint32_t>(pkt.number);
+    saturating_inc(r.dup_acks_without_blocks);
+    if (r.dup_acks_without_blocks == 1) r.first_dup_ack_pkt = static_cast<std::uint32_t>(pkt.number);
     if (r.dup_acks_without_blocks < cfg_.min_dup_acks_without_blocks) return;
     r.flags |= kMissingReported;
     const DirState& sender = flow.dir[index(reverse(seg.dir))];
@@ -45,7 +39,7 @@ void SackInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
                         .sender_retransmissions = sender.retransmissions,
                         .threshold = cfg_.min_dup_acks_without_blocks};
     Event e = flow_event(flow, pkt.ts_ns, Severity::kWarning, Confidence::kMedium, Where::kUnknown, d);
-    e.packets.add(r.first_pkt);
+    e.packets.add(r.first_dup_ack_pkt);
     e.packets.add(pkt.number);
     out.emit(e);
 }
@@ -55,8 +49,8 @@ void SackInspector::check_blocks(const PacketView& pkt, const SegmentInfo& seg, 
     const DirState& self = flow.dir[index(seg.dir)];
     const DirState& sender = flow.dir[index(reverse(seg.dir))];
 
-    if (handshake_seen(flow) && !flow.has(kFlowSackOn)) {
-        if (r.unnegotiated_acks != 0xffff) ++r.unnegotiated_acks;
+    if (flow.saw_handshake() && !flow.has(kFlowSackOn)) {
+        saturating_inc(r.unnegotiated_acks);
         if (!(r.flags & kUnnegotiatedReported)) {
             r.flags |= kUnnegotiatedReported;
             const bool self_perm = (self.syn_opts & kOptSackPerm) != 0;
@@ -88,14 +82,14 @@ void SackInspector::check_blocks(const PacketView& pkt, const SegmentInfo& seg, 
     const std::int32_t offset = Seq(bad.left) - ack;
     if (r.invalid_acks == 0) {
         r.first_offset = r.min_offset = r.max_offset = offset;
-        r.first_pkt = static_cast<std::uint32_t>(pkt.number);
+        r.first_invalid_pkt = static_cast<std::uint32_t>(pkt.number);
         r.first_block = bad;
         r.first_ack = pkt.tcp.ack;
     } else {
         if (offset < r.min_offset) r.min_offset = offset;
         if (offset > r.max_offset) r.max_offset = offset;
     }
-    if (r.invalid_acks != 0xffff) ++r.invalid_acks;
+    saturating_inc(r.invalid_acks);
     if (r.invalid_acks < cfg_.min_invalid_acks) return;
     r.flags |= kInvalidReported;
     const std::int64_t spread = std::int64_t{r.max_offset} - r.min_offset;
@@ -116,7 +110,7 @@ void SackInspector::check_blocks(const PacketView& pkt, const SegmentInfo& seg, 
     // ACK numbers translated and SACK edges not.
     const Confidence c = stable ? Confidence::kHigh : Confidence::kMedium;
     Event e = flow_event(flow, pkt.ts_ns, Severity::kCritical, c, Where::kUpstream, d);
-    e.packets.add(r.first_pkt);
+    e.packets.add(r.first_invalid_pkt);
     e.packets.add(pkt.number);
     e.packets.total = r.invalid_acks;
     out.emit(e);

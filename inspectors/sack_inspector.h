@@ -21,7 +21,8 @@ public:
         std::int32_t first_offset = 0;
         std::int32_t min_offset = 0;
         std::int32_t max_offset = 0;
-        std::uint32_t first_pkt = 0;
+        std::uint32_t first_invalid_pkt = 0;
+        std::uint32_t first_dup_ack_pkt = 0;
         SackBlock first_block;
         std::uint32_t first_ack = 0;
         std::uint16_t invalid_acks = 0;

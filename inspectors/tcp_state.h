@@ -97,6 +97,10 @@ struct FlowCommon {
     DirState dir[2];                  // indexed by Dir (lo->hi, hi->lo)
 
     bool has(FlowFlag f) const noexcept { return (flags & f) != 0; }
+    // Both SYNs seen from the start: options, ISNs and window scale are known.
+    bool saw_handshake() const noexcept {
+        return dir[0].has(kDirSawSyn) && dir[1].has(kDirSawSyn) && !has(kFlowMidstream);
+    }
     Dir client() const noexcept { return static_cast<Dir>(client_dir); }
     Dir server() const noexcept { return reverse(client()); }
     bool client_is_lo() const noexcept { return client_dir == 0; }
@@ -107,6 +111,12 @@ struct FlowCommon {
         return static_cast<std::uint32_t>((now_ns - first_ns) / 1'000u);
     }
 };
+
+// Per-flow counters are narrow to keep the entry small; they stop at their maximum.
+template <typename T>
+constexpr void saturating_inc(T& v) noexcept {
+    if (v != static_cast<T>(~T{0})) ++v;
+}
 
 // What the tracker learned from one segment, for the inspectors that run after it.
 struct SegmentInfo {

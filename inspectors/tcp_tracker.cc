@@ -3,11 +3,6 @@
 namespace tcpsleuth {
 namespace {
 
-template <typename T>
-void saturating_inc(T& v) noexcept {
-    if (v != static_cast<T>(~T{0})) ++v;
-}
-
 void note_ip(const PacketView& pkt, DirState& d) noexcept {
     if (!d.has(kDirSeen)) {
         d.ttl_first = d.ttl_min = d.ttl_max = pkt.ttl;

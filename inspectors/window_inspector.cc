@@ -9,12 +9,6 @@ namespace {
 // RFC 9293 section 3.7.1: without an MSS option the peer may send 536-byte segments.
 constexpr std::uint16_t kDefaultMss = 536;
 
-Side side_of(const FlowCommon& flow, Dir d) noexcept { return d == flow.client() ? Side::kClient : Side::kServer; }
-
-bool handshake_seen(const FlowCommon& flow) noexcept {
-    return flow.dir[0].has(kDirSawSyn) && flow.dir[1].has(kDirSawSyn) && !flow.has(kFlowMidstream);
-}
-
 }  // namespace
 
 bool WindowInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
@@ -24,7 +18,7 @@ bool WindowInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, c
         st.syn_window[index(seg.dir)] = pkt.tcp.window;
         return false;
     }
-    if (!handshake_seen(flow) || flow.has(kFlowWscaleOn)) return false;
+    if (!flow.saw_handshake() || flow.has(kFlowWscaleOn)) return false;
     check_limited(pkt, seg, flow, st, out);
     return check_scale(pkt, seg, flow, st, out);
 }

@@ -23,7 +23,7 @@ void ZeroWindowInspector::on_packet(const PacketView& pkt, const SegmentInfo& se
     }
     if (!st.active) return;
     if (seg.zero_window_probe && index(seg.dir) != st.side) {
-        if (st.probes < 0xffff) ++st.probes;
+        saturating_inc(st.probes);
         st.last_pkt = num;
     } else if (seg.window_opened && index(seg.dir) == st.side) {
         end_stall(flow, st, pkt.ts_ns, pkt.number, false, out);
