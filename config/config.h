@@ -18,6 +18,8 @@ struct FlowConfig {
     std::uint32_t closed_timeout_s = 10;         // RST seen: keep briefly for late packets
     // Slots visited by the idle sweep after each burst: bounds the sweep's cost per burst.
     std::uint32_t sweep_budget = 64;
+
+    bool operator==(const FlowConfig&) const = default;
 };
 
 struct HandshakeConfig {
@@ -25,6 +27,8 @@ struct HandshakeConfig {
     // SYN retransmissions (same ISN, no SYN-ACK) before handshake.syn_unanswered fires.
     // Linux retransmits at +1 s, +3 s, +7 s ...: 2 means the client has waited about 3 s.
     std::uint32_t min_syn_retransmissions = 2;
+
+    bool operator==(const HandshakeConfig&) const = default;
 };
 
 struct ZeroWindowConfig {
@@ -32,6 +36,8 @@ struct ZeroWindowConfig {
     // A zero window held this long, or probed this often, is a stall.
     std::uint32_t min_duration_ms = 1000;
     std::uint32_t min_probes = 2;
+
+    bool operator==(const ZeroWindowConfig&) const = default;
 };
 
 struct SynSurgeConfig {
@@ -44,6 +50,8 @@ struct SynSurgeConfig {
     std::uint32_t min_failure_percent = 50;
     // Distinct destinations among the failures: one dead server is not a state table.
     std::uint32_t min_destinations = 3;
+
+    bool operator==(const SynSurgeConfig&) const = default;
 };
 
 struct MtuConfig {
@@ -54,12 +62,16 @@ struct MtuConfig {
     // Segments still larger than an ICMP-reported MTU, sent after it, before the sender is
     // said to ignore it.
     std::uint32_t ignored_after_segments = 2;
+
+    bool operator==(const MtuConfig&) const = default;
 };
 
 struct OptionsConfig {
     bool enabled = true;
     // Segments without timestamps, after both SYNs carried them, before they "vanished".
     std::uint32_t min_segments_without_ts = 3;
+
+    bool operator==(const OptionsConfig&) const = default;
 };
 
 struct WindowConfig {
@@ -72,6 +84,8 @@ struct WindowConfig {
     std::uint32_t min_limited_rounds = 4;
     std::uint32_t limited_percent = 90;
     std::uint32_t min_limited_window = 32768;
+
+    bool operator==(const WindowConfig&) const = default;
 };
 
 struct EcnConfig {
@@ -83,6 +97,8 @@ struct EcnConfig {
     // ecn.syn_blackhole: flows on one server whose ECN SYN failed and plain retry worked
     // before a single flow's pattern is reported at high confidence.
     std::uint32_t min_flows = 2;
+
+    bool operator==(const EcnConfig&) const = default;
 };
 
 struct SackConfig {
@@ -91,6 +107,8 @@ struct SackConfig {
     std::uint32_t min_invalid_acks = 2;
     // Consecutive duplicate ACKs without blocks, SACK negotiated, before sack.missing_during_loss.
     std::uint32_t min_dup_acks_without_blocks = 3;
+
+    bool operator==(const SackConfig&) const = default;
 };
 
 struct IdleConfig {
@@ -102,12 +120,16 @@ struct IdleConfig {
     std::uint32_t min_retransmissions = 2;
     // idle.stale_flow: an open flow idle this long (a device default, AWS NLB 350 s).
     std::uint32_t stale_after_s = 350;
+
+    bool operator==(const IdleConfig&) const = default;
 };
 
 struct RstConfig {
     bool enabled = true;
     // A RST whose hop distance differs from its claimed sender's by this many hops or more.
     std::uint32_t min_hop_difference = 2;
+
+    bool operator==(const RstConfig&) const = default;
 };
 
 struct Config {
@@ -122,6 +144,8 @@ struct Config {
     SackConfig sack;
     IdleConfig idle;
     RstConfig rst;
+
+    bool operator==(const Config&) const = default;
 };
 
 }  // namespace tcpsleuth

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "dataplane/output.h"
 #include "dataplane/pcap/pcap_reader.h"
 #include "inspectors/event_format.h"
 #include "inspectors/flow_table.h"
@@ -114,19 +115,6 @@ int parse_options(int argc, char** argv, Options& o) {
         return 1;
     }
     return -1;
-}
-
-struct FileCloser {
-    void operator()(std::FILE* f) const {
-        if (f != nullptr && f != stdout && f != stderr) std::fclose(f);
-    }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-FilePtr open_output(const std::string& path, std::FILE* dflt) {
-    if (path.empty()) return FilePtr(dflt);
-    if (path == "-") return FilePtr(stdout);
-    return FilePtr(std::fopen(path.c_str(), "w"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "dataplane/analyze.h"
+#include "dataplane/run.h"
 
 namespace {
 
@@ -12,6 +13,9 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  analyze FILE   diagnose the TCP flows in a pcap/pcapng capture (see: tcpsleuth analyze --help)\n"
+    "  run            the live pipeline on DPDK ports, tap or inline (see: tcpsleuth run --help)\n"
+    "  check-config FILE\n"
+    "                 validate a configuration file without starting anything\n"
     "  version        print the version\n";
 
 }  // namespace
@@ -23,6 +27,8 @@ int main(int argc, char** argv) {
         return argc < 2 ? 1 : 0;
     }
     if (std::strcmp(argv[1], "analyze") == 0) return tcpsleuth::analyze_main(argc - 1, argv + 1);
+    if (std::strcmp(argv[1], "run") == 0) return tcpsleuth::run_main(argc - 1, argv + 1);
+    if (std::strcmp(argv[1], "check-config") == 0) return tcpsleuth::check_config_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0) {
         std::printf("tcpsleuth %s\n", TCPSLEUTH_VERSION);
         return 0;

@@ -64,4 +64,28 @@ inline FlowKey make_quoted_flow_key(const PacketView& p, Dir& dir) noexcept {
                          p.icmp.ip_version, dir);
 }
 
+// 64-bit mix (the finaliser of splitmix64 / Stafford's variant 13): every input bit
+// affects every output bit, so the low bits used for a slot are as good as the high ones.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+// The software distributor's choice of worker. The key is already the same for both
+// directions, so any hash of it is symmetric; unseeded, so every core computes the same.
+// Never 0 (0 means "not steered").
+inline std::uint32_t steer_hash(const FlowKey& key) noexcept {
+    std::uint64_t w[sizeof(FlowKey) / 8];
+    static_assert(sizeof(w) == sizeof(FlowKey));
+    std::memcpy(w, &key, sizeof w);
+    std::uint64_t h = 0x243f6a8885a308d3ull;
+    for (std::uint64_t x : w) h = mix64(h ^ x);
+    const auto s = static_cast<std::uint32_t>(h >> 32);
+    return s == 0 ? 1 : s;
+}
+
 }  // namespace tcpsleuth

@@ -8,17 +8,6 @@
 namespace tcpsleuth {
 namespace {
 
-// 64-bit mix (the finaliser of splitmix64 / Stafford's variant 13): every input bit
-// affects every output bit, so the low bits used for the slot are as good as the high ones.
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 template <typename T>
 T* zeroed_array(std::size_t n) {
     // calloc: the kernel hands out zero pages lazily, so a large table costs nothing until

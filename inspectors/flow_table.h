@@ -61,6 +61,13 @@ public:
         }
     }
 
+    // Flow ids become first, first + stride, ...: each of N workers numbers its flows
+    // (w + 1, w + 1 + N, ...) so ids stay unique across the process. Call before use.
+    void number_flows(std::uint32_t first, std::uint32_t stride) noexcept {
+        next_id_ = first - stride;
+        id_stride_ = stride;
+    }
+
     std::uint32_t size() const noexcept { return size_; }
     std::uint32_t capacity() const noexcept { return capacity_; }
     std::uint64_t evictions() const noexcept { return evictions_; }
@@ -85,6 +92,7 @@ private:
     std::uint32_t high_water_ = 0;  // pool entries ever handed out
     std::uint32_t size_ = 0;
     std::uint32_t next_id_ = 0;
+    std::uint32_t id_stride_ = 1;
     std::uint32_t sweep_cursor_ = 0;
     std::uint32_t evict_cursor_ = 0;
     std::uint64_t evictions_ = 0;
@@ -118,7 +126,7 @@ FlowTable::Lookup FlowTable::find_or_insert(const FlowKey& key, std::uint64_t h,
     f = FlowState{};
     f.common.key = key;
     f.common.in_use = 1;
-    f.common.id = ++next_id_;
+    f.common.id = next_id_ += id_stride_;
     ++size_;
     return {&f, true};
 }

@@ -46,7 +46,7 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
         switch (status_[i]) {
             case ParseStatus::kOk:
             case ParseStatus::kBadTcpOption:
-                handle_tcp(views_[i], keys_[i], dirs_[i], hashes_[i]);
+                handle_tcp(views_[i], keys_[i], dirs_[i], hashes_[i], pkts[i].steer);
                 break;
             case ParseStatus::kIcmpQuote:
                 handle_icmp(views_[i], keys_[i], dirs_[i], hashes_[i]);
@@ -67,12 +67,21 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
     if (n != 0) sweep(pkts[n - 1].ts_ns, cfg_.flows.sweep_budget);
 }
 
-void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept {
+void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash,
+                          std::uint32_t steer) noexcept {
     const auto found = table_.find_or_insert(key, hash, [&](FlowState& victim) { on_evict(victim, pkt.ts_ns); });
     FlowState& flow = *found.flow;
     if (found.created) {
         counters_.add(Counter::kFlowCreated);
         track_new_flow(pkt, dir, flow.common, counters_);
+        if (!pkt.fragment) flow.common.steer = steer;
+    } else if (steer != 0 && !pkt.fragment && flow.common.steer != steer) {
+        // A NIC hashes a first fragment by its addresses only, so fragments are not compared.
+        if (flow.common.steer == 0) {
+            flow.common.steer = steer;
+        } else {
+            counters_.add(Counter::kFlowWrongCore);
+        }
     }
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
     // The inspectors, in a fixed order. Each touches only its own state.

@@ -23,7 +23,8 @@ struct RawPacket {
     std::uint32_t cap_len = 0;
     std::uint32_t wire_len = 0;
     std::uint64_t ts_ns = 0;
-    std::uint64_t number = 0;  // 1-based frame number offline; 0 live
+    std::uint64_t number = 0;  // 1-based frame number per input; 0 where unknown
+    std::uint32_t steer = 0;   // hash that chose this core; 0 offline
 };
 
 class Pipeline {
@@ -47,7 +48,7 @@ public:
     const FlowTable& table() const noexcept { return table_; }
 
 private:
-    void handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
+    void handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash, std::uint32_t steer) noexcept;
     void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
     void end_flow(FlowState& flow, std::uint64_t now_ns) noexcept;
     void on_evict(FlowState& victim, std::uint64_t now_ns) noexcept;

@@ -88,6 +88,9 @@ struct FlowCommon {
     std::uint32_t syn_us = 0;         // latest client SYN, microseconds from first_ns (mod 2^32)
     std::uint32_t synack_us = 0;      // latest SYN-ACK
     std::uint32_t icmp_mtu = 0;       // smallest MTU quoted by a frag-needed/PTB for this flow
+    // The hash that steered the flow's first packet to this core (NIC RSS or the software
+    // distributor): both directions must carry the same one (flow.wrong_core).
+    std::uint32_t steer = 0;
     std::uint16_t icmp_errors = 0;
     TcpState state = TcpState::kMidstream;
     std::uint8_t flags = 0;           // FlowFlag

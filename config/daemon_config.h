@@ -1,0 +1,98 @@
+#pragma once
+// Everything one TOML file configures for `tcpsleuth run`: the DPDK environment, the ports
+// and how packets reach the workers, where output goes, and the inspectors' thresholds
+// (Config, shared with `analyze`). Defaults live here; config/tcpsleuth.example.toml
+// documents them and a test keeps the two equal.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace tcpsleuth {
+
+enum class RunMode : std::uint8_t {
+    kTap,     // receive only: inspect and free
+    kInline,  // port pairs: whatever arrives on one port leaves on the other
+};
+
+// How packets reach the worker that owns their flow.
+enum class Distribution : std::uint8_t {
+    kAuto,      // RSS when every port can give each worker a queue, else software
+    kRss,       // NIC RSS with a symmetric Toeplitz key; refuse to start without it
+    kSoftware,  // one I/O core receives, hashes symmetrically and hands packets over rings
+};
+
+struct DpdkConfig {
+    // EAL arguments, as DPDK applications take them ("-l", "0-2", "--no-huge", ...).
+    // Arguments after `--` on the command line are appended.
+    std::vector<std::string> eal_args;
+    // Packet buffers per port (a power of two minus one suits the mempool best).
+    std::uint32_t mbufs_per_port = 8191;
+    std::uint32_t mbuf_cache = 256;
+    std::uint32_t rx_descriptors = 1024;
+    std::uint32_t tx_descriptors = 1024;
+
+    bool operator==(const DpdkConfig&) const = default;
+};
+
+struct PortConfig {
+    // A PCI address (0000:3b:00.0) or a virtual device with its arguments
+    // (net_af_packet0,iface=eth1 / net_pcap0,rx_pcap=file.pcap / net_ring0 / net_null0).
+    std::string device;
+    // TOML position of the entry, for messages about it (0: not from a file).
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+
+    bool operator==(const PortConfig& o) const { return device == o.device; }
+};
+
+struct WorkersConfig {
+    // Worker cores, each with its own flow table (flows.capacity flows each).
+    std::uint32_t count = 1;
+    Distribution distribution = Distribution::kAuto;
+    // Packets per receive burst.
+    std::uint32_t burst = 32;
+    // Inline: attempts to hand a burst to a full TX queue before the rest is dropped and
+    // counted. Bounded so one stuck port cannot stall the other direction.
+    std::uint32_t tx_retries = 16;
+    // Software distribution: packets each worker's ring holds.
+    std::uint32_t ring_size = 4096;
+    // Events each worker can queue for the main core before further ones are counted lost.
+    std::uint32_t event_ring_size = 8192;
+
+    bool operator==(const WorkersConfig&) const = default;
+};
+
+struct OutputConfig {
+    // JSON lines, one per event; "-" is stdout.
+    std::string events = "-";
+    // The readable report at exit: a file, "-" for stdout, "" for stderr, "none" for none.
+    std::string report;
+    // "text" or "json".
+    std::string report_format = "text";
+    // Print per-port and per-worker counters to stderr this often while running; 0 = never.
+    std::uint32_t stats_interval_s = 0;
+    // Stop after this many seconds without a packet on any port (a replayed capture has
+    // ended); 0 = run until SIGINT/SIGTERM.
+    std::uint32_t exit_when_idle_s = 0;
+
+    bool operator==(const OutputConfig&) const = default;
+};
+
+struct DaemonConfig {
+    RunMode mode = RunMode::kTap;
+    DpdkConfig dpdk;
+    std::vector<PortConfig> ports;
+    WorkersConfig workers;
+    OutputConfig output;
+    Config inspect;
+
+    bool operator==(const DaemonConfig&) const = default;
+};
+
+const char* to_string(RunMode m) noexcept;
+const char* to_string(Distribution d) noexcept;
+
+}  // namespace tcpsleuth

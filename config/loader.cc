@@ -1,0 +1,348 @@
+// The schema is a list of fields, each knowing its dotted key, how to read a TOML node into
+// the configuration, and what it accepts. The walker visits every key in the file: known
+// keys are applied, anything else is an error at the key's own line and column.
+
+#include "loader.h"
+
+#include <toml++/toml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace tcpsleuth {
+
+const char* to_string(RunMode m) noexcept {
+    switch (m) {
+        case RunMode::kTap: return "tap";
+        case RunMode::kInline: return "inline";
+    }
+    return "?";
+}
+
+const char* to_string(Distribution d) noexcept {
+    switch (d) {
+        case Distribution::kAuto: return "auto";
+        case Distribution::kRss: return "rss";
+        case Distribution::kSoftware: return "software";
+    }
+    return "?";
+}
+
+std::string ConfigError::to_string() const {
+    std::string s = file + ":";
+    if (line != 0) s += std::to_string(line) + ":" + std::to_string(column) + ":";
+    s += " ";
+    if (!key.empty()) s += key + ": ";
+    return s + message;
+}
+
+namespace {
+
+std::string type_name(const toml::node& n) {
+    switch (n.type()) {
+        case toml::node_type::none: return "nothing";
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a floating-point number";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+    }
+    return "something else";
+}
+
+// Returns an empty string when the value was applied, otherwise what is wrong with it.
+using Apply = std::function<std::string(const toml::node&, DaemonConfig&)>;
+
+struct Field {
+    std::string key;
+    Apply apply;
+};
+
+template <typename Get>
+Field uint_field(std::string key, Get get, std::uint64_t lo, std::uint64_t hi) {
+    return {std::move(key), [get, lo, hi](const toml::node& n, DaemonConfig& c) -> std::string {
+                if (!n.is_integer()) return "expected an integer, found " + type_name(n);
+                const std::int64_t v = *n.value<std::int64_t>();
+                if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi) {
+                    return "must be from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not " + std::to_string(v);
+                }
+                get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(v);
+                return {};
+            }};
+}
+
+template <typename Get>
+Field pow2_field(std::string key, Get get, std::uint32_t lo, std::uint32_t hi) {
+    Field f = uint_field(key, get, lo, hi);
+    Apply range = std::move(f.apply);
+    f.apply = [range, get](const toml::node& n, DaemonConfig& c) -> std::string {
+        std::string err = range(n, c);
+        if (!err.empty()) return err;
+        const auto v = get(c);
+        if ((v & (v - 1)) != 0) return "must be a power of two, not " + std::to_string(v);
+        return {};
+    };
+    return f;
+}
+
+template <typename Get>
+Field bool_field(std::string key, Get get) {
+    return {std::move(key), [get](const toml::node& n, DaemonConfig& c) -> std::string {
+                if (!n.is_boolean()) return "expected true or false, found " + type_name(n);
+                get(c) = *n.value<bool>();
+                return {};
+            }};
+}
+
+template <typename Get>
+Field string_field(std::string key, Get get) {
+    return {std::move(key), [get](const toml::node& n, DaemonConfig& c) -> std::string {
+                if (!n.is_string()) return "expected a string, found " + type_name(n);
+                get(c) = *n.value<std::string>();
+                return {};
+            }};
+}
+
+template <typename T, typename Get>
+Field enum_field(std::string key, Get get, std::vector<std::pair<std::string, T>> choices) {
+    return {std::move(key), [get, choices](const toml::node& n, DaemonConfig& c) -> std::string {
+                std::string names;
+                for (const auto& [name, value] : choices) names += (names.empty() ? "" : ", ") + ("\"" + name + "\"");
+                if (!n.is_string()) return "expected one of " + names;
+                const std::string s = *n.value<std::string>();
+                for (const auto& [name, value] : choices) {
+                    if (s == name) {
+                        get(c) = value;
+                        return {};
+                    }
+                }
+                return "must be one of " + names + ", not \"" + s + "\"";
+            }};
+}
+
+template <typename Get>
+Field string_array_field(std::string key, Get get) {
+    return {std::move(key), [get](const toml::node& n, DaemonConfig& c) -> std::string {
+                const toml::array* a = n.as_array();
+                if (a == nullptr) return "expected an array of strings";
+                std::vector<std::string> out;
+                for (const toml::node& e : *a) {
+                    if (!e.is_string()) return "expected an array of strings (element " + std::to_string(out.size() + 1) + " is not a string)";
+                    out.push_back(*e.value<std::string>());
+                }
+                get(c) = std::move(out);
+                return {};
+            }};
+}
+
+// One entry per TOML key. Keep in the order of config/tcpsleuth.example.toml.
+std::vector<Field> schema() {
+    constexpr std::uint64_t k32 = 0xffffffffull;
+    std::vector<Field> f;
+    f.push_back(enum_field<RunMode>("mode", [](DaemonConfig& c) -> RunMode& { return c.mode; },
+                                    {{"tap", RunMode::kTap}, {"inline", RunMode::kInline}}));
+
+    f.push_back(string_array_field("dpdk.eal_args", [](DaemonConfig& c) -> auto& { return c.dpdk.eal_args; }));
+    f.push_back(uint_field("dpdk.mbufs_per_port", [](DaemonConfig& c) -> auto& { return c.dpdk.mbufs_per_port; }, 1023, 1u << 24));
+    f.push_back(uint_field("dpdk.mbuf_cache", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_cache; }, 0, 512));
+    f.push_back(pow2_field("dpdk.rx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.rx_descriptors; }, 64, 32768));
+    f.push_back(pow2_field("dpdk.tx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.tx_descriptors; }, 64, 32768));
+
+    f.push_back(uint_field("workers.count", [](DaemonConfig& c) -> auto& { return c.workers.count; }, 1, 64));
+    f.push_back(enum_field<Distribution>("workers.distribution", [](DaemonConfig& c) -> auto& { return c.workers.distribution; },
+                                         {{"auto", Distribution::kAuto}, {"rss", Distribution::kRss}, {"software", Distribution::kSoftware}}));
+    f.push_back(uint_field("workers.burst", [](DaemonConfig& c) -> auto& { return c.workers.burst; }, 1, 256));
+    f.push_back(uint_field("workers.tx_retries", [](DaemonConfig& c) -> auto& { return c.workers.tx_retries; }, 0, 1000000));
+    f.push_back(pow2_field("workers.ring_size", [](DaemonConfig& c) -> auto& { return c.workers.ring_size; }, 64, 1u << 20));
+    f.push_back(pow2_field("workers.event_ring_size", [](DaemonConfig& c) -> auto& { return c.workers.event_ring_size; }, 64, 1u << 20));
+
+    f.push_back(string_field("output.events", [](DaemonConfig& c) -> auto& { return c.output.events; }));
+    f.push_back(string_field("output.report", [](DaemonConfig& c) -> auto& { return c.output.report; }));
+    f.push_back(enum_field<std::string>("output.report_format", [](DaemonConfig& c) -> auto& { return c.output.report_format; },
+                                        {{"text", "text"}, {"json", "json"}}));
+    f.push_back(uint_field("output.stats_interval_s", [](DaemonConfig& c) -> auto& { return c.output.stats_interval_s; }, 0, 86400));
+    f.push_back(uint_field("output.exit_when_idle_s", [](DaemonConfig& c) -> auto& { return c.output.exit_when_idle_s; }, 0, 86400));
+
+#define TS_U32(key, member, lo, hi) \
+    f.push_back(uint_field(key, [](DaemonConfig& c) -> auto& { return c.inspect.member; }, lo, hi))
+#define TS_BOOL(key, member) f.push_back(bool_field(key, [](DaemonConfig& c) -> auto& { return c.inspect.member; }))
+    TS_U32("flows.capacity", flows.capacity, 16, 1u << 28);
+    TS_U32("flows.handshake_timeout_s", flows.handshake_timeout_s, 1, k32 / 1000);
+    TS_U32("flows.established_timeout_s", flows.established_timeout_s, 1, k32 / 1000);
+    TS_U32("flows.closing_timeout_s", flows.closing_timeout_s, 1, k32 / 1000);
+    TS_U32("flows.closed_timeout_s", flows.closed_timeout_s, 1, k32 / 1000);
+    TS_U32("flows.sweep_budget", flows.sweep_budget, 1, 1u << 20);
+    TS_BOOL("handshake.enabled", handshake.enabled);
+    TS_U32("handshake.min_syn_retransmissions", handshake.min_syn_retransmissions, 1, 100);
+    TS_BOOL("zero_window.enabled", zero_window.enabled);
+    TS_U32("zero_window.min_duration_ms", zero_window.min_duration_ms, 1, k32);
+    TS_U32("zero_window.min_probes", zero_window.min_probes, 1, 1000000);
+    TS_BOOL("syn_surge.enabled", syn_surge.enabled);
+    TS_U32("syn_surge.window_s", syn_surge.window_s, 2, 60);
+    TS_U32("syn_surge.min_failures", syn_surge.min_failures, 1, 1000000);
+    TS_U32("syn_surge.min_failure_percent", syn_surge.min_failure_percent, 1, 100);
+    TS_U32("syn_surge.min_destinations", syn_surge.min_destinations, 1, 1000000);
+    TS_BOOL("mtu.enabled", mtu.enabled);
+    TS_U32("mtu.min_retransmissions", mtu.min_retransmissions, 1, 100);
+    TS_U32("mtu.ignored_after_segments", mtu.ignored_after_segments, 1, 1000);
+    TS_BOOL("options.enabled", options.enabled);
+    TS_U32("options.min_segments_without_ts", options.min_segments_without_ts, 1, 1000);
+    TS_BOOL("window.enabled", window.enabled);
+    TS_U32("window.min_tiny_windows", window.min_tiny_windows, 1, 1000);
+    TS_U32("window.min_limited_rounds", window.min_limited_rounds, 1, 1000);
+    TS_U32("window.limited_percent", window.limited_percent, 1, 100);
+    TS_U32("window.min_limited_window", window.min_limited_window, 1, 65535);
+    TS_BOOL("ecn.enabled", ecn.enabled);
+    TS_U32("ecn.min_not_ect_segments", ecn.min_not_ect_segments, 1, 100000);
+    TS_U32("ecn.min_acks_without_ece", ecn.min_acks_without_ece, 1, 1000);
+    TS_U32("ecn.min_flows", ecn.min_flows, 1, 1000);
+    TS_BOOL("sack.enabled", sack.enabled);
+    TS_U32("sack.min_invalid_acks", sack.min_invalid_acks, 1, 1000);
+    TS_U32("sack.min_dup_acks_without_blocks", sack.min_dup_acks_without_blocks, 1, 1000);
+    TS_BOOL("idle.enabled", idle.enabled);
+    TS_U32("idle.min_gap_s", idle.min_gap_s, 1, 86400);
+    TS_U32("idle.min_retransmissions", idle.min_retransmissions, 1, 100);
+    TS_U32("idle.stale_after_s", idle.stale_after_s, 1, 86400 * 7);
+    TS_BOOL("rst.enabled", rst.enabled);
+    TS_U32("rst.min_hop_difference", rst.min_hop_difference, 1, 64);
+#undef TS_U32
+#undef TS_BOOL
+    return f;
+}
+
+class Loader {
+public:
+    Loader(std::string_view file, ConfigLoad& out) : file_(file), out_(out), fields_(schema()) {}
+
+    void load(const toml::table& root) {
+        walk(root, "");
+        check_ports();
+    }
+
+    void error(const toml::source_region& where, std::string key, std::string message) {
+        out_.errors.push_back({file_, static_cast<std::uint32_t>(where.begin.line),
+                               static_cast<std::uint32_t>(where.begin.column), std::move(key), std::move(message)});
+    }
+
+private:
+    const Field* field(const std::string& key) const {
+        for (const Field& f : fields_) {
+            if (f.key == key) return &f;
+        }
+        return nullptr;
+    }
+
+    bool is_section(const std::string& prefix) const {
+        for (const Field& f : fields_) {
+            if (f.key.size() > prefix.size() && f.key.compare(0, prefix.size(), prefix) == 0 && f.key[prefix.size()] == '.') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void walk(const toml::table& table, const std::string& prefix) {
+        for (const auto& [k, node] : table) {
+            const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+            if (key == "ports") {
+                read_ports(node);
+            } else if (const Field* f = field(key)) {
+                if (std::string err = f->apply(node, out_.config); !err.empty()) error(node.source(), key, err);
+            } else if (is_section(key)) {
+                if (const toml::table* t = node.as_table()) {
+                    walk(*t, key);
+                } else {
+                    error(node.source(), key, "expected a table ([" + key + "])");
+                }
+            } else {
+                error(k.source(), key, "unknown key");
+            }
+        }
+    }
+
+    void read_ports(const toml::node& node) {
+        const toml::array* a = node.as_array();
+        if (a == nullptr || !a->is_array_of_tables()) {
+            error(node.source(), "ports", "expected an array of tables ([[ports]])");
+            return;
+        }
+        for (const toml::node& entry : *a) {
+            const toml::table& t = *entry.as_table();
+            PortConfig port;
+            port.line = static_cast<std::uint32_t>(t.source().begin.line);
+            port.column = static_cast<std::uint32_t>(t.source().begin.column);
+            bool has_device = false;
+            for (const auto& [k, v] : t) {
+                if (k.str() == "device") {
+                    if (!v.is_string() || v.value<std::string>()->empty()) {
+                        error(v.source(), "ports.device", "expected a non-empty string (a PCI address or a vdev such as \"net_af_packet0,iface=eth1\")");
+                    } else {
+                        port.device = *v.value<std::string>();
+                        has_device = true;
+                    }
+                } else {
+                    error(k.source(), "ports." + std::string(k.str()), "unknown key");
+                }
+            }
+            if (!has_device && !t.contains("device")) error(t.source(), "ports.device", "missing");
+            out_.config.ports.push_back(std::move(port));
+        }
+    }
+
+    void check_ports() {
+        const auto& c = out_.config;
+        if (c.mode == RunMode::kInline && c.ports.size() % 2 != 0) {
+            const PortConfig& last = c.ports.back();
+            out_.errors.push_back({file_, last.line, last.column, "ports",
+                                   "inline mode forwards between port pairs (1st<->2nd, 3rd<->4th, ...): " +
+                                       std::to_string(c.ports.size()) + " ports is an odd number"});
+        }
+    }
+
+    std::string file_;
+    ConfigLoad& out_;
+    std::vector<Field> fields_;
+};
+
+}  // namespace
+
+ConfigLoad load_config_text(std::string_view text, std::string_view name) {
+    ConfigLoad out;
+    Loader loader(name, out);
+    try {
+        const toml::table root = toml::parse(text, name);
+        loader.load(root);
+    } catch (const toml::parse_error& e) {
+        loader.error(e.source(), "", std::string(e.description()));
+    }
+    if (!out.ok()) out.config = DaemonConfig{};
+    return out;
+}
+
+ConfigLoad load_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        ConfigLoad out;
+        out.errors.push_back({path, 0, 0, "", std::string("cannot read: ") + std::strerror(errno)});
+        return out;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return load_config_text(text.str(), path);
+}
+
+std::vector<std::string> config_keys() {
+    std::vector<std::string> keys;
+    for (const Field& f : schema()) keys.push_back(f.key);
+    keys.push_back("ports.device");
+    return keys;
+}
+
+}  // namespace tcpsleuth

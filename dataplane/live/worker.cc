@@ -1,0 +1,326 @@
+#include "worker.h"
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+
+#include "dataplane/packet/parse.h"
+#include "inspectors/flow_key.h"
+#include "tsc_clock.h"
+
+namespace tcpsleuth::live {
+
+WorkerShared::WorkerShared(const Config& cfg, unsigned index, unsigned workers, std::size_t event_ring,
+                           std::size_t ports, std::uint64_t seed)
+    : events(event_ring), table(cfg.flows.capacity, seed), sink(events, counters),
+      pipeline(cfg, table, sink, counters), tx_dropped(ports) {
+    table.number_flows(index + 1, workers);
+}
+
+bool register_mbuf_fields(RunShared& run, std::string& error) {
+    static const rte_mbuf_dynfield kFrameNumber = {
+        .name = "tcpsleuth_frame_number",
+        .size = sizeof(std::uint64_t),
+        .align = alignof(std::uint64_t),
+        .flags = 0,
+    };
+    run.frame_number_offset = rte_mbuf_dynfield_register(&kFrameNumber);
+    if (run.frame_number_offset < 0) {
+        error = "cannot register an mbuf field for frame numbers: " + std::string(rte_strerror(rte_errno));
+        return false;
+    }
+    // Drivers that stamp packets register this pair themselves when started with the
+    // timestamp offload; looking it up here finds their field and flag.
+    run.timestamp_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+    const int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+    run.timestamp_flag = (run.timestamp_offset >= 0 && bit >= 0) ? (1ull << bit) : 0;
+
+    return true;
+}
+
+namespace {
+
+constexpr unsigned kMaxBurst = 256;
+
+// Sends `n` packets on (port, queue), retrying a full queue at most `retries` times; what
+// does not fit is freed and counted. Returns packets sent.
+std::uint16_t send_bounded(std::uint16_t port, std::uint16_t queue, rte_mbuf** m, std::uint16_t n, unsigned retries,
+                           std::atomic<std::uint64_t>& dropped) noexcept {
+    std::uint16_t sent = rte_eth_tx_burst(port, queue, m, n);
+    for (unsigned tries = 0; sent < n && tries < retries; ++tries) {
+        rte_pause();
+        sent += rte_eth_tx_burst(port, queue, m + sent, static_cast<std::uint16_t>(n - sent));
+    }
+    if (sent < n) {
+        rte_pktmbuf_free_bulk(m + sent, n - sent);
+        dropped.fetch_add(n - sent, std::memory_order_relaxed);
+    }
+    return sent;
+}
+
+class WorkerLoop {
+public:
+    WorkerLoop(RunShared& run, unsigned index)
+        : run_(run), cfg_(*run.cfg), me_(*run.workers[index]), index_(index),
+          workers_(static_cast<unsigned>(run.workers.size())), seq_(run.ports->ports.size(), 0) {}
+
+    int main() noexcept {
+        if (run_.ports->distribution == Distribution::kSoftware) {
+            from_ring();
+        } else {
+            from_ports();
+        }
+        me_.flows_active.store(me_.table.size(), std::memory_order_relaxed);
+        me_.state.store(WorkerState::kDrained, std::memory_order_release);
+        while (run_.phase.load(std::memory_order_acquire) != Phase::kFinish) rte_delay_us_sleep(1000);
+        // Every flow ends now. The main core drains the event ring meanwhile: wait for room
+        // rather than lose the findings of the last flows.
+        const auto make_room = [&] {
+            while (me_.events.size() + 256 > me_.events.capacity()) rte_delay_us_sleep(100);
+        };
+        me_.pipeline.finish(run_.finish_ns.load(std::memory_order_acquire), make_room);
+        me_.flows_active.store(me_.table.size(), std::memory_order_relaxed);
+        me_.state.store(WorkerState::kDone, std::memory_order_release);
+        return 0;
+    }
+
+private:
+    // Direct from the ports: queue `index_` of each.
+    void from_ports() noexcept {
+        const auto& ports = run_.ports->ports;
+        const bool numbered = workers_ == 1;  // one queue per port: arrival order is frame order
+        const auto q = static_cast<std::uint16_t>(index_);
+        std::uint64_t idle_polls = 0;
+        unsigned drain_rounds = 0;
+        for (;;) {
+            const bool stopping = run_.phase.load(std::memory_order_relaxed) != Phase::kRun;
+            bool any = false;
+            for (std::size_t p = 0; p < ports.size(); ++p) {
+                const std::uint16_t n = rte_eth_rx_burst(ports[p].id, q, mbufs_, burst());
+                if (n == 0) continue;
+                any = true;
+                if (numbered) {
+                    for (std::uint16_t i = 0; i < n; ++i) *frame_number(mbufs_[i]) = ++seq_[p];
+                }
+                inspect(mbufs_, n, numbered);
+                if (ports[p].peer >= 0) {
+                    const Port& out = ports[static_cast<std::size_t>(ports[p].peer)];
+                    send_bounded(out.id, q, mbufs_, n, cfg_.workers.tx_retries,
+                                 me_.tx_dropped[static_cast<std::size_t>(ports[p].peer)]);
+                } else {
+                    rte_pktmbuf_free_bulk(mbufs_, n);
+                }
+            }
+            // Stopped: take what the queues hold, but not forever while traffic keeps coming.
+            if (stopping && (!any || ++drain_rounds > 64)) return;
+            if (!any && ++idle_polls % 4096 == 0) idle_tick();
+        }
+    }
+
+    // From the I/O core's ring.
+    void from_ring() noexcept {
+        const bool inline_mode = cfg_.mode == RunMode::kInline;
+        std::uint64_t idle_polls = 0;
+        for (;;) {
+            const bool io_done = run_.io->stopped.load(std::memory_order_acquire);
+            const unsigned n = rte_ring_sc_dequeue_burst(me_.in, reinterpret_cast<void**>(mbufs_), burst(), nullptr);
+            if (n == 0) {
+                if (io_done) return;
+                if (++idle_polls % 4096 == 0) idle_tick();
+                continue;
+            }
+            for (unsigned i = 0; i < n; ++i) {
+                if (mbufs_[i]->hash.rss % workers_ != index_) me_.counters.add(Counter::kFlowWrongCore);
+            }
+            inspect(mbufs_, n, true);
+            if (!inline_mode) {
+                rte_pktmbuf_free_bulk(mbufs_, n);
+                continue;
+            }
+            unsigned handed = rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(mbufs_), n, nullptr);
+            for (unsigned tries = 0; handed < n && tries < cfg_.workers.tx_retries; ++tries) {
+                rte_pause();
+                handed += rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(mbufs_ + handed), n - handed, nullptr);
+            }
+            for (unsigned i = handed; i < n; ++i) {
+                const int peer = run_.ports->ports[static_cast<std::size_t>(run_.port_index[mbufs_[i]->port])].peer;
+                me_.tx_dropped[static_cast<std::size_t>(peer)].fetch_add(1, std::memory_order_relaxed);
+                rte_pktmbuf_free(mbufs_[i]);
+            }
+        }
+    }
+
+    unsigned burst() const noexcept { return std::min(cfg_.workers.burst, kMaxBurst); }
+
+    std::uint64_t* frame_number(rte_mbuf* m) const noexcept {
+        return RTE_MBUF_DYNFIELD(m, run_.frame_number_offset, std::uint64_t*);
+    }
+
+    void inspect(rte_mbuf** m, unsigned n, bool numbered) noexcept {
+        for (unsigned done = 0; done < n;) {
+            const unsigned k = std::min<unsigned>(n - done, Pipeline::kBurst);
+            const std::uint64_t now = clock_.now_ns();
+            for (unsigned i = 0; i < k; ++i) {
+                rte_mbuf* b = m[done + i];
+                RawPacket& r = raw_[i];
+                r.data = rte_pktmbuf_mtod(b, const std::uint8_t*);
+                r.cap_len = b->data_len;  // first segment: headers are there
+                r.wire_len = b->pkt_len;
+                const std::uint32_t scale = run_.timestamp_ns[b->port];
+                if (scale != 0 && (b->ol_flags & run_.timestamp_flag) != 0) {
+                    r.ts_ns = *RTE_MBUF_DYNFIELD(b, run_.timestamp_offset, const std::uint64_t*) * scale;
+                    packet_time_ = true;
+                } else {
+                    r.ts_ns = now;
+                }
+                r.number = numbered ? *frame_number(b) : 0;
+                r.steer = (b->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0 ? b->hash.rss : 0;
+            }
+            if (last_ts_ == 0) me_.first_ts_ns.store(raw_[0].ts_ns, std::memory_order_relaxed);
+            me_.pipeline.process_burst(raw_, k, LinkType::kEthernet);
+            last_ts_ = std::max(last_ts_, raw_[k - 1].ts_ns);
+            done += k;
+        }
+        me_.last_ts_ns.store(last_ts_, std::memory_order_relaxed);
+    }
+
+    // Nothing arrived for a while: flows still age on the wall clock, and the counters the
+    // main core shows stay fresh.
+    void idle_tick() noexcept {
+        // Packet-time ports (a replay) have no "now" between packets: their flows age by
+        // the packets that follow.
+        if (!packet_time_) {
+            me_.pipeline.sweep(clock_.now_ns(), cfg_.inspect.flows.sweep_budget);
+        }
+        me_.flows_active.store(me_.table.size(), std::memory_order_relaxed);
+    }
+
+    RunShared& run_;
+    const DaemonConfig& cfg_;
+    WorkerShared& me_;
+    const unsigned index_;
+    const unsigned workers_;
+    TscClock clock_;
+    std::uint64_t last_ts_ = 0;
+    bool packet_time_ = false;
+    std::vector<std::uint64_t> seq_;
+    rte_mbuf* mbufs_[kMaxBurst];
+    RawPacket raw_[Pipeline::kBurst];
+};
+
+// The software distributor. One instance, on its own lcore.
+class IoLoop {
+public:
+    explicit IoLoop(RunShared& run)
+        : run_(run), cfg_(*run.cfg), ports_(run.ports->ports), workers_(static_cast<unsigned>(run.workers.size())),
+          seq_(ports_.size(), 0), staged_(workers_), staged_n_(workers_, 0) {
+        for (auto& s : staged_) s.resize(kMaxBurst);
+    }
+
+    int main() noexcept {
+        const bool inline_mode = cfg_.mode == RunMode::kInline;
+        const unsigned burst = std::min(cfg_.workers.burst, kMaxBurst);
+        while (run_.phase.load(std::memory_order_relaxed) == Phase::kRun) {
+            for (std::size_t p = 0; p < ports_.size(); ++p) {
+                const std::uint16_t n = rte_eth_rx_burst(ports_[p].id, 0, mbufs_, static_cast<std::uint16_t>(burst));
+                if (n != 0) distribute(p, n);
+            }
+            if (inline_mode) send_back();
+        }
+        run_.io->stopped.store(true, std::memory_order_release);
+        // Inline: keep sending what workers hand back until they have drained.
+        while (inline_mode) {
+            const bool all_drained = std::all_of(run_.workers.begin(), run_.workers.end(), [](const auto& w) {
+                return w->state.load(std::memory_order_acquire) != WorkerState::kRunning;
+            });
+            send_back();
+            if (all_drained && std::all_of(run_.workers.begin(), run_.workers.end(),
+                                           [](const auto& w) { return rte_ring_empty(w->back) != 0; })) {
+                break;
+            }
+        }
+        return 0;
+    }
+
+private:
+    void distribute(std::size_t port, std::uint16_t n) noexcept {
+        run_.io->rx_packets.fetch_add(n, std::memory_order_relaxed);
+        for (std::uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = mbufs_[i];
+            *RTE_MBUF_DYNFIELD(m, run_.frame_number_offset, std::uint64_t*) = ++seq_[port];
+            const std::uint32_t steer = steer_frame(m);
+            m->hash.rss = steer;
+            m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+            const unsigned w = steer % workers_;
+            staged_[w][staged_n_[w]++] = m;
+        }
+        for (unsigned w = 0; w < workers_; ++w) {
+            const unsigned k = staged_n_[w];
+            if (k == 0) continue;
+            const unsigned put = rte_ring_sp_enqueue_burst(run_.workers[w]->in, reinterpret_cast<void**>(staged_[w].data()), k, nullptr);
+            if (put < k) {
+                // A worker that cannot keep up loses packets here, counted; inline, they are
+                // lost to the wire too (the alternative, waiting, would stall every flow).
+                rte_pktmbuf_free_bulk(staged_[w].data() + put, k - put);
+                run_.io->ring_full[w].fetch_add(k - put, std::memory_order_relaxed);
+            }
+            staged_n_[w] = 0;
+        }
+    }
+
+    // The worker that owns a frame's flow: TCP by its flow key, an ICMP error by the flow it
+    // quotes; anything else to worker 0, which counts it.
+    std::uint32_t steer_frame(const rte_mbuf* m) noexcept {
+        const ParseStatus st = parse_packet(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, LinkType::kEthernet, view_);
+        Dir dir;
+        if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) return steer_hash(make_flow_key(view_, dir));
+        if (st == ParseStatus::kIcmpQuote) return steer_hash(make_quoted_flow_key(view_, dir));
+        return workers_;  // % workers_ == 0
+    }
+
+    void send_back() noexcept {
+        for (unsigned w = 0; w < workers_; ++w) {
+            const unsigned n = rte_ring_sc_dequeue_burst(run_.workers[w]->back, reinterpret_cast<void**>(out_), kMaxBurst, nullptr);
+            // Runs of packets bound for the same port go out together, in order.
+            for (unsigned start = 0; start < n;) {
+                const int peer = ports_[static_cast<std::size_t>(run_.port_index[out_[start]->port])].peer;
+                unsigned end = start + 1;
+                while (end < n && out_[end]->port == out_[start]->port) ++end;
+                send_bounded(ports_[static_cast<std::size_t>(peer)].id, 0, out_ + start, static_cast<std::uint16_t>(end - start),
+                             cfg_.workers.tx_retries, run_.io->tx_dropped[static_cast<std::size_t>(peer)]);
+                start = end;
+            }
+        }
+    }
+
+    RunShared& run_;
+    const DaemonConfig& cfg_;
+    const std::vector<Port>& ports_;
+    const unsigned workers_;
+    std::vector<std::uint64_t> seq_;
+    std::vector<std::vector<rte_mbuf*>> staged_;
+    std::vector<unsigned> staged_n_;
+    PacketView view_;
+    rte_mbuf* mbufs_[kMaxBurst];
+    rte_mbuf* out_[kMaxBurst];
+};
+
+}  // namespace
+
+int worker_main(void* arg) {
+    auto* a = static_cast<LcoreArg*>(arg);
+    auto loop = std::make_unique<WorkerLoop>(*a->run, a->worker);
+    return loop->main();
+}
+
+int io_main(void* arg) {
+    auto* a = static_cast<LcoreArg*>(arg);
+    auto loop = std::make_unique<IoLoop>(*a->run);
+    return loop->main();
+}
+
+}  // namespace tcpsleuth::live
