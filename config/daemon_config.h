@@ -59,6 +59,10 @@ struct WorkersConfig {
     std::uint32_t tx_retries = 16;
     // Software distribution: packets each worker's ring holds.
     std::uint32_t ring_size = 4096;
+    // Polling cores spin at 100 % CPU, which is what line rate needs. On a shared machine, a
+    // VM or a laptop, a core that found nothing for 1024 polls in a row may sleep this long
+    // instead (microseconds; 0 = never sleep). Adds up to that much latency after a lull.
+    std::uint32_t idle_sleep_us = 0;
     // Events each worker can queue for the main core before further ones are counted lost.
     std::uint32_t event_ring_size = 8192;
 

@@ -160,6 +160,7 @@ std::vector<Field> schema() {
                                          {{"auto", Distribution::kAuto}, {"rss", Distribution::kRss}, {"software", Distribution::kSoftware}}));
     f.push_back(uint_field("workers.burst", [](DaemonConfig& c) -> auto& { return c.workers.burst; }, 1, 256));
     f.push_back(uint_field("workers.tx_retries", [](DaemonConfig& c) -> auto& { return c.workers.tx_retries; }, 0, 1000000));
+    f.push_back(uint_field("workers.idle_sleep_us", [](DaemonConfig& c) -> auto& { return c.workers.idle_sleep_us; }, 0, 100000));
     f.push_back(pow2_field("workers.ring_size", [](DaemonConfig& c) -> auto& { return c.workers.ring_size; }, 64, 1u << 20));
     f.push_back(pow2_field("workers.event_ring_size", [](DaemonConfig& c) -> auto& { return c.workers.event_ring_size; }, 64, 1u << 20));
 

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "dataplane/analyze.h"
 #include "dataplane/run.h"
 
@@ -21,6 +24,8 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Logs go to stderr: stdout carries events.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("tcpsleuth"));
     if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0 ||
         std::strcmp(argv[1], "help") == 0) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -189,6 +189,10 @@ private:
                     " MB each): lower flows.capacity or workers.count";
             return false;
         }
+        if (n > 1) {
+            surge_board_ = std::make_unique<SurgeBoard>(n);
+            for (unsigned w = 0; w < n; ++w) shared_.workers[w]->pipeline.share_surge_board(surge_board_.get(), w);
+        }
         if (software) {
             shared_.io = std::make_unique<live::IoShared>(n, ports_.ports.size());
             for (unsigned w = 0; w < n; ++w) {
@@ -387,6 +391,7 @@ private:
     const DaemonConfig& cfg_;
     std::string config_path_;
     live::PortSet ports_;
+    std::unique_ptr<SurgeBoard> surge_board_;
     live::RunShared shared_;
     std::vector<live::LcoreArg> args_;
     std::FILE* events_ = stdout;

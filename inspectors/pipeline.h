@@ -47,6 +47,9 @@ public:
 
     const FlowTable& table() const noexcept { return table_; }
 
+    // Several workers: judge state-table surges on all their flows together (see SurgeBoard).
+    void share_surge_board(SurgeBoard* board, unsigned shard) noexcept { surge_.attach(board, shard); }
+
 private:
     void handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash, std::uint32_t steer) noexcept;
     void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;

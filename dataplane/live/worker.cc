@@ -117,7 +117,11 @@ private:
             }
             // Stopped: take what the queues hold, but not forever while traffic keeps coming.
             if (stopping && (!any || ++drain_rounds > 64)) return;
-            if (!any && ++idle_polls % 4096 == 0) idle_tick();
+            if (any) {
+                idle_polls = 0;
+            } else {
+                idle(idle_polls);
+            }
         }
     }
 
@@ -130,9 +134,10 @@ private:
             const unsigned n = rte_ring_sc_dequeue_burst(me_.in, reinterpret_cast<void**>(mbufs_), burst(), nullptr);
             if (n == 0) {
                 if (io_done) return;
-                if (++idle_polls % 4096 == 0) idle_tick();
+                idle(idle_polls);
                 continue;
             }
+            idle_polls = 0;
             for (unsigned i = 0; i < n; ++i) {
                 if (mbufs_[i]->hash.rss % workers_ != index_) me_.counters.add(Counter::kFlowWrongCore);
             }
@@ -188,6 +193,12 @@ private:
         me_.last_ts_ns.store(last_ts_, std::memory_order_relaxed);
     }
 
+    void idle(std::uint64_t& polls) noexcept {
+        ++polls;
+        if (polls % 4096 == 0) idle_tick();
+        if (cfg_.workers.idle_sleep_us != 0 && polls >= 1024) rte_delay_us_sleep(cfg_.workers.idle_sleep_us);
+    }
+
     // Nothing arrived for a while: flows still age on the wall clock, and the counters the
     // main core shows stay fresh.
     void idle_tick() noexcept {
@@ -224,12 +235,20 @@ public:
     int main() noexcept {
         const bool inline_mode = cfg_.mode == RunMode::kInline;
         const unsigned burst = std::min(cfg_.workers.burst, kMaxBurst);
+        std::uint64_t idle_polls = 0;
         while (run_.phase.load(std::memory_order_relaxed) == Phase::kRun) {
+            unsigned moved = 0;
             for (std::size_t p = 0; p < ports_.size(); ++p) {
                 const std::uint16_t n = rte_eth_rx_burst(ports_[p].id, 0, mbufs_, static_cast<std::uint16_t>(burst));
                 if (n != 0) distribute(p, n);
+                moved += n;
             }
-            if (inline_mode) send_back();
+            if (inline_mode) moved += send_back();
+            if (moved != 0) {
+                idle_polls = 0;
+            } else if (++idle_polls >= 1024 && cfg_.workers.idle_sleep_us != 0) {
+                rte_delay_us_sleep(cfg_.workers.idle_sleep_us);
+            }
         }
         run_.io->stopped.store(true, std::memory_order_release);
         // Inline: keep sending what workers hand back until they have drained.
@@ -282,7 +301,8 @@ private:
         return workers_;  // % workers_ == 0
     }
 
-    void send_back() noexcept {
+    unsigned send_back() noexcept {
+        unsigned total = 0;
         for (unsigned w = 0; w < workers_; ++w) {
             const unsigned n = rte_ring_sc_dequeue_burst(run_.workers[w]->back, reinterpret_cast<void**>(out_), kMaxBurst, nullptr);
             // Runs of packets bound for the same port go out together, in order.
@@ -294,7 +314,9 @@ private:
                              cfg_.workers.tx_retries, run_.io->tx_dropped[static_cast<std::size_t>(peer)]);
                 start = end;
             }
+            total += n;
         }
+        return total;
     }
 
     RunShared& run_;

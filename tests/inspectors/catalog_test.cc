@@ -759,6 +759,33 @@ TEST(SynSurge, ManyDestinationsFailWhileEstablishedFlowsWork) {
     EXPECT_EQ(ev[0].flow_id, 0u);
 }
 
+// Two workers, each with half the flows: alone, neither sees enough failures; sharing a
+// board, they see all of them and report the episode once.
+TEST(SynSurge, WorkersSharingABoardSeeTheWholeSurgeOnce) {
+    for (const bool shared : {false, true}) {
+        Harness a, b;
+        a.split_with(b);
+        a.table().number_flows(1, 2);  // as live workers number them: unique ids
+        b.table().number_flows(2, 2);
+        SurgeBoard board(2);
+        if (shared) {
+            a.pipeline().share_surge_board(&board, 0);
+            b.pipeline().share_surge_board(&board, 1);
+        }
+        surge_scenario(a, 8, 16, 8);
+        ASSERT_GT(b.counter(Counter::kRxPackets), a.counter(Counter::kRxPackets) / 4) << "the split must be real";
+        const std::size_t reports = a.events(SynDropSurge::kName).size() + b.events(SynDropSurge::kName).size();
+        EXPECT_EQ(reports, shared ? 1u : 0u) << (shared ? "shared board" : "separate workers");
+        if (shared && reports == 1) {
+            const auto ev = a.events(SynDropSurge::kName).empty() ? b.events(SynDropSurge::kName) : a.events(SynDropSurge::kName);
+            const auto& d = std::get<SynDropSurge>(ev[0].detail);
+            EXPECT_EQ(d.failures, 10u);
+            EXPECT_EQ(d.established_active, 8u);
+            EXPECT_EQ(d.concurrent_now, 18u);
+        }
+    }
+}
+
 TEST(SynSurge, OneDeadServerIsNotAStateTable) {
     Harness h;
     surge_scenario(h, 8, 16, 1);

@@ -4,17 +4,26 @@
     client 198.18.1.2 --c0/r0-- router --r1/s0-- server 198.18.2.2
 
 with a fault injected by the router (iptables, tc, sysctls, an NFQUEUE program) and the
-sensor on the client side of it: tcpdump on the router's client-facing port, then
-`tcpsleuth analyze`. Each scenario asserts the events it must produce and that no other
-warning or critical event appears. Scenarios run in parallel, each in its own namespaces,
-and everything is deleted afterwards, also when a step fails.
+sensor on the client side of it, in one of three ways (--sensor):
 
-Usage (root): lab.py --tcpsleuth PATH --seqrand PATH [--only NAME ...] [--keep DIR]"""
+    capture  tcpdump on the router's client-facing port r0, then `tcpsleuth analyze`
+    inline   `tcpsleuth run` in a fourth namespace as the only link between client and
+             router: client c0 -- x0 [tcpsleuth inline] x1 -- r0 router
+    span     a SPAN port as a switch gives one: both directions of r0 mirrored (tc mirred)
+             to a veth m0, and `tcpsleuth run` in tap mode on its peer m1
+
+Each scenario asserts the events it must produce and that no other warning or critical
+event appears. Scenarios run in parallel, each in its own namespaces, and everything is
+deleted afterwards, also when a step fails.
+
+Usage (root): lab.py --tcpsleuth PATH --seqrand PATH [--sensor capture|inline|span]
+              [--workers N] [--only NAME ...] [--keep DIR]"""
 import argparse
 import concurrent.futures
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,11 +36,19 @@ PORT = 7000
 
 
 class Lab:
-    def __init__(self, name, workdir, index):
+    def __init__(self, name, workdir, index, sensor="capture", tcpsleuth=None, workers=1):
+        self.workers = workers
         self.name = name
-        tag = f"tsl{os.getpid() % 100000}x{index}"
-        self.ns = {"c": tag + "c", "r": tag + "r", "s": tag + "s"}
+        self.tag = f"tsl{os.getpid() % 100000}x{index}"
+        self.ns = {"c": self.tag + "c", "r": self.tag + "r", "s": self.tag + "s"}
+        if sensor == "inline":
+            self.ns["x"] = self.tag + "x"
+        self.sensor = sensor
+        self.tcpsleuth = tcpsleuth
+        self.workdir = workdir
         self.pcap = os.path.join(workdir, name + ".pcap")
+        self.events = os.path.join(workdir, name + ".events.jsonl")
+        self.sensor_log = os.path.join(workdir, name + ".sensor.log")
         self.procs = []
         self.log = []
 
@@ -54,8 +71,15 @@ class Lab:
     def up(self, mtu_server_link=None, server_ttl=None, server_addrs=(), client_addrs=()):
         for ns in self.ns.values():
             subprocess.run(["ip", "netns", "add", ns], check=True)
-        subprocess.run(["ip", "link", "add", "c0", "netns", self.ns["c"], "type", "veth", "peer", "name", "r0",
-                        "netns", self.ns["r"]], check=True)
+        if self.sensor == "inline":
+            for a, a_ns, b, b_ns in (("c0", "c", "x0", "x"), ("x1", "x", "r0", "r")):
+                subprocess.run(["ip", "link", "add", a, "netns", self.ns[a_ns], "type", "veth", "peer", "name", b,
+                                "netns", self.ns[b_ns]], check=True)
+            # The sensor's ports carry no addresses and must not chatter (IPv6 autoconf).
+            self.run("x", "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && ip link set x0 up && ip link set x1 up")
+        else:
+            subprocess.run(["ip", "link", "add", "c0", "netns", self.ns["c"], "type", "veth", "peer", "name", "r0",
+                            "netns", self.ns["r"]], check=True)
         subprocess.run(["ip", "link", "add", "s0", "netns", self.ns["s"], "type", "veth", "peer", "name", "r1",
                         "netns", self.ns["r"]], check=True)
         mtu = f" mtu {mtu_server_link}" if mtu_server_link else ""
@@ -72,11 +96,21 @@ class Lab:
         if server_ttl:
             self.run("s", f"sysctl -qw net.ipv4.ip_default_ttl={server_ttl}")
         # Offloads off, or captured sizes and checksums are the host's, not the wire's.
-        for where, ifs in (("c", ["c0"]), ("r", ["r0", "r1"]), ("s", ["s0"])):
+        if self.sensor == "span":
+            self.run("r", "ip link add m0 type veth peer name m1 && sysctl -qw net.ipv6.conf.m0.disable_ipv6=1 "
+                          "net.ipv6.conf.m1.disable_ipv6=1 && ip link set m0 up && ip link set m1 up && "
+                          "tc qdisc add dev r0 clsact && "
+                          "tc filter add dev r0 ingress protocol all u32 match u32 0 0 action mirred egress mirror dev m0 && "
+                          "tc filter add dev r0 egress protocol all u32 match u32 0 0 action mirred egress mirror dev m0")
+        for where, ifs in (("c", ["c0"]), ("r", ["r0", "r1", "m0", "m1"]), ("s", ["s0"]), ("x", ["x0", "x1"])):
+            if where not in self.ns:
+                continue
             for i in ifs:
                 self.run(where, f"ethtool -K {i} tx off tso off gso off gro off >/dev/null 2>&1", check=False)
 
     def start_capture(self):
+        if self.sensor != "capture":
+            return self.start_live_sensor()
         p = self.spawn("r", ["tcpdump", "-i", "r0", "-w", self.pcap, "-U", "--immediate-mode", "-s", "0", "-n"])
         deadline = time.time() + 5
         while time.time() < deadline and not os.path.exists(self.pcap):
@@ -84,10 +118,56 @@ class Lab:
         time.sleep(0.3)
         self.capture = p
 
+    def start_live_sensor(self):
+        if self.sensor == "inline":
+            where, mode, ports = "x", "inline", ["x0", "x1"]
+        else:
+            where, mode, ports = "r", "tap", ["m1"]
+        config = os.path.join(self.workdir, self.name + ".toml")
+        with open(config, "w") as f:
+            f.write(f'''mode = "{mode}"
+[dpdk]
+eal_args = ["--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", "{self.tag}"]
+mbufs_per_port = 4095
+[workers]
+count = {self.workers}
+idle_sleep_us = 50
+[output]
+events = "{self.events}"
+report = "none"
+[flows]
+capacity = 8192
+''')
+            for i, iface in enumerate(ports):
+                f.write(f'[[ports]]\ndevice = "net_af_packet{i},iface={iface}"\n')
+        log = open(self.sensor_log, "w")
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns[where], self.tcpsleuth, "run", "--config", config, "-v"],
+                             stdout=subprocess.DEVNULL, stderr=log)
+        self.procs.append(p)
+        self.capture = p
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError(f"tcpsleuth run exited with {p.returncode}: {open(self.sensor_log).read()[-600:]}")
+            if " mode, " in open(self.sensor_log).read():
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("tcpsleuth run did not start within 30 s")
+        time.sleep(0.3)
+
     def stop_capture(self):
         time.sleep(0.5)
-        self.capture.terminate()
-        self.capture.wait(timeout=10)
+        if self.sensor == "capture":
+            self.capture.terminate()
+            self.capture.wait(timeout=10)
+            return
+        self.capture.send_signal(signal.SIGINT)
+        rc = self.capture.wait(timeout=60)
+        if rc != 0:
+            raise RuntimeError(f"tcpsleuth run exited with {rc} after SIGINT: {open(self.sensor_log).read()[-600:]}")
+        counters = open(self.sensor_log).read()
+        self.log.append("sensor: " + counters[counters.find("== final counters"):].replace("\n", " | ")[:600])
 
     def server(self, mode="sink", arg="0"):
         self.spawn("s", [sys.executable, PEER, "server", str(PORT), mode, arg])
@@ -112,6 +192,7 @@ class Lab:
                 pass
         for ns in self.ns.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(f"/var/run/dpdk/{self.tag}", ignore_errors=True)
 
 
 # ---- scenarios: each sets up its fault, drives traffic, and says what must be reported ------
@@ -279,6 +360,18 @@ def state_table_full(lab):
     return {"handshake.syn_drop_surge": 1, "handshake.syn_unanswered": 20}, set()
 
 
+def short_connections(lab):
+    lab.up()
+    lab.start_capture()
+    lab.server()
+    for _ in range(4):
+        batch = [lab.client(2000, 20_000, background=True) for _ in range(10)]
+        for p in batch:
+            p.wait(timeout=60)
+        assert all(p.returncode == 0 for p in batch), "every short connection must complete"
+    return {}, set()
+
+
 def zero_window(lab):
     lab.up()
     lab.start_capture()
@@ -313,15 +406,62 @@ def seq_randomization(lab, seqrand):
 SCENARIOS = [clean_bulk, clean_loss, sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
              wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing, pmtud_working,
              ecn_syn_dropped, ecn_bleached, idle_timeout_drop, idle_timeout_rst, keepalive_survives,
-             state_table_full, zero_window, rst_injected, seq_randomization]
+             state_table_full, zero_window, rst_injected, seq_randomization, short_connections]
+
+
+def final_counters(log_text):
+    """The `== final counters` tables tcpsleuth run prints: ({port: row}, {worker: row})."""
+    text = log_text[log_text.find("== final counters"):]
+    ports, workers, table = {}, {}, None
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        if not cols:
+            continue
+        if cols[0] in ("port", "worker"):
+            header, table = cols, (ports if cols[0] == "port" else workers)
+        elif table is not None:
+            table[cols[0]] = {h: (int(v) if v.isdigit() else v) for h, v in zip(header, cols)}
+    return ports, workers
+
+
+def sensor_problems(lab):
+    """A live sensor must have seen the scenario's traffic, lost nothing, and (inline) passed
+    on every packet it received."""
+    ports, workers = final_counters(open(lab.sensor_log).read())
+    if not workers:
+        return ["no final counters from tcpsleuth run"]
+    problems = []
+    packets = sum(w["packets"] for w in workers.values())
+    if packets < 10 or sum(w["flows_created"] for w in workers.values()) < 1:
+        problems.append(f"the sensor saw only {packets} packets")
+    for w, row in workers.items():
+        for k in ("events_lost", "wrong_core", "ring_full"):
+            if row[k] != 0:
+                problems.append(f"worker {w}: {k} = {row[k]}")
+    for p, row in ports.items():
+        if row["tx_dropped"] != 0 or row["rx_missed"] != 0:
+            problems.append(f"port {p}: tx_dropped {row['tx_dropped']}, rx_missed {row['rx_missed']}")
+    if lab.sensor == "inline" and len(ports) == 2:
+        a, b = ports["0"], ports["1"]
+        if a["rx_packets"] != b["tx_packets"] or b["rx_packets"] != a["tx_packets"]:
+            problems.append(f"inline forwarding lost packets: {a} / {b}")
+    return problems
 
 
 def check(lab, tcpsleuth, want, allowed):
-    proc = subprocess.run([tcpsleuth, "analyze", lab.pcap, "--report", "/dev/null"], capture_output=True, text=True,
-                          timeout=120)
-    if proc.returncode != 0:
-        return [f"analyze failed: {proc.stderr.strip()}"]
-    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    if lab.sensor == "capture":
+        proc = subprocess.run([tcpsleuth, "analyze", lab.pcap, "--report", "/dev/null"], capture_output=True,
+                              text=True, timeout=120)
+        if proc.returncode != 0:
+            return [f"analyze failed: {proc.stderr.strip()}"]
+        lines = proc.stdout.splitlines()
+    else:
+        lines = open(lab.events).read().splitlines()
+    events = [json.loads(line) for line in lines]
+    if lab.sensor != "capture":
+        problems = sensor_problems(lab)
+        if problems:
+            return problems
     counts = {}
     for e in events:
         counts[e["event"]] = counts.get(e["event"], 0) + 1
@@ -336,7 +476,7 @@ def check(lab, tcpsleuth, want, allowed):
 
 
 def run_one(index, scenario, args, workdir):
-    lab = Lab(scenario.__name__, workdir, index)
+    lab = Lab(scenario.__name__, workdir, index, args.sensor, args.tcpsleuth, args.workers)
     started = time.time()
     try:
         if scenario is seq_randomization:
@@ -361,6 +501,8 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--keep", help="keep the captures in this directory")
     ap.add_argument("--jobs", type=int, default=6)
+    ap.add_argument("--sensor", choices=["capture", "inline", "span"], default="capture")
+    ap.add_argument("--workers", type=int, default=1, help="worker cores of a live sensor (2+: software distribution)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("FAIL: the lab needs root (network namespaces, iptables); run it as root")
@@ -381,7 +523,7 @@ def main():
             failed += bool(problems)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"lab: {len(chosen) - failed} passed, {failed} failed")
+    print(f"lab ({args.sensor}): {len(chosen) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 

@@ -19,8 +19,18 @@ public:
         : cfg_(adjust(cfg, capacity)), table_(cfg_.flows.capacity, 12345), ring_(1 << 16), sink_(ring_, counters_),
           pipeline_(cfg_, table_, sink_, counters_) {}
 
+    // From now on half the flows go to `other`, as two workers would split them: by the
+    // software distributor's hash of the flow key.
+    void split_with(Harness& other) { other_ = &other; }
+
     // Feeds one frame at `t_ms` milliseconds after the epoch start; returns its number.
     std::uint64_t feed(const FrameBuilder::Bytes& frame, double t_ms, LinkType link = LinkType::kEthernet) {
+        if (other_ != nullptr) {
+            PacketView v;
+            Dir dir;
+            const ParseStatus st = parse_packet(frame.data(), static_cast<std::uint32_t>(frame.size()), link, v);
+            if (st == ParseStatus::kOk && steer_hash(make_flow_key(v, dir)) % 2 == 1) return other_->feed(frame, t_ms, link);
+        }
         frames_.push_back(frame);
         RawPacket p;
         p.data = frames_.back().data();
@@ -73,6 +83,7 @@ private:
         while (ring_.try_pop(e)) events_.push_back(e);
     }
 
+    Harness* other_ = nullptr;
     Config cfg_;
     FlowTable table_;
     CoreCounters counters_;
