@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -323,6 +324,10 @@ ConfigLoad load_config_text(std::string_view text, std::string_view name) {
     } catch (const toml::parse_error& e) {
         loader.error(e.source(), "", std::string(e.description()));
     }
+    // TOML++ keeps a table's keys sorted; a reader wants the file's order.
+    std::stable_sort(out.errors.begin(), out.errors.end(), [](const ConfigError& a, const ConfigError& b) {
+        return a.line != b.line ? a.line < b.line : a.column < b.column;
+    });
     if (!out.ok()) out.config = DaemonConfig{};
     return out;
 }

@@ -122,6 +122,10 @@ public:
             return 1;
         }
         events_ = events.get();
+        if (cfg_.ports.empty()) {
+            std::fprintf(stderr, "tcpsleuth: %s: no [[ports]]: give at least one device to receive from\n", config_path_.c_str());
+            return 1;
+        }
         const unsigned lcores = live::lcores_needed(cfg_);
         std::string error;
         if (!live::init_eal(live::eal_arguments(cfg_, eal_extra, lcores), error)) {
@@ -145,10 +149,6 @@ private:
                          "[dpdk] eal_args or lower workers.count\n",
                          cfg_.workers.count, to_string(cfg_.workers.distribution), lcores, rte_lcore_count());
             return 2;
-        }
-        if (cfg_.ports.empty()) {
-            std::fprintf(stderr, "tcpsleuth: %s: no [[ports]]: give at least one device to receive from\n", config_path_.c_str());
-            return 1;
         }
         if (!live::open_ports(cfg_, ports_, error)) {
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());

@@ -62,6 +62,7 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
         error = "cannot configure " + std::to_string(queues) + " queue(s): " + rte_strerror(-rc);
         return false;
     }
+    port.configured = true;
     std::uint16_t rx_desc = static_cast<std::uint16_t>(cfg.dpdk.rx_descriptors);
     std::uint16_t tx_desc = static_cast<std::uint16_t>(cfg.dpdk.tx_descriptors);
     if (rx_desc == 0) rx_desc = 32768 - 1;  // 32768 does not fit; the device clamps anyway
@@ -95,6 +96,7 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
         error = "cannot start: " + std::string(rte_strerror(-rc));
         return false;
     }
+    port.started = true;
     // A tap or inline port must see every frame, not only those addressed to it. Virtual
     // devices without the notion answer -ENOTSUP, which is fine.
     if (const int rc = rte_eth_promiscuous_enable(port.id); rc != 0 && rc != -ENOTSUP) {
@@ -160,8 +162,9 @@ bool open_ports(const DaemonConfig& cfg, PortSet& out, std::string& error) {
 
 void close_ports(PortSet& set) {
     for (Port& p : set.ports) {
-        rte_eth_dev_stop(p.id);
-        rte_eth_dev_close(p.id);
+        if (p.started) rte_eth_dev_stop(p.id);
+        if (p.configured) rte_eth_dev_close(p.id);
+        p.started = p.configured = false;
     }
     // Pools last: the devices may hold mbufs until closed.
     for (Port& p : set.ports) {

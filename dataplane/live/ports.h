@@ -23,6 +23,8 @@ struct Port {
     std::uint16_t rx_queues = 0;
     std::uint16_t tx_queues = 0;
     int peer = -1;              // inline: index of the port it forwards to
+    bool configured = false;    // rte_eth_dev_configure succeeded: close it at the end
+    bool started = false;
     // Nanoseconds per unit of the driver's RX timestamp, 0 when it gives none we can use.
     // DPDK leaves the unit to each driver: net_pcap stamps the capture's own time in
     // microseconds; NIC clocks count device ticks, so for them the TSC is used instead.
