@@ -56,6 +56,7 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
             info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     }
     if (port.driver == "net_pcap") port.timestamp_ns = 1000;
+    port.replay = port.driver == "net_pcap" && port.device.find("rx_pcap=") != std::string::npos;
     port.rx_queues = static_cast<std::uint16_t>(queues);
     port.tx_queues = static_cast<std::uint16_t>(queues);
     if (const int rc = rte_eth_dev_configure(port.id, port.rx_queues, port.tx_queues, &conf); rc != 0) {

@@ -23,6 +23,9 @@ struct Port {
     std::uint16_t rx_queues = 0;
     std::uint16_t tx_queues = 0;
     int peer = -1;              // inline: index of the port it forwards to
+    // Reads a file (net_pcap rx_pcap=): there is no wire to lose packets to, so the I/O core
+    // waits for a worker's ring to have room instead of dropping.
+    bool replay = false;
     bool configured = false;    // rte_eth_dev_configure succeeded: close it at the end
     bool started = false;
     // Nanoseconds per unit of the driver's RX timestamp, 0 when it gives none we can use.

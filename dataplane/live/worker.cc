@@ -4,6 +4,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include <algorithm>
@@ -230,6 +231,7 @@ public:
         : run_(run), cfg_(*run.cfg), ports_(run.ports->ports), workers_(static_cast<unsigned>(run.workers.size())),
           seq_(ports_.size(), 0), staged_(workers_), staged_n_(workers_, 0) {
         for (auto& s : staged_) s.resize(kMaxBurst);
+        replay_reserve_ = cfg_.dpdk.mbuf_cache * 3 / 2 * (workers_ + 2) + 2 * kMaxBurst;
     }
 
     int main() noexcept {
@@ -239,6 +241,10 @@ public:
         while (run_.phase.load(std::memory_order_relaxed) == Phase::kRun) {
             unsigned moved = 0;
             for (std::size_t p = 0; p < ports_.size(); ++p) {
+                // A file is read no faster than workers free buffers: the pcap driver drops a
+                // packet it has read when it finds no free mbuf. Free buffers parked in other
+                // lcores' caches count as available but cannot be had from here.
+                if (ports_[p].replay && rte_mempool_avail_count(ports_[p].pool) < replay_reserve_) continue;
                 const std::uint16_t n = rte_eth_rx_burst(ports_[p].id, 0, mbufs_, static_cast<std::uint16_t>(burst));
                 if (n != 0) distribute(p, n);
                 moved += n;
@@ -280,7 +286,11 @@ private:
         for (unsigned w = 0; w < workers_; ++w) {
             const unsigned k = staged_n_[w];
             if (k == 0) continue;
-            const unsigned put = rte_ring_sp_enqueue_burst(run_.workers[w]->in, reinterpret_cast<void**>(staged_[w].data()), k, nullptr);
+            unsigned put = rte_ring_sp_enqueue_burst(run_.workers[w]->in, reinterpret_cast<void**>(staged_[w].data()), k, nullptr);
+            while (put < k && ports_[port].replay) {
+                rte_pause();
+                put += rte_ring_sp_enqueue_burst(run_.workers[w]->in, reinterpret_cast<void**>(staged_[w].data() + put), k - put, nullptr);
+            }
             if (put < k) {
                 // A worker that cannot keep up loses packets here, counted; inline, they are
                 // lost to the wire too (the alternative, waiting, would stall every flow).
@@ -324,6 +334,7 @@ private:
     const std::vector<Port>& ports_;
     const unsigned workers_;
     std::vector<std::uint64_t> seq_;
+    unsigned replay_reserve_ = 0;
     std::vector<std::vector<rte_mbuf*>> staged_;
     std::vector<unsigned> staged_n_;
     PacketView view_;

@@ -55,6 +55,10 @@ capacity = 65536
         raise RuntimeError(f"tcpsleuth run exited {proc.returncode}: {proc.stderr[-800:]}")
     if "events_lost" not in proc.stderr:
         raise RuntimeError("no final counters printed")
+    lines = proc.stderr[proc.stderr.find("== final counters"):].splitlines()
+    port = lines[2].split()  # port name rx tx missed rx_errors tx_errors rx_nombuf tx_dropped
+    if port[7] != "0" or port[4] != "0":
+        raise RuntimeError(f"the replay lost packets: {lines[2]}")
     return open(out).read().splitlines()
 
 
