@@ -171,7 +171,13 @@ capacity = 8192
 
     def server(self, mode="sink", arg="0"):
         self.spawn("s", [sys.executable, PEER, "server", str(PORT), mode, arg])
-        time.sleep(0.4)
+        # Listening before any client connects, however loaded the machine is.
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.run("s", f"ss -Hltn 'sport = :{PORT}'", check=False).stdout.strip():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the server did not listen within 15 s")
 
     def client(self, up, down, host="198.18.2.2", background=False, **kw):
         argv = [sys.executable, PEER, "client", host, str(PORT), str(up), str(down)] + [f"{k}={v}" for k, v in kw.items()]
