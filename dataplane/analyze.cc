@@ -17,7 +17,6 @@
 #include "config/config.h"
 #include "dataplane/output.h"
 #include "dataplane/pcap/pcap_reader.h"
-#include "inspectors/event_format.h"
 #include "inspectors/flow_table.h"
 #include "inspectors/pipeline.h"
 #include "inspectors/report.h"
@@ -154,15 +153,10 @@ int analyze_main(int argc, char** argv) {
     Pipeline pipeline(cfg, table, sink, counters);
     Report report;
 
-    std::string line;
+    EventWriter writer(events.get(), report);
     const auto drain = [&] {
         Event e;
-        while (ring.try_pop(e)) {
-            report.add(e);
-            line = format_event_json(e);
-            line += '\n';
-            std::fwrite(line.data(), 1, line.size(), events.get());
-        }
+        while (ring.try_pop(e)) writer.write(e);
     };
 
     RunInfo run;

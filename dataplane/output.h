@@ -5,6 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "inspectors/event_format.h"
+#include "inspectors/report.h"
+
 namespace tcpsleuth {
 
 struct FileCloser {
@@ -20,5 +23,24 @@ inline FilePtr open_output(const std::string& path, std::FILE* dflt) {
     if (path == "-") return FilePtr(stdout);
     return FilePtr(std::fopen(path.c_str(), "w"));
 }
+
+// Each event as one JSON line, and into the report. Off the packet path (the main core or
+// analyze's loop): formatting and I/O happen here, never in a worker.
+class EventWriter {
+public:
+    EventWriter(std::FILE* out, Report& report) : out_(out), report_(report) {}
+
+    void write(const Event& e) {
+        report_.add(e);
+        line_ = format_event_json(e);
+        line_ += '\n';
+        std::fwrite(line_.data(), 1, line_.size(), out_);
+    }
+
+private:
+    std::FILE* out_;
+    Report& report_;
+    std::string line_;  // reused: one allocation for the whole run
+};
 
 }  // namespace tcpsleuth

@@ -26,7 +26,6 @@
 #include "dataplane/live/ports.h"
 #include "dataplane/live/worker.h"
 #include "dataplane/output.h"
-#include "inspectors/event_format.h"
 #include "inspectors/report.h"
 
 namespace tcpsleuth {
@@ -122,6 +121,7 @@ public:
             return 1;
         }
         events_ = events.get();
+        writer_ = std::make_unique<EventWriter>(events_, report_);
         if (cfg_.ports.empty()) {
             std::fprintf(stderr, "tcpsleuth: %s: no [[ports]]: give at least one device to receive from\n", config_path_.c_str());
             return 1;
@@ -307,12 +307,7 @@ private:
     void drain_events() {
         Event e;
         for (auto& w : shared_.workers) {
-            while (w->events.try_pop(e)) {
-                report_.add(e);
-                line_ = format_event_json(e);
-                line_ += '\n';
-                std::fwrite(line_.data(), 1, line_.size(), events_);
-            }
+            while (w->events.try_pop(e)) writer_->write(e);
         }
         std::fflush(events_);
     }
@@ -357,7 +352,7 @@ private:
 
     void print_final() {
         const double secs = std::chrono::duration<double>(stopped_ - started_).count();
-        if (!cfg_.output.report.empty() && cfg_.output.report == "none") {
+        if (cfg_.output.report == "none") {
             print_counters("final counters");
             return;
         }
@@ -396,7 +391,7 @@ private:
     std::vector<live::LcoreArg> args_;
     std::FILE* events_ = stdout;
     Report report_;
-    std::string line_;
+    std::unique_ptr<EventWriter> writer_;
     std::chrono::steady_clock::time_point started_, stopped_;
 };
 

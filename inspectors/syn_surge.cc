@@ -172,11 +172,7 @@ void SynSurgeInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg,
         note_concurrent();
     }
     if (seg.new_data && (flow.state == TcpState::kEstablished || flow.state == TcpState::kClosing)) {
-        const std::uint64_t before = b.established.w[0] ^ b.established.w[1] ^ b.established.w[2] ^ b.established.w[3];
-        b.established.set(mix(flow.id));
-        if (board_ != nullptr && before != (b.established.w[0] ^ b.established.w[1] ^ b.established.w[2] ^ b.established.w[3])) {
-            publish();
-        }
+        if (b.established.set(mix(flow.id))) publish();
     }
     if (!seg.from_client || (pkt.tcp.flags & (kSyn | kAck | kRst)) != kSyn) return;
     if (!seg.syn_retransmission) {

@@ -42,7 +42,14 @@ public:
     // 256-bit set for distinct counts (linear counting, Whang et al. 1990).
     struct Bits {
         std::array<std::uint64_t, 4> w{};
-        void set(std::uint64_t h) noexcept { w[(h >> 6) & 3] |= 1ull << (h & 63); }
+        // True when the bit was not set before.
+        bool set(std::uint64_t h) noexcept {
+            std::uint64_t& word = w[(h >> 6) & 3];
+            const std::uint64_t bit = 1ull << (h & 63);
+            const bool fresh = (word & bit) == 0;
+            word |= bit;
+            return fresh;
+        }
         void merge(const Bits& o) noexcept {
             for (unsigned i = 0; i < 4; ++i) w[i] |= o.w[i];
         }

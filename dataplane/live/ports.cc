@@ -66,7 +66,6 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
     port.configured = true;
     std::uint16_t rx_desc = static_cast<std::uint16_t>(cfg.dpdk.rx_descriptors);
     std::uint16_t tx_desc = static_cast<std::uint16_t>(cfg.dpdk.tx_descriptors);
-    if (rx_desc == 0) rx_desc = 32768 - 1;  // 32768 does not fit; the device clamps anyway
     rte_eth_dev_adjust_nb_rx_tx_desc(port.id, &rx_desc, &tx_desc);
     const int socket = rte_eth_dev_socket_id(port.id) < 0 ? static_cast<int>(SOCKET_ID_ANY) : rte_eth_dev_socket_id(port.id);
 

@@ -12,6 +12,9 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from lab import final_counters  # noqa: E402 - one parser of the final counters table
+
 
 def ethernet_pcap(path):
     with open(path, "rb") as f:
@@ -55,10 +58,11 @@ capacity = 65536
         raise RuntimeError(f"tcpsleuth run exited {proc.returncode}: {proc.stderr[-800:]}")
     if "events_lost" not in proc.stderr:
         raise RuntimeError("no final counters printed")
-    lines = proc.stderr[proc.stderr.find("== final counters"):].splitlines()
-    port = lines[2].split()  # port name rx tx missed rx_errors tx_errors rx_nombuf tx_dropped
-    if port[7] != "0" or port[4] != "0":
-        raise RuntimeError(f"the replay lost packets: {lines[2]}")
+    ports, workers = final_counters(proc.stderr)
+    lost = {k: row[k] for row in ports.values() for k in ("rx_missed", "rx_errors", "rx_nombuf") if row[k] != 0}
+    lost.update({f"worker {w} {k}": row[k] for w, row in workers.items() for k in ("ring_full", "events_lost") if row[k] != 0})
+    if not ports or lost:
+        raise RuntimeError(f"the replay lost packets or events: {lost or 'no counters'}")
     return open(out).read().splitlines()
 
 
