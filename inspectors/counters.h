@@ -86,7 +86,7 @@ inline constexpr CounterInfo kCounterInfo[] = {
     {Counter::kFlowExpired, "flow.expired", "flows removed after their state's idle timeout"},
     {Counter::kFlowEvicted, "flow.evicted", "flows evicted because the table was full"},
     {Counter::kFlowMidstream, "flow.midstream", "flows first seen after their handshake"},
-    {Counter::kFlowWrongCore, "flow.wrong_core", "packets steered by a different hash than their flow's first packet (broken RSS symmetry)"},
+    {Counter::kFlowWrongCore, "flow.wrong_core", "packets on the wrong worker: steered by another hash than their flow's first packet (broken RSS symmetry), or handed to a worker their hash does not map to"},
     {Counter::kTcpHandshakeCompleted, "tcp.handshake_completed", "SYN, SYN-ACK and the ACK of the SYN-ACK seen"},
     {Counter::kTcpHandshakeFailed, "tcp.handshake_failed", "flows that ended with their SYN unanswered"},
     {Counter::kTcpHandshakeRefused, "tcp.handshake_refused", "SYNs answered by a RST"},
