@@ -151,8 +151,9 @@ std::vector<Field> schema() {
                                     {{"tap", RunMode::kTap}, {"inline", RunMode::kInline}}));
 
     f.push_back(string_array_field("dpdk.eal_args", [](DaemonConfig& c) -> auto& { return c.dpdk.eal_args; }));
-    f.push_back(uint_field("dpdk.mbufs_per_port", [](DaemonConfig& c) -> auto& { return c.dpdk.mbufs_per_port; }, 1023, 1u << 24));
+    f.push_back(uint_field("dpdk.mbufs_per_port", [](DaemonConfig& c) -> auto& { return c.dpdk.mbufs_per_port; }, 1023, 1u << 26));
     f.push_back(uint_field("dpdk.mbuf_cache", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_cache; }, 0, 512));
+    f.push_back(uint_field("dpdk.mbuf_size", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_size; }, 256, 65535));
     f.push_back(pow2_field("dpdk.rx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.rx_descriptors; }, 64, 16384));
     f.push_back(pow2_field("dpdk.tx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.tx_descriptors; }, 64, 16384));
 

@@ -55,8 +55,12 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
         conf.rx_adv_conf.rss_conf.rss_hf =
             info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     }
-    if (port.driver == "net_pcap") port.timestamp_ns = 1000;
-    port.replay = port.driver == "net_pcap" && port.device.find("rx_pcap=") != std::string::npos;
+    // net_pcap stamps packets with the capture's times (in microseconds in DPDK 22.11), except
+    // in infinite_rx mode, which loops a capture in memory as a traffic source: that runs on
+    // the TSC and needs no back-pressure.
+    const bool looped = port.device.find("infinite_rx=1") != std::string::npos;
+    if (port.driver == "net_pcap" && !looped) port.timestamp_ns = 1000;
+    port.replay = port.driver == "net_pcap" && !looped && port.device.find("rx_pcap=") != std::string::npos;
     port.rx_queues = static_cast<std::uint16_t>(queues);
     port.tx_queues = static_cast<std::uint16_t>(queues);
     if (const int rc = rte_eth_dev_configure(port.id, port.rx_queues, port.tx_queues, &conf); rc != 0) {
@@ -71,10 +75,10 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
 
     const std::string pool_name = "mbuf_p" + std::to_string(port.id);
     port.pool = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.dpdk.mbufs_per_port, cfg.dpdk.mbuf_cache, 0,
-                                        RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+                                        static_cast<std::uint16_t>(cfg.dpdk.mbuf_size), socket);
     if (port.pool == nullptr) {
         const std::size_t mb = static_cast<std::size_t>(cfg.dpdk.mbufs_per_port) *
-                               (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf) + 64) >> 20;
+                               (cfg.dpdk.mbuf_size + sizeof(rte_mbuf) + 64) >> 20;
         error = "cannot allocate " + std::to_string(cfg.dpdk.mbufs_per_port) + " packet buffers (about " +
                 std::to_string(mb) + " MB): " + rte_strerror(rte_errno) +
                 ". Give EAL more memory (-m MB with --no-huge, or reserve more hugepages) or lower dpdk.mbufs_per_port";

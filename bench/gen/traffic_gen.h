@@ -1,0 +1,95 @@
+#pragma once
+// TrafficGen: healthy TCP traffic for benchmarks and false-alarm checks, written frame by
+// frame with correct IPv4 and TCP checksums.
+//
+// `flows` concurrent connections between clients in 198.18.0.0/16 (2001:2::/48 for IPv6,
+// the benchmarking ranges of RFC 2544 and RFC 5180) and 200 servers. Each connection lives
+// through:
+//   SYN, SYN-ACK (Linux options: MSS, SACK-permitted, timestamps, window scale; ECN setup
+//   for the requested share, RFC 3168), ACK, a request, `rounds` server data segments each
+//   acknowledged, then FIN, FIN-ACK, ACK,
+// and then the client opens the next connection on the same 4-tuple with a new ISN.
+//
+// Flows are phase-shifted, so at any moment every stage of a connection is on the wire
+// (no SYN burst), and the output is one "lap": after it every flow is exactly where it
+// started. A capture of one lap replayed in a loop (net_pcap infinite_rx) is therefore an
+// endless stream in which sequence numbers, acknowledgements and timestamps stay
+// consistent. A lap holds two connections per flow, because two consecutive connections on
+// one 4-tuple need different ISNs (the same ISN again would be a retransmitted SYN).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tcpsleuth::gen {
+
+enum class SizeMix : std::uint8_t {
+    kSmall,  // data frames of 70 bytes: packet-rate tests
+    kImix,   // simple IMIX 7:4:1 of 70, 590 and 1514-byte data frames
+    kLarge,  // full-sized 1514-byte data frames
+};
+
+struct GenSpec {
+    std::uint32_t flows = 1000;
+    std::uint32_t rounds = 8;  // server data segments per connection
+    SizeMix sizes = SizeMix::kSmall;
+    std::uint32_t ipv6_percent = 0;
+    std::uint32_t ecn_percent = 0;
+    std::uint64_t rate_pps = 1'000'000;  // spacing of the frames' timestamps
+};
+
+struct Frame {
+    const std::uint8_t* data;
+    std::uint32_t len;
+    std::uint64_t ts_ns;
+};
+
+class TrafficGen {
+public:
+    static constexpr std::uint32_t kConnectionsPerLap = 2;
+    static constexpr std::uint32_t kMaxFlows = 1u << 24;
+    static constexpr std::uint32_t kMaxRounds = 1u << 16;
+
+    explicit TrafficGen(const GenSpec& spec);
+
+    // Steps (packets) of one connection: 3 handshake + request + 2 per round + 3 close.
+    std::uint32_t steps_per_connection() const { return 7 + 2 * spec_.rounds; }
+    std::uint64_t lap_packets() const {
+        return std::uint64_t{spec_.flows} * steps_per_connection() * kConnectionsPerLap;
+    }
+
+    // Emits one lap in wire order: emit(const Frame&). Frame data is valid during the call.
+    template <class Emit>
+    void lap(Emit&& emit, std::uint64_t start_ns = 1'700'000'000ull * 1'000'000'000ull) {
+        const std::uint32_t visits = steps_per_connection() * kConnectionsPerLap;
+        std::uint64_t n = 0;
+        for (std::uint32_t v = 0; v < visits; ++v) {
+            for (std::uint32_t f = 0; f < spec_.flows; ++f) {
+                const std::uint32_t len = next_frame(f);
+                emit(Frame{buf_, len, start_ns + n * 1'000'000'000ull / spec_.rate_pps});
+                ++n;
+            }
+        }
+    }
+
+private:
+    struct FlowPos {
+        std::uint32_t position;  // step within the lap: connection * steps + step
+        std::uint32_t server_next;  // server SND.NXT before this step (data rounds)
+    };
+
+    std::uint32_t next_frame(std::uint32_t flow);
+    void advance_state(std::uint32_t flow, FlowPos& pos) const;
+    std::uint32_t payload_len(std::uint32_t flow, std::uint32_t conn, std::uint32_t round) const;
+    std::uint32_t request_len() const { return spec_.sizes == SizeMix::kSmall ? 4 : 200; }
+    std::uint32_t write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_next);
+
+    GenSpec spec_;
+    std::vector<FlowPos> pos_;
+    alignas(64) std::uint8_t buf_[2048];
+};
+
+// "64" | "imix" | "1500"; false when the text is none of them.
+bool parse_size_mix(const std::string& text, SizeMix& out);
+
+}  // namespace tcpsleuth::gen
