@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""tcpsleuth-gen writes healthy traffic, and a lap of it loops cleanly.
+
+For several generator settings (size mixes, IPv4/IPv6, ECN, one flow to thousands, several
+laps back to back):
+  - every frame has a valid IPv4 header checksum and TCP checksum, recomputed here from the
+    bytes (independently of the generator's code), and the frame count is what it promised;
+  - `tcpsleuth analyze` decodes every frame, finds no retransmission, reordering or
+    duplicate ACK, and reports nothing: a lap ends where the next begins, so a file of
+    several laps is as clean as one;
+  - the ECN share negotiates ECN, and ECT(0) marks data only.
+Then `tcpsleuth run` loops one lap in memory (net_pcap infinite_rx, the live benchmark's
+source) for a few seconds: it must go round the lap more than once, lose nothing, and
+report nothing.
+
+Usage: gen_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR"""
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from lab import final_counters  # noqa: E402
+
+CASES = [
+    # name, generator arguments, laps
+    ("one-flow", ["--flows", "1", "--rounds", "3"], 3),
+    ("small-v4", ["--flows", "2000", "--rounds", "4", "--sizes", "64"], 2),
+    ("imix-mixed", ["--flows", "700", "--rounds", "6", "--sizes", "imix", "--ipv6", "40", "--ecn", "50"], 2),
+    ("large-v6", ["--flows", "300", "--rounds", "5", "--sizes", "1500", "--ipv6", "100", "--ecn", "100"], 1),
+]
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def frames(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+        assert struct.unpack("<I", head[:4])[0] == 0xA1B2C3D4, "not a little-endian microsecond pcap"
+        while True:
+            rec = f.read(16)
+            if not rec:
+                return
+            _, _, incl, orig = struct.unpack("<IIII", rec)
+            assert incl == orig, "frames are written whole"
+            yield f.read(incl)
+
+
+def check_frames(path):
+    """Returns (frames, problems, stats)."""
+    n, problems = 0, []
+    stats = {"ecn_syn": 0, "syn": 0, "ect_data": 0, "ect_nodata": 0, "v6": 0}
+    for fr in frames(path):
+        n += 1
+        etype = struct.unpack("!H", fr[12:14])[0]
+        if etype == 0x0800:
+            ip = fr[14:]
+            ihl = (ip[0] & 15) * 4
+            if csum(ip[:ihl]) != 0xFFFF:
+                problems.append(f"frame {n}: bad IPv4 header checksum")
+            total = struct.unpack("!H", ip[2:4])[0]
+            tcp = ip[ihl:total]
+            pseudo = ip[12:20] + struct.pack("!BBH", 0, 6, len(tcp))
+            tos = ip[1]
+        elif etype == 0x86DD:
+            stats["v6"] += 1
+            ip = fr[14:]
+            plen = struct.unpack("!H", ip[4:6])[0]
+            tcp = ip[40:40 + plen]
+            pseudo = ip[8:40] + struct.pack("!IxxxB", len(tcp), 6)
+            tos = (struct.unpack("!I", ip[:4])[0] >> 20) & 0xFF
+        else:
+            problems.append(f"frame {n}: ethertype {etype:#x}")
+            continue
+        if csum(pseudo + tcp) != 0xFFFF:
+            problems.append(f"frame {n}: bad TCP checksum")
+        flags = tcp[13]
+        payload = len(tcp) - (tcp[12] >> 4) * 4
+        if flags & 0x02 and not flags & 0x10:
+            stats["syn"] += 1
+            stats["ecn_syn"] += (flags & 0xC0) == 0xC0
+        if tos & 3 == 2:
+            stats["ect_data" if payload > 0 else "ect_nodata"] += 1
+        if len(problems) > 20:
+            break
+    return n, problems, stats
+
+
+def main():
+    tcpsleuth, gen, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    failures = []
+    for name, args, laps in CASES:
+        cap = os.path.join(work, name + ".pcap")
+        out = subprocess.run([gen, *args, "--laps", str(laps), "--pcap", cap], capture_output=True, text=True, check=True).stdout
+        promised = int(out.split(": ")[1].split()[0])
+        n, problems, stats = check_frames(cap)
+        if n != promised:
+            problems.append(f"{n} frames in the file, {promised} promised")
+        if "--ecn" in args and stats["ecn_syn"] == 0:
+            problems.append("no SYN asked for ECN")
+        if "--ecn" not in args and (stats["ecn_syn"] or stats["ect_data"]):
+            problems.append("ECN used though not asked for")
+        if stats["ect_nodata"]:
+            problems.append(f"{stats['ect_nodata']} pure ACKs marked ECT (RFC 3168 6.1.4)")
+        if "--ipv6" in args and stats["v6"] == 0:
+            problems.append("no IPv6 frame")
+        ev = os.path.join(work, name + ".events.jsonl")
+        rep = os.path.join(work, name + ".report.json")
+        subprocess.run([tcpsleuth, "analyze", cap, "--events", ev, "--report", rep, "--report-format", "json"],
+                       check=True, timeout=300)
+        events = open(ev).read().splitlines()
+        if events:
+            problems.append(f"{len(events)} events on healthy traffic, first: {events[0][:300]}")
+        report = json.load(open(rep))
+        counters = report.get("counters", {})
+        if counters.get("parse.ok") != n:
+            problems.append(f"parse.ok {counters.get('parse.ok')} of {n} frames")
+        for k in ("tcp.retransmissions", "tcp.out_of_order", "tcp.dup_acks", "tcp.syn_retransmissions",
+                  "tcp.duplicate_syns", "tcp.app_retries", "tcp.handshake_refused", "tcp.rst"):
+            if counters[k] != 0:
+                problems.append(f"{k} = {counters[k]}")
+        if name == "one-flow" and counters["tcp.handshake_completed"] != 2 * laps:
+            problems.append(f"{counters['tcp.handshake_completed']} handshakes, want two per lap")
+        print(f"{name}: {n} frames, {stats['syn']} SYNs ({stats['ecn_syn']} ECN), {stats['v6']} IPv6: "
+              f"{'ok' if not problems else 'FAIL'}")
+        failures += [f"{name}: {p}" for p in problems]
+
+    # Looping one lap live.
+    lap = os.path.join(work, "lap.pcap")
+    out = subprocess.run([gen, "--flows", "500", "--rounds", "4", "--pcap", lap], capture_output=True, text=True, check=True).stdout
+    lap_frames = int(out.split(": ")[1].split()[0])
+    events = os.path.join(work, "loop.events.jsonl")
+    config = os.path.join(work, "loop.toml")
+    with open(config, "w") as f:
+        f.write(f'''mode = "tap"
+[dpdk]
+eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "tsl-gen-check"]
+mbufs_per_port = 32767
+mbuf_size = 256
+[[ports]]
+device = "net_pcap0,rx_pcap={lap},infinite_rx=1"
+[output]
+events = "{events}"
+report = "none"
+[flows]
+capacity = 4096
+''')
+    proc = subprocess.Popen([tcpsleuth, "run", "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        failures.append("loop: tcpsleuth run did not stop on SIGINT")
+        err = ""
+    ports, workers = final_counters(err)
+    rx = ports.get("0", {}).get("rx_packets", 0)
+    nombuf = ports.get("0", {}).get("rx_nombuf", -1)
+    lines = open(events).read().splitlines() if os.path.exists(events) else ["(no events file)"]
+    print(f"loop: {rx} frames received ({rx / lap_frames:.1f} laps of {lap_frames}), rx_nombuf {nombuf}, {len(lines)} events")
+    if proc.returncode != 0:
+        failures.append(f"loop: exit {proc.returncode}: {err[-600:]}")
+    if rx < 2 * lap_frames:
+        failures.append(f"loop: only {rx} frames, fewer than two laps of {lap_frames}")
+    if nombuf != 0:
+        failures.append(f"loop: rx_nombuf {nombuf}")
+    if lines:
+        failures.append(f"loop: {len(lines)} events on looping healthy traffic, first: {lines[0][:300]}")
+
+    for f in failures:
+        print("FAIL", f)
+    print(f"{len(CASES) + 1 - len({f.split(':')[0] for f in failures})} passed, "
+          f"{len({f.split(':')[0] for f in failures})} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
