@@ -69,7 +69,7 @@ class Sampler:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("never started forwarding")
             time.sleep(0.2)
-        time.sleep(seconds + 2.5)
+        time.sleep(seconds + 4.5)  # warm-up, the window, and one more report (testpmd prints about every 2 s)
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=120)
@@ -77,6 +77,7 @@ class Sampler:
             self.proc.kill()
             raise RuntimeError("did not stop on SIGINT")
         self.thread.join(timeout=10)
+        self.log.close()  # flushed: callers read the log next
         live = [(t, n) for t, n in self.samples if n > 0]
         live = [(t, n) for t, n in live if t >= live[0][0] + 2]  # two seconds of warm-up
         if len(live) < 2 or live[-1][0] - live[0][0] < seconds / 2:

@@ -44,11 +44,14 @@ struct PortConfig {
     // A PCI address (0000:3b:00.0) or a virtual device with its arguments
     // (net_af_packet0,iface=eth1 / net_pcap0,rx_pcap=file.pcap / net_ring0 / net_null0).
     std::string device;
+    // Packet buffers for this port; 0 takes dpdk.mbufs_per_port. A port that only
+    // transmits (the far side of a replay) needs few; one looping a capture needs it all.
+    std::uint32_t mbufs = 0;
     // TOML position of the entry, for messages about it (0: not from a file).
     std::uint32_t line = 0;
     std::uint32_t column = 0;
 
-    bool operator==(const PortConfig& o) const { return device == o.device; }
+    bool operator==(const PortConfig& o) const { return device == o.device && mbufs == o.mbufs; }
 };
 
 struct WorkersConfig {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 namespace tcpsleuth {
@@ -143,6 +144,9 @@ Field string_array_field(std::string key, Get get) {
             }};
 }
 
+// Packet buffers per port: a mempool needs a few bursts' worth; 64 M is far beyond any NIC.
+constexpr std::int64_t kMinMbufs = 1023, kMaxMbufs = 1 << 26;
+
 // One entry per TOML key. Keep in the order of config/tcpsleuth.example.toml.
 std::vector<Field> schema() {
     constexpr std::uint64_t k32 = 0xffffffffull;
@@ -151,7 +155,7 @@ std::vector<Field> schema() {
                                     {{"tap", RunMode::kTap}, {"inline", RunMode::kInline}}));
 
     f.push_back(string_array_field("dpdk.eal_args", [](DaemonConfig& c) -> auto& { return c.dpdk.eal_args; }));
-    f.push_back(uint_field("dpdk.mbufs_per_port", [](DaemonConfig& c) -> auto& { return c.dpdk.mbufs_per_port; }, 1023, 1u << 26));
+    f.push_back(uint_field("dpdk.mbufs_per_port", [](DaemonConfig& c) -> auto& { return c.dpdk.mbufs_per_port; }, kMinMbufs, kMaxMbufs));
     f.push_back(uint_field("dpdk.mbuf_cache", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_cache; }, 0, 512));
     f.push_back(uint_field("dpdk.mbuf_size", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_size; }, 256, 65535));
     f.push_back(pow2_field("dpdk.rx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.rx_descriptors; }, 64, 16384));
@@ -290,6 +294,14 @@ private:
                         port.device = *v.value<std::string>();
                         has_device = true;
                     }
+                } else if (k.str() == "mbufs") {
+                    const std::optional<std::int64_t> n = v.value_exact<std::int64_t>();
+                    if (!v.is_integer() || !n || *n < kMinMbufs || *n > kMaxMbufs) {
+                        error(v.source(), "ports.mbufs", "expected an integer from " + std::to_string(kMinMbufs) + " to " +
+                                                             std::to_string(kMaxMbufs));
+                    } else {
+                        port.mbufs = static_cast<std::uint32_t>(*n);
+                    }
                 } else {
                     error(k.source(), "ports." + std::string(k.str()), "unknown key");
                 }
@@ -349,6 +361,7 @@ std::vector<std::string> config_keys() {
     std::vector<std::string> keys;
     for (const Field& f : schema()) keys.push_back(f.key);
     keys.push_back("ports.device");
+    keys.push_back("ports.mbufs");
     return keys;
 }
 

@@ -9,7 +9,9 @@ namespace {
 constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kPsh = 0x08, kAck = 0x10, kEce = 0x40, kCwr = 0x80;
 constexpr std::uint8_t kEct0 = 0x02;  // RFC 3168 ECT(0)
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser: stable, well-spread per-flow choices
+// splitmix64: stable, well-spread per-flow choices. The generator keeps its own copy rather
+// than use the inspectors' mix64, so traffic that tests tcpsleuth shares none of its code.
+std::uint64_t mix(std::uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
@@ -35,7 +37,8 @@ std::uint16_t fold(std::uint32_t acc) {
     return static_cast<std::uint16_t>(~acc);
 }
 
-enum Side : std::uint8_t { kClient, kServer };
+// Both ISNs of connection `conn` of `flow`: client in the low half, server in the high.
+std::uint64_t isns(std::uint32_t flow, std::uint32_t conn) { return mix(std::uint64_t{flow} * 4 + conn); }
 
 }  // namespace
 
@@ -60,13 +63,14 @@ TrafficGen::TrafficGen(const GenSpec& spec) : spec_(spec) {
         FlowPos& p = pos_[f];
         const auto start = static_cast<std::uint32_t>(std::uint64_t{f} * positions / spec_.flows);
         p.position = start - start % steps_per_connection();
-        while (p.position != start) advance_state(f, p);
+        while (p.position != start) advance(f, p);
     }
 }
 
+bool TrafficGen::ipv6(std::uint32_t flow) const { return (mix(flow) >> 40) % 100 < spec_.ipv6_percent; }
+
 std::uint32_t TrafficGen::payload_len(std::uint32_t flow, std::uint32_t conn, std::uint32_t round) const {
-    const bool v6 = (mix(flow) >> 40) % 100 < spec_.ipv6_percent;
-    const std::uint32_t v6_less = v6 ? 20 : 0;  // the frame size is the mix's; IPv6 headers take 20 more
+    const std::uint32_t v6_less = ipv6(flow) ? 20 : 0;  // the frame size is the mix's; IPv6 headers take 20 more
     switch (spec_.sizes) {
         case SizeMix::kSmall: return 4;
         case SizeMix::kLarge: return 1448 - v6_less;
@@ -80,66 +84,63 @@ std::uint32_t TrafficGen::payload_len(std::uint32_t flow, std::uint32_t conn, st
     return 4;
 }
 
-// The server's sequence number moves on with each data segment; a new connection starts
-// it over from the new ISN.
-void TrafficGen::advance_state(std::uint32_t flow, FlowPos& pos) const {
+// The server sends the SYN-ACK, each data round and its FIN-ACK; the client the rest.
+TrafficGen::Side TrafficGen::sender(std::uint32_t step) const {
+    return step == 1 || step == 5 + 2 * spec_.rounds || is_data_round(step) ? kServer : kClient;
+}
+
+// The server's sequence number moves on with each data segment and starts over with the
+// next connection's ISN.
+void TrafficGen::advance(std::uint32_t flow, FlowPos& pos) const {
     const std::uint32_t steps = steps_per_connection();
     const std::uint32_t conn = pos.position / steps, step = pos.position % steps;
-    if (step < 4) {
-        pos.server_next = static_cast<std::uint32_t>(mix(std::uint64_t{flow} * 4 + conn) >> 32) + 1;
-    } else if (step < 4 + 2 * spec_.rounds && (step - 4) % 2 == 0) {
-        pos.server_next += payload_len(flow, conn, (step - 4) / 2);
-    }
+    if (step == 0) pos.server_sent = 0;
+    if (is_data_round(step)) pos.server_sent += payload_len(flow, conn, (step - 4) / 2);
     pos.position = (pos.position + 1) % (steps * kConnectionsPerLap);
 }
 
 std::uint32_t TrafficGen::next_frame(std::uint32_t flow) {
     FlowPos& p = pos_[flow];
     const std::uint32_t steps = steps_per_connection();
-    const std::uint32_t conn = p.position / steps, step = p.position % steps;
-    const std::uint32_t server_next =
-        step < 4 ? static_cast<std::uint32_t>(mix(std::uint64_t{flow} * 4 + conn) >> 32) + 1 : p.server_next;
-    const std::uint32_t len = write_frame(flow, conn, step, server_next);
-    advance_state(flow, p);
+    const std::uint32_t len = write_frame(flow, p.position / steps, p.position % steps, p.server_sent);
+    advance(flow, p);
     return len;
 }
 
-std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_next) {
+std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent) {
     const std::uint64_t h = mix(flow);
-    const bool v6 = (h >> 40) % 100 < spec_.ipv6_percent;
+    const bool v6 = ipv6(flow);
     const bool ecn = (h >> 48) % 100 < spec_.ecn_percent;
-    const std::uint64_t isns = mix(std::uint64_t{flow} * 4 + conn);
-    const auto client_isn = static_cast<std::uint32_t>(isns), server_isn = static_cast<std::uint32_t>(isns >> 32);
-    const std::uint32_t rounds = spec_.rounds, q = request_len();
-    const std::uint32_t fin_step = 4 + 2 * rounds;
+    const std::uint64_t both_isns = isns(flow, conn);
+    const auto client_isn = static_cast<std::uint32_t>(both_isns), server_isn = static_cast<std::uint32_t>(both_isns >> 32);
+    const std::uint32_t q = request_len(), fin_step = 4 + 2 * spec_.rounds;
+    const std::uint32_t client_next = client_isn + 1 + q;  // after the request
+    const std::uint32_t server_next = server_isn + 1 + server_sent;
 
-    // What this step is: who sends, sequence and acknowledgement numbers, flags, payload.
-    Side side = kClient;
+    // What this step is: sequence and acknowledgement numbers, flags, payload.
+    const Side side = sender(step);
     std::uint32_t seq = 0, ack = 0, payload = 0;
     std::uint8_t flags = kAck;
     if (step == 0) {
         seq = client_isn, flags = kSyn | (ecn ? kEce | kCwr : 0);
     } else if (step == 1) {
-        side = kServer, seq = server_isn, ack = client_isn + 1, flags = kSyn | kAck | (ecn ? kEce : 0);
+        seq = server_isn, ack = client_isn + 1, flags = kSyn | kAck | (ecn ? kEce : 0);
     } else if (step == 2) {
         seq = client_isn + 1, ack = server_isn + 1;
     } else if (step == 3) {
         seq = client_isn + 1, ack = server_isn + 1, flags = kPsh | kAck, payload = q;
-    } else if (step < fin_step) {
+    } else if (is_data_round(step)) {
         const std::uint32_t round = (step - 4) / 2;
-        const std::uint32_t data = payload_len(flow, conn, round);
-        if ((step - 4) % 2 == 0) {
-            side = kServer, seq = server_next, ack = client_isn + 1 + q, payload = data;
-            if (round + 1 == rounds) flags |= kPsh;
-        } else {
-            seq = client_isn + 1 + q, ack = server_next;  // server_next already counts this round's data
-        }
+        seq = server_next, ack = client_next, payload = payload_len(flow, conn, round);
+        if (round + 1 == spec_.rounds) flags |= kPsh;
+    } else if (step < fin_step) {
+        seq = client_next, ack = server_next;  // acknowledges the round just sent
     } else if (step == fin_step) {
-        seq = client_isn + 1 + q, ack = server_next, flags = kFin | kAck;
+        seq = client_next, ack = server_next, flags = kFin | kAck;
     } else if (step == fin_step + 1) {
-        side = kServer, seq = server_next, ack = client_isn + 2 + q, flags = kFin | kAck;
+        seq = server_next, ack = client_next + 1, flags = kFin | kAck;
     } else {
-        seq = client_isn + 2 + q, ack = server_next + 1;
+        seq = client_next + 1, ack = server_next + 1;
     }
     const bool syn = (flags & kSyn) != 0;
 
@@ -210,19 +211,13 @@ std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, st
     put32(tcp + 16, 0);  // checksum, urgent pointer
     // Timestamps: each side's clock ticks once per step of the connection; TSecr echoes the
     // peer's latest value (RFC 7323 4.3).
-    const std::uint32_t ts_base_c = static_cast<std::uint32_t>(isns >> 7) & 0x3fffffff;
-    const std::uint32_t ts_base_s = static_cast<std::uint32_t>(isns >> 37) & 0x3fffffff;
+    const std::uint32_t ts_base_c = static_cast<std::uint32_t>(both_isns >> 7) & 0x3fffffff;
+    const std::uint32_t ts_base_s = static_cast<std::uint32_t>(both_isns >> 37) & 0x3fffffff;
     const std::uint32_t tsval = (side == kClient ? ts_base_c : ts_base_s) + step;
     std::uint32_t tsecr = 0;
     if (step > 0) {
-        // The peer's latest step before this one: the server sends steps 1, data rounds and
-        // fin_step + 1; the client everything else.
+        // The peer's latest step before this one.
         std::uint32_t peer_step = step - 1;
-        const auto sender = [&](std::uint32_t s) {
-            if (s == 1 || s == fin_step + 1) return kServer;
-            if (s >= 4 && s < fin_step && (s - 4) % 2 == 0) return kServer;
-            return kClient;
-        };
         while (peer_step > 0 && sender(peer_step) == side) --peer_step;
         if (sender(peer_step) != side) tsecr = (side == kClient ? ts_base_s : ts_base_c) + peer_step;
     }

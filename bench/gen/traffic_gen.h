@@ -74,15 +74,19 @@ public:
 
 private:
     struct FlowPos {
-        std::uint32_t position;  // step within the lap: connection * steps + step
-        std::uint32_t server_next;  // server SND.NXT before this step (data rounds)
+        std::uint32_t position;     // step within the lap: connection * steps + step
+        std::uint32_t server_sent;  // data bytes the server has sent in this connection so far
     };
+    enum Side : std::uint8_t { kClient, kServer };
 
     std::uint32_t next_frame(std::uint32_t flow);
-    void advance_state(std::uint32_t flow, FlowPos& pos) const;
+    void advance(std::uint32_t flow, FlowPos& pos) const;
+    Side sender(std::uint32_t step) const;
+    bool is_data_round(std::uint32_t step) const { return step >= 4 && step < 4 + 2 * spec_.rounds && (step - 4) % 2 == 0; }
+    bool ipv6(std::uint32_t flow) const;
     std::uint32_t payload_len(std::uint32_t flow, std::uint32_t conn, std::uint32_t round) const;
     std::uint32_t request_len() const { return spec_.sizes == SizeMix::kSmall ? 4 : 200; }
-    std::uint32_t write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_next);
+    std::uint32_t write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent);
 
     GenSpec spec_;
     std::vector<FlowPos> pos_;

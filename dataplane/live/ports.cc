@@ -74,14 +74,14 @@ bool configure_port(const DaemonConfig& cfg, Port& port, bool rss, unsigned queu
     const int socket = rte_eth_dev_socket_id(port.id) < 0 ? static_cast<int>(SOCKET_ID_ANY) : rte_eth_dev_socket_id(port.id);
 
     const std::string pool_name = "mbuf_p" + std::to_string(port.id);
-    port.pool = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.dpdk.mbufs_per_port, cfg.dpdk.mbuf_cache, 0,
+    port.pool = rte_pktmbuf_pool_create(pool_name.c_str(), port.mbufs, cfg.dpdk.mbuf_cache, 0,
                                         static_cast<std::uint16_t>(cfg.dpdk.mbuf_size), socket);
     if (port.pool == nullptr) {
-        const std::size_t mb = static_cast<std::size_t>(cfg.dpdk.mbufs_per_port) *
-                               (cfg.dpdk.mbuf_size + sizeof(rte_mbuf) + 64) >> 20;
-        error = "cannot allocate " + std::to_string(cfg.dpdk.mbufs_per_port) + " packet buffers (about " +
-                std::to_string(mb) + " MB): " + rte_strerror(rte_errno) +
-                ". Give EAL more memory (-m MB with --no-huge, or reserve more hugepages) or lower dpdk.mbufs_per_port";
+        const std::size_t mb = static_cast<std::size_t>(port.mbufs) * (cfg.dpdk.mbuf_size + sizeof(rte_mbuf) + 64) >> 20;
+        error = "cannot allocate " + std::to_string(port.mbufs) + " packet buffers (about " + std::to_string(mb) +
+                " MB): " + rte_strerror(rte_errno) +
+                ". Give EAL more memory (-m MB with --no-huge, or reserve more hugepages) or lower "
+                "dpdk.mbufs_per_port (or this port's mbufs)";
         return false;
     }
     for (std::uint16_t q = 0; q < port.rx_queues; ++q) {
@@ -129,6 +129,7 @@ bool open_ports(const DaemonConfig& cfg, PortSet& out, std::string& error) {
     for (std::size_t i = 0; i < cfg.ports.size(); ++i) {
         Port p;
         p.device = cfg.ports[i].device;
+        p.mbufs = cfg.ports[i].mbufs != 0 ? cfg.ports[i].mbufs : cfg.dpdk.mbufs_per_port;
         p.name = port_name(p.device);
         if (rte_eth_dev_get_port_by_name(p.name.c_str(), &p.id) != 0) {
             error = describe(cfg.ports[i], i) + " did not come up: " + missing_port_hint(p.device);

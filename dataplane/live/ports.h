@@ -20,6 +20,7 @@ struct Port {
     std::string name;           // DPDK name
     std::string driver;
     rte_mempool* pool = nullptr;
+    std::uint32_t mbufs = 0;    // size of the pool
     std::uint16_t rx_queues = 0;
     std::uint16_t tx_queues = 0;
     int peer = -1;              // inline: index of the port it forwards to

@@ -27,8 +27,9 @@ TEST(ConfigLoader, ExampleDocumentsEveryKey) {
     text << in.rdbuf();
     const toml::table root = toml::parse(text.str());
     for (const std::string& key : config_keys()) {
-        if (key == "ports.device") {
-            EXPECT_NE(text.str().find("# device = \""), std::string::npos) << "ports.device is not shown";
+        if (key == "ports.device" || key == "ports.mbufs") {
+            const std::string shown = key == "ports.device" ? "# device = \"" : "# mbufs = ";
+            EXPECT_NE(text.str().find(shown), std::string::npos) << key << " is not shown";
             continue;
         }
         EXPECT_TRUE(root.at_path(key).node() != nullptr) << key << " is missing from the example file";
@@ -46,6 +47,7 @@ distribution = "software"
 device = "net_af_packet0,iface=a"
 [[ports]]
 device = "net_af_packet1,iface=b"
+mbufs = 4095
 [flows]
 capacity = 4096
 [mtu]
@@ -62,6 +64,8 @@ enabled = false
     ASSERT_EQ(c.ports.size(), 2u);
     EXPECT_EQ(c.ports[1].device, "net_af_packet1,iface=b");
     EXPECT_EQ(c.ports[1].line, 9u);
+    EXPECT_EQ(c.ports[0].mbufs, 0u) << "unset: dpdk.mbufs_per_port applies";
+    EXPECT_EQ(c.ports[1].mbufs, 4095u);
     EXPECT_EQ(c.inspect.flows.capacity, 4096u);
     EXPECT_FALSE(c.inspect.mtu.enabled);
     EXPECT_TRUE(c.inspect.ecn.enabled);
@@ -85,6 +89,7 @@ enabled = 1
 [[ports]]
 device = "net_null0"
 speed = 10
+mbufs = 12
 )",
                                                 "bad.toml");
     std::vector<std::string> got;
@@ -100,6 +105,7 @@ speed = 10
         "bad.toml:12:11: idle.enabled: expected true or false, found an integer",
         "bad.toml:13:1: ports: inline mode forwards between port pairs (1st<->2nd, 3rd<->4th, ...): 1 ports is an odd number",
         "bad.toml:15:1: ports.speed: unknown key",
+        "bad.toml:16:9: ports.mbufs: expected an integer from 1023 to 67108864",
     };
     EXPECT_EQ(got, want);
     EXPECT_TRUE(load.config == DaemonConfig{}) << "a file with problems yields no configuration";

@@ -431,9 +431,13 @@ def final_counters(log_text):
 
 
 def sensor_problems(lab):
-    """A live sensor must have seen the scenario's traffic, lost nothing, and (inline) passed
-    on every packet it received."""
-    ports, workers = final_counters(open(lab.sensor_log).read())
+    return counter_problems(open(lab.sensor_log).read(), inline=lab.sensor == "inline")
+
+
+def counter_problems(log_text, inline):
+    """A live sensor must have seen traffic, lost nothing, and (inline) passed on every packet
+    it received. Also used by bench/live-vs-testpmd."""
+    ports, workers = final_counters(log_text)
     if not workers:
         return ["no final counters from tcpsleuth run"]
     problems = []
@@ -445,9 +449,10 @@ def sensor_problems(lab):
             if row[k] != 0:
                 problems.append(f"worker {w}: {k} = {row[k]}")
     for p, row in ports.items():
-        if row["tx_dropped"] != 0 or row["rx_missed"] != 0:
-            problems.append(f"port {p}: tx_dropped {row['tx_dropped']}, rx_missed {row['rx_missed']}")
-    if lab.sensor == "inline" and len(ports) == 2:
+        for k in ("tx_dropped", "rx_missed", "rx_nombuf"):
+            if row[k] != 0:
+                problems.append(f"port {p}: {k} = {row[k]}")
+    if inline and len(ports) == 2:
         a, b = ports["0"], ports["1"]
         if a["rx_packets"] != b["tx_packets"] or b["rx_packets"] != a["tx_packets"]:
             problems.append(f"inline forwarding lost packets: {a} / {b}")
