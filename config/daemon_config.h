@@ -36,6 +36,9 @@ struct DpdkConfig {
     std::uint32_t mbuf_size = 2176;
     std::uint32_t rx_descriptors = 1024;
     std::uint32_t tx_descriptors = 1024;
+    // CPUs for the lcores, in order (main, workers, I/O): "2-5" or "2,4,6,8". Empty: the
+    // CPUs this process may run on. Cannot be combined with -l/--lcores/-c in eal_args.
+    std::string cores;
 
     bool operator==(const DpdkConfig&) const = default;
 };
@@ -91,13 +94,70 @@ struct OutputConfig {
     bool operator==(const OutputConfig&) const = default;
 };
 
+// The control socket (control/): newline-delimited JSON requests and replies.
+struct ControlConfig {
+    // Unix socket path; "" runs without a control socket.
+    std::string socket = "/run/tcpsleuth/tcpsleuth.sock";
+    // Group owning the socket ("" keeps the daemon's group) and its permission bits: with
+    // 0o660 only the owner and that group may connect; the kernel refuses everyone else.
+    std::string group;
+    std::uint32_t mode = 0660;
+    // Clients connected at once; more are accepted, told why, and closed.
+    std::uint32_t max_clients = 64;
+    // Longest request line, bytes; a longer one gets an error reply and the connection closes.
+    std::uint32_t max_request_bytes = 65536;
+    // Bytes queued for one subscriber before further events are dropped (and counted) for it.
+    std::uint32_t subscriber_buffer_kb = 1024;
+    // Recent events kept for `events` and `flow`.
+    std::uint32_t event_history = 10000;
+
+    bool operator==(const ControlConfig&) const = default;
+};
+
+struct LoggingConfig {
+    // trace, debug, info, warn, error, off. -v and -q on the command line override it.
+    std::string level = "info";
+    // "" logs to stderr; otherwise appended to this file.
+    std::string file;
+
+    bool operator==(const LoggingConfig&) const = default;
+};
+
+// A device whose idle timeout is known: a flow killed after an idle gap that brackets
+// `seconds` is attributed to it in the advice.
+struct IdleProfile {
+    std::string name;
+    std::uint32_t seconds = 0;
+
+    bool operator==(const IdleProfile&) const = default;
+};
+
+// Published defaults of common devices (vendor documentation, 2026). [idle.profiles] in
+// the file replaces an entry of the same name and adds new ones.
+inline std::vector<IdleProfile> default_idle_profiles() {
+    return {
+        {"azure_lb", 240},             // Azure Load Balancer, 4 min
+        {"aws_nat_gateway", 350},      // AWS NAT gateway
+        {"aws_network_firewall", 350}, // AWS Network Firewall
+        {"aws_nlb", 350},              // AWS Network Load Balancer (TCP)
+        {"gcp_firewall", 600},         // Google Cloud VPC firewall, 10 min
+        {"cisco_asa", 3600},           // Cisco ASA "timeout conn 1:00:00"
+        {"paloalto", 3600},            // PAN-OS TCP session timeout
+        {"rfc5382_nat_minimum", 7440}, // RFC 5382 REQ-5: what a NAT must at least keep
+    };
+}
+
 struct DaemonConfig {
     RunMode mode = RunMode::kTap;
     DpdkConfig dpdk;
     std::vector<PortConfig> ports;
     WorkersConfig workers;
     OutputConfig output;
+    ControlConfig control;
+    LoggingConfig logging;
     Config inspect;
+    // Sorted by seconds, then name.
+    std::vector<IdleProfile> idle_profiles = default_idle_profiles();
 
     bool operator==(const DaemonConfig&) const = default;
 };

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -61,15 +62,38 @@ std::string type_name(const toml::node& n) {
 
 // Returns an empty string when the value was applied, otherwise what is wrong with it.
 using Apply = std::function<std::string(const toml::node&, DaemonConfig&)>;
+// The value as a TOML literal, for `config.show` and for telling what a reload changes.
+using Show = std::function<std::string(const DaemonConfig&)>;
 
 struct Field {
     std::string key;
     Apply apply;
+    Show show;
+    // A reload may change it while running; anything else needs a restart.
+    bool live = false;
 };
 
+std::string toml_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
 template <typename Get>
-Field uint_field(std::string key, Get get, std::uint64_t lo, std::uint64_t hi) {
-    return {std::move(key), [get, lo, hi](const toml::node& n, DaemonConfig& c) -> std::string {
+Field uint_field(std::string key, Get get, std::uint64_t lo, std::uint64_t hi, bool live = false) {
+    return {std::move(key),
+            [get, lo, hi](const toml::node& n, DaemonConfig& c) -> std::string {
                 if (!n.is_integer()) return "expected an integer, found " + type_name(n);
                 const std::int64_t v = *n.value<std::int64_t>();
                 if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi) {
@@ -77,7 +101,8 @@ Field uint_field(std::string key, Get get, std::uint64_t lo, std::uint64_t hi) {
                 }
                 get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(v);
                 return {};
-            }};
+            },
+            [get](const DaemonConfig& c) { return std::to_string(get(c)); }, live};
 }
 
 template <typename Get>
@@ -94,27 +119,44 @@ Field pow2_field(std::string key, Get get, std::uint32_t lo, std::uint32_t hi) {
     return f;
 }
 
+// Permission bits, written in TOML as an octal integer (0o660).
 template <typename Get>
-Field bool_field(std::string key, Get get) {
-    return {std::move(key), [get](const toml::node& n, DaemonConfig& c) -> std::string {
+Field mode_field(std::string key, Get get) {
+    Field f = uint_field(key, get, 0, 0777);
+    f.show = [get](const DaemonConfig& c) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "0o%03o", static_cast<unsigned>(get(c)));
+        return std::string(buf);
+    };
+    return f;
+}
+
+template <typename Get>
+Field bool_field(std::string key, Get get, bool live) {
+    return {std::move(key),
+            [get](const toml::node& n, DaemonConfig& c) -> std::string {
                 if (!n.is_boolean()) return "expected true or false, found " + type_name(n);
                 get(c) = *n.value<bool>();
                 return {};
-            }};
+            },
+            [get](const DaemonConfig& c) -> std::string { return get(c) ? "true" : "false"; }, live};
 }
 
 template <typename Get>
 Field string_field(std::string key, Get get) {
-    return {std::move(key), [get](const toml::node& n, DaemonConfig& c) -> std::string {
+    return {std::move(key),
+            [get](const toml::node& n, DaemonConfig& c) -> std::string {
                 if (!n.is_string()) return "expected a string, found " + type_name(n);
                 get(c) = *n.value<std::string>();
                 return {};
-            }};
+            },
+            [get](const DaemonConfig& c) { return toml_string(get(c)); }};
 }
 
 template <typename T, typename Get>
-Field enum_field(std::string key, Get get, std::vector<std::pair<std::string, T>> choices) {
-    return {std::move(key), [get, choices](const toml::node& n, DaemonConfig& c) -> std::string {
+Field enum_field(std::string key, Get get, std::vector<std::pair<std::string, T>> choices, bool live = false) {
+    return {std::move(key),
+            [get, choices](const toml::node& n, DaemonConfig& c) -> std::string {
                 std::string names;
                 for (const auto& [name, value] : choices) names += (names.empty() ? "" : ", ") + ("\"" + name + "\"");
                 if (!n.is_string()) return "expected one of " + names;
@@ -126,12 +168,20 @@ Field enum_field(std::string key, Get get, std::vector<std::pair<std::string, T>
                     }
                 }
                 return "must be one of " + names + ", not \"" + s + "\"";
-            }};
+            },
+            [get, choices](const DaemonConfig& c) -> std::string {
+                for (const auto& [name, value] : choices) {
+                    if (get(c) == value) return toml_string(name);
+                }
+                return "\"?\"";
+            },
+            live};
 }
 
 template <typename Get>
 Field string_array_field(std::string key, Get get) {
-    return {std::move(key), [get](const toml::node& n, DaemonConfig& c) -> std::string {
+    return {std::move(key),
+            [get](const toml::node& n, DaemonConfig& c) -> std::string {
                 const toml::array* a = n.as_array();
                 if (a == nullptr) return "expected an array of strings";
                 std::vector<std::string> out;
@@ -141,7 +191,64 @@ Field string_array_field(std::string key, Get get) {
                 }
                 get(c) = std::move(out);
                 return {};
+            },
+            [get](const DaemonConfig& c) {
+                std::string out = "[";
+                for (const std::string& s : get(c)) out += (out.size() > 1 ? ", " : "") + toml_string(s);
+                return out + "]";
             }};
+}
+
+}  // namespace
+
+bool parse_cpu_list(std::string_view s, std::vector<unsigned>& out) {
+    out.clear();
+    std::size_t i = 0;
+    const auto number = [&](unsigned& v) {
+        const std::size_t start = i;
+        v = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 5) v = v * 10 + static_cast<unsigned>(s[i++] - '0');
+        return i > start && v < 4096;
+    };
+    while (i < s.size()) {
+        unsigned lo = 0, hi = 0;
+        if (!number(lo)) return false;
+        hi = lo;
+        if (i < s.size() && s[i] == '-') {
+            ++i;
+            if (!number(hi) || hi < lo) return false;
+        }
+        for (unsigned c = lo; c <= hi; ++c) out.push_back(c);
+        if (i < s.size() && s[i++] != ',') return false;
+        if (i == s.size() && s.back() == ',') return false;
+    }
+    return !out.empty();
+}
+
+namespace {
+
+template <typename Get>
+Field cores_field(std::string key, Get get) {
+    Field f = string_field(std::move(key), get);
+    Apply read = std::move(f.apply);
+    f.apply = [read, get](const toml::node& n, DaemonConfig& c) -> std::string {
+        std::string err = read(n, c);
+        if (!err.empty()) return err;
+        std::vector<unsigned> cpus;
+        if (!get(c).empty() && !parse_cpu_list(get(c), cpus)) {
+            return "expected a CPU list such as \"2-5\" or \"2,4,6\", not \"" + get(c) + "\"";
+        }
+        return {};
+    };
+    return f;
+}
+
+constexpr std::int64_t kMaxProfileSeconds = 7 * 86400;
+
+void sort_profiles(std::vector<IdleProfile>& p) {
+    std::sort(p.begin(), p.end(), [](const IdleProfile& a, const IdleProfile& b) {
+        return a.seconds != b.seconds ? a.seconds < b.seconds : a.name < b.name;
+    });
 }
 
 // Packet buffers per port: a mempool needs a few bursts' worth; 64 M is far beyond any NIC.
@@ -151,36 +258,53 @@ constexpr std::int64_t kMinMbufs = 1023, kMaxMbufs = 1 << 26;
 std::vector<Field> schema() {
     constexpr std::uint64_t k32 = 0xffffffffull;
     std::vector<Field> f;
-    f.push_back(enum_field<RunMode>("mode", [](DaemonConfig& c) -> RunMode& { return c.mode; },
+    f.push_back(enum_field<RunMode>("mode", [](auto& c) -> auto& { return c.mode; },
                                     {{"tap", RunMode::kTap}, {"inline", RunMode::kInline}}));
 
-    f.push_back(string_array_field("dpdk.eal_args", [](DaemonConfig& c) -> auto& { return c.dpdk.eal_args; }));
-    f.push_back(uint_field("dpdk.mbufs_per_port", [](DaemonConfig& c) -> auto& { return c.dpdk.mbufs_per_port; }, kMinMbufs, kMaxMbufs));
-    f.push_back(uint_field("dpdk.mbuf_cache", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_cache; }, 0, 512));
-    f.push_back(uint_field("dpdk.mbuf_size", [](DaemonConfig& c) -> auto& { return c.dpdk.mbuf_size; }, 256, 65535));
-    f.push_back(pow2_field("dpdk.rx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.rx_descriptors; }, 64, 16384));
-    f.push_back(pow2_field("dpdk.tx_descriptors", [](DaemonConfig& c) -> auto& { return c.dpdk.tx_descriptors; }, 64, 16384));
+    f.push_back(string_array_field("dpdk.eal_args", [](auto& c) -> auto& { return c.dpdk.eal_args; }));
+    f.push_back(uint_field("dpdk.mbufs_per_port", [](auto& c) -> auto& { return c.dpdk.mbufs_per_port; }, kMinMbufs, kMaxMbufs));
+    f.push_back(uint_field("dpdk.mbuf_cache", [](auto& c) -> auto& { return c.dpdk.mbuf_cache; }, 0, 512));
+    f.push_back(uint_field("dpdk.mbuf_size", [](auto& c) -> auto& { return c.dpdk.mbuf_size; }, 256, 65535));
+    f.push_back(pow2_field("dpdk.rx_descriptors", [](auto& c) -> auto& { return c.dpdk.rx_descriptors; }, 64, 16384));
+    f.push_back(pow2_field("dpdk.tx_descriptors", [](auto& c) -> auto& { return c.dpdk.tx_descriptors; }, 64, 16384));
+    f.push_back(cores_field("dpdk.cores", [](auto& c) -> auto& { return c.dpdk.cores; }));
 
-    f.push_back(uint_field("workers.count", [](DaemonConfig& c) -> auto& { return c.workers.count; }, 1, 64));
-    f.push_back(enum_field<Distribution>("workers.distribution", [](DaemonConfig& c) -> auto& { return c.workers.distribution; },
+    f.push_back(uint_field("workers.count", [](auto& c) -> auto& { return c.workers.count; }, 1, 64));
+    f.push_back(enum_field<Distribution>("workers.distribution", [](auto& c) -> auto& { return c.workers.distribution; },
                                          {{"auto", Distribution::kAuto}, {"rss", Distribution::kRss}, {"software", Distribution::kSoftware}}));
-    f.push_back(uint_field("workers.burst", [](DaemonConfig& c) -> auto& { return c.workers.burst; }, 1, 256));
-    f.push_back(uint_field("workers.tx_retries", [](DaemonConfig& c) -> auto& { return c.workers.tx_retries; }, 0, 1000000));
-    f.push_back(uint_field("workers.idle_sleep_us", [](DaemonConfig& c) -> auto& { return c.workers.idle_sleep_us; }, 0, 100000));
-    f.push_back(pow2_field("workers.ring_size", [](DaemonConfig& c) -> auto& { return c.workers.ring_size; }, 64, 1u << 20));
-    f.push_back(pow2_field("workers.event_ring_size", [](DaemonConfig& c) -> auto& { return c.workers.event_ring_size; }, 64, 1u << 20));
+    f.push_back(uint_field("workers.burst", [](auto& c) -> auto& { return c.workers.burst; }, 1, 256));
+    f.push_back(uint_field("workers.tx_retries", [](auto& c) -> auto& { return c.workers.tx_retries; }, 0, 1000000));
+    f.push_back(uint_field("workers.idle_sleep_us", [](auto& c) -> auto& { return c.workers.idle_sleep_us; }, 0, 100000));
+    f.push_back(pow2_field("workers.ring_size", [](auto& c) -> auto& { return c.workers.ring_size; }, 64, 1u << 20));
+    f.push_back(pow2_field("workers.event_ring_size", [](auto& c) -> auto& { return c.workers.event_ring_size; }, 64, 1u << 20));
 
-    f.push_back(string_field("output.events", [](DaemonConfig& c) -> auto& { return c.output.events; }));
-    f.push_back(string_field("output.report", [](DaemonConfig& c) -> auto& { return c.output.report; }));
-    f.push_back(enum_field<std::string>("output.report_format", [](DaemonConfig& c) -> auto& { return c.output.report_format; },
+    f.push_back(string_field("output.events", [](auto& c) -> auto& { return c.output.events; }));
+    f.push_back(string_field("output.report", [](auto& c) -> auto& { return c.output.report; }));
+    f.push_back(enum_field<std::string>("output.report_format", [](auto& c) -> auto& { return c.output.report_format; },
                                         {{"text", "text"}, {"json", "json"}}));
-    f.push_back(uint_field("output.stats_interval_s", [](DaemonConfig& c) -> auto& { return c.output.stats_interval_s; }, 0, 86400));
-    f.push_back(uint_field("output.exit_when_idle_s", [](DaemonConfig& c) -> auto& { return c.output.exit_when_idle_s; }, 0, 86400));
+    f.push_back(uint_field("output.stats_interval_s", [](auto& c) -> auto& { return c.output.stats_interval_s; }, 0, 86400, true));
+    f.push_back(uint_field("output.exit_when_idle_s", [](auto& c) -> auto& { return c.output.exit_when_idle_s; }, 0, 86400, true));
 
+    f.push_back(string_field("control.socket", [](auto& c) -> auto& { return c.control.socket; }));
+    f.push_back(string_field("control.group", [](auto& c) -> auto& { return c.control.group; }));
+    f.push_back(mode_field("control.mode", [](auto& c) -> auto& { return c.control.mode; }));
+    f.push_back(uint_field("control.max_clients", [](auto& c) -> auto& { return c.control.max_clients; }, 1, 4096));
+    f.push_back(uint_field("control.max_request_bytes", [](auto& c) -> auto& { return c.control.max_request_bytes; }, 256, 16u << 20));
+    f.push_back(uint_field("control.subscriber_buffer_kb", [](auto& c) -> auto& { return c.control.subscriber_buffer_kb; }, 4, 1u << 20, true));
+    f.push_back(uint_field("control.event_history", [](auto& c) -> auto& { return c.control.event_history; }, 0, 1u << 24));
+
+    f.push_back(enum_field<std::string>("logging.level", [](auto& c) -> auto& { return c.logging.level; },
+                                        {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"},
+                                         {"error", "error"}, {"off", "off"}},
+                                        true));
+    f.push_back(string_field("logging.file", [](auto& c) -> auto& { return c.logging.file; }));
+
+    // Every inspector setting, and the flow timeouts, may change on a reload: each worker
+    // takes the new values between two bursts. The table's size may not.
 #define TS_U32(key, member, lo, hi) \
-    f.push_back(uint_field(key, [](DaemonConfig& c) -> auto& { return c.inspect.member; }, lo, hi))
-#define TS_BOOL(key, member) f.push_back(bool_field(key, [](DaemonConfig& c) -> auto& { return c.inspect.member; }))
-    TS_U32("flows.capacity", flows.capacity, 16, 1u << 28);
+    f.push_back(uint_field(key, [](auto& c) -> auto& { return c.inspect.member; }, lo, hi, true))
+#define TS_BOOL(key, member) f.push_back(bool_field(key, [](auto& c) -> auto& { return c.inspect.member; }, true))
+    f.push_back(uint_field("flows.capacity", [](auto& c) -> auto& { return c.inspect.flows.capacity; }, 16, 1u << 28));
     TS_U32("flows.handshake_timeout_s", flows.handshake_timeout_s, 1, k32 / 1000);
     TS_U32("flows.established_timeout_s", flows.established_timeout_s, 1, k32 / 1000);
     TS_U32("flows.closing_timeout_s", flows.closing_timeout_s, 1, k32 / 1000);
@@ -231,6 +355,7 @@ public:
     void load(const toml::table& root) {
         walk(root, "");
         check_ports();
+        check_cores();
     }
 
     void error(const toml::source_region& where, std::string key, std::string message) {
@@ -260,8 +385,11 @@ private:
             const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
             if (key == "ports") {
                 read_ports(node);
+            } else if (key == "idle.profiles") {
+                read_profiles(node);
             } else if (const Field* f = field(key)) {
                 if (std::string err = f->apply(node, out_.config); !err.empty()) error(node.source(), key, err);
+                where_[key] = node.source();
             } else if (is_section(key)) {
                 if (const toml::table* t = node.as_table()) {
                     walk(*t, key);
@@ -311,6 +439,29 @@ private:
         }
     }
 
+    // [idle.profiles]: name = seconds. Replaces a built-in entry of the same name, or adds one.
+    void read_profiles(const toml::node& node) {
+        const toml::table* t = node.as_table();
+        if (t == nullptr) {
+            error(node.source(), "idle.profiles", "expected a table ([idle.profiles]) of name = seconds");
+            return;
+        }
+        auto& profiles = out_.config.idle_profiles;
+        for (const auto& [k, v] : *t) {
+            const std::string key = "idle.profiles." + std::string(k.str());
+            const std::optional<std::int64_t> n = v.value_exact<std::int64_t>();
+            if (!v.is_integer() || !n || *n < 1 || *n > kMaxProfileSeconds) {
+                error(v.source(), key, "expected an idle timeout in seconds, from 1 to " + std::to_string(kMaxProfileSeconds));
+                continue;
+            }
+            const std::string name(k.str());
+            auto it = std::find_if(profiles.begin(), profiles.end(), [&](const IdleProfile& p) { return p.name == name; });
+            if (it == profiles.end()) it = profiles.insert(profiles.end(), IdleProfile{name, 0});
+            it->seconds = static_cast<std::uint32_t>(*n);
+        }
+        sort_profiles(profiles);
+    }
+
     void check_ports() {
         const auto& c = out_.config;
         if (c.mode == RunMode::kInline && c.ports.size() % 2 != 0) {
@@ -321,9 +472,21 @@ private:
         }
     }
 
+    void check_cores() {
+        const auto& d = out_.config.dpdk;
+        if (d.cores.empty()) return;
+        for (const std::string& a : d.eal_args) {
+            if (a == "-l" || a == "-c" || a.rfind("--lcores", 0) == 0 || a.rfind("-l", 0) == 0) {
+                error(where_["dpdk.cores"], "dpdk.cores", "give the cores here or as \"" + a + "\" in dpdk.eal_args, not both");
+                return;
+            }
+        }
+    }
+
     std::string file_;
     ConfigLoad& out_;
     std::vector<Field> fields_;
+    std::map<std::string, toml::source_region> where_;
 };
 
 }  // namespace
@@ -357,9 +520,55 @@ ConfigLoad load_config_file(const std::string& path) {
     return load_config_text(text.str(), path);
 }
 
+std::string render_config(const DaemonConfig& c) {
+    std::string out;
+    std::string section;
+    for (const Field& f : schema()) {
+        const std::size_t dot = f.key.rfind('.');
+        const std::string table = dot == std::string::npos ? "" : f.key.substr(0, dot);
+        if (table != section) {
+            section = table;
+            out += "\n[" + section + "]\n";
+        }
+        out += f.key.substr(dot == std::string::npos ? 0 : dot + 1) + " = " + f.show(c) + "\n";
+    }
+    out += "\n[idle.profiles]\n";
+    for (const IdleProfile& p : c.idle_profiles) out += p.name + " = " + std::to_string(p.seconds) + "\n";
+    for (const PortConfig& p : c.ports) {
+        out += "\n[[ports]]\ndevice = " + toml_string(p.device) + "\n";
+        if (p.mbufs != 0) out += "mbufs = " + std::to_string(p.mbufs) + "\n";
+    }
+    return out;
+}
+
+std::vector<ConfigChange> config_changes(const DaemonConfig& from, const DaemonConfig& to) {
+    std::vector<ConfigChange> out;
+    for (const Field& f : schema()) {
+        std::string a = f.show(from), b = f.show(to);
+        if (a != b) out.push_back({f.key, std::move(a), std::move(b), f.live});
+    }
+    const auto profiles = [](const DaemonConfig& c) {
+        std::string s;
+        for (const IdleProfile& p : c.idle_profiles) s += (s.empty() ? "" : ", ") + p.name + " = " + std::to_string(p.seconds);
+        return s;
+    };
+    if (from.idle_profiles != to.idle_profiles) out.push_back({"idle.profiles", profiles(from), profiles(to), true});
+    const auto ports = [](const DaemonConfig& c) {
+        std::string s;
+        for (const PortConfig& p : c.ports) {
+            s += (s.empty() ? "" : ", ") + toml_string(p.device);
+            if (p.mbufs != 0) s += " (" + std::to_string(p.mbufs) + " mbufs)";
+        }
+        return s;
+    };
+    if (from.ports != to.ports) out.push_back({"ports", ports(from), ports(to), false});
+    return out;
+}
+
 std::vector<std::string> config_keys() {
     std::vector<std::string> keys;
     for (const Field& f : schema()) keys.push_back(f.key);
+    keys.push_back("idle.profiles");
     keys.push_back("ports.device");
     keys.push_back("ports.mbufs");
     return keys;

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "idle_inspector.h"
+#include "idle_profiles.h"
 #include "json_writer.h"
 
 namespace tcpsleuth {
@@ -282,17 +283,6 @@ std::string_view kind_advice(std::string_view kind) {
 
 namespace {
 
-std::string_view device_with_default(std::uint32_t s) {
-    switch (s) {
-        case 240: return "Azure Load Balancer";
-        case 350: return "AWS NLB, NAT gateway and Network Firewall";
-        case 600: return "GCP firewall";
-        case 3600: return "PAN-OS and Cisco ASA";
-        case 7440: return "RFC 5382's minimum for NATs";
-        default: return "";
-    }
-}
-
 // The path's idle bracket, in words, snapped to the device default it fits.
 std::string bracket_advice(const IdleBracket& b) {
     if (b.killed_min_s == 0) return {};
@@ -302,8 +292,8 @@ std::string bracket_advice(const IdleBracket& b) {
                           : fmt(" On this server a gap of %u s killed a flow.", b.killed_min_s);
     const std::uint32_t snapped = snap_to_device_default(b);
     if (snapped != 0) {
-        out += fmt(" That fits a %u s idle timeout (the default of %s): keep keepalives well under it.", snapped,
-                   std::string(device_with_default(snapped)).c_str());
+        out += fmt(" That fits a %u s idle timeout (the default of %s, [idle.profiles]): keep keepalives well under it.",
+                   snapped, devices_with_timeout(snapped).c_str());
     } else {
         out += fmt(" Keep keepalives well under %u s.", b.survived_max_s != 0 ? b.survived_max_s : b.killed_min_s);
     }

@@ -18,18 +18,7 @@ bool was_open(const FlowCommon& flow) noexcept {
     return flow.has(kFlowHandshakeDone) || flow.has(kFlowMidstream);
 }
 
-constexpr std::uint32_t kDeviceDefaults[] = {240, 350, 600, 3600, 7440};
-
 }  // namespace
-
-std::uint32_t snap_to_device_default(const IdleBracket& b) noexcept {
-    if (b.killed_min_s == 0) return 0;
-    // The smallest default inside the bracket: the first device on the path to expire wins.
-    for (const std::uint32_t d : kDeviceDefaults) {
-        if (d > b.survived_max_s && d <= b.killed_min_s) return d;
-    }
-    return 0;
-}
 
 void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                               EventSink& out) const noexcept {

@@ -50,7 +50,4 @@ private:
     PathTable& paths_;
 };
 
-// The smallest known device default inside the bracket (survived < default <= killed), or 0.
-std::uint32_t snap_to_device_default(const IdleBracket& b) noexcept;
-
 }  // namespace tcpsleuth

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "config/loader.h"
+
 namespace tcpsleuth::live {
 namespace {
 
@@ -68,7 +70,9 @@ std::vector<std::string> eal_arguments(const DaemonConfig& cfg, const std::vecto
     if (!has_any(given, {"-l", "--lcores", "-c"})) {
         // One lcore per role. Where there are fewer CPUs than roles, lcores share CPUs: it
         // works (tests, laptops), but polling lcores then compete for time.
-        const std::vector<int> cpus = usable_cpus();
+        std::vector<int> cpus = usable_cpus();
+        std::vector<unsigned> chosen;
+        if (!cfg.dpdk.cores.empty() && parse_cpu_list(cfg.dpdk.cores, chosen)) cpus.assign(chosen.begin(), chosen.end());
         std::string map;
         for (unsigned i = 0; i < lcores; ++i) {
             if (i != 0) map += ',';
@@ -77,7 +81,7 @@ std::vector<std::string> eal_arguments(const DaemonConfig& cfg, const std::vecto
             map += std::to_string(cpus[i % cpus.size()]);
         }
         if (lcores > cpus.size()) {
-            spdlog::warn("{} lcores on {} CPUs: lcores share CPUs and poll slower; give -l/--lcores in [dpdk] eal_args to place them",
+            spdlog::warn("{} lcores on {} CPUs: lcores share CPUs and poll slower; list more CPUs in dpdk.cores",
                          lcores, cpus.size());
         }
         args.push_back("--lcores=" + map);

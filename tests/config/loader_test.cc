@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -109,6 +110,122 @@ mbufs = 12
     };
     EXPECT_EQ(got, want);
     EXPECT_TRUE(load.config == DaemonConfig{}) << "a file with problems yields no configuration";
+}
+
+TEST(ConfigLoader, ControlLoggingCoresAndProfiles) {
+    const ConfigLoad load = load_config_text(R"([dpdk]
+cores = "2,4-5"
+[control]
+socket = "/tmp/t.sock"
+group = "netops"
+mode = 0o600
+[logging]
+level = "debug"
+[idle.profiles]
+aws_nlb = 400
+corp_firewall = 330
+)",
+                                                "t.toml");
+    for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
+    ASSERT_TRUE(load.ok());
+    const DaemonConfig& c = load.config;
+    EXPECT_EQ(c.dpdk.cores, "2,4-5");
+    EXPECT_EQ(c.control.socket, "/tmp/t.sock");
+    EXPECT_EQ(c.control.group, "netops");
+    EXPECT_EQ(c.control.mode, 0600u);
+    EXPECT_EQ(c.logging.level, "debug");
+    // Replaced in place, added, and kept sorted by seconds.
+    ASSERT_EQ(c.idle_profiles.size(), default_idle_profiles().size() + 1);
+    EXPECT_EQ(c.idle_profiles[0].name, "azure_lb");
+    EXPECT_EQ(c.idle_profiles[1].name, "corp_firewall");
+    EXPECT_EQ(c.idle_profiles[1].seconds, 330u);
+    const auto nlb = std::find_if(c.idle_profiles.begin(), c.idle_profiles.end(), [](const IdleProfile& p) { return p.name == "aws_nlb"; });
+    ASSERT_NE(nlb, c.idle_profiles.end());
+    EXPECT_EQ(nlb->seconds, 400u);
+    std::vector<unsigned> cpus;
+    ASSERT_TRUE(parse_cpu_list(c.dpdk.cores, cpus));
+    EXPECT_EQ(cpus, (std::vector<unsigned>{2, 4, 5}));
+}
+
+TEST(ConfigLoader, NewSectionsReportTheirProblems) {
+    const ConfigLoad load = load_config_text(R"([dpdk]
+eal_args = ["-l", "0-1"]
+cores = "1-"
+[control]
+mode = 0o1777
+max_clients = 0
+[logging]
+level = "loud"
+[idle.profiles]
+corp = "5m"
+slow = 0
+)",
+                                                "new.toml");
+    std::vector<std::string> got;
+    for (const auto& e : load.errors) got.push_back(e.to_string());
+    const std::vector<std::string> want = {
+        "new.toml:3:9: dpdk.cores: expected a CPU list such as \"2-5\" or \"2,4,6\", not \"1-\"",
+        "new.toml:3:9: dpdk.cores: give the cores here or as \"-l\" in dpdk.eal_args, not both",
+        "new.toml:5:8: control.mode: must be from 0 to 511, not 1023",
+        "new.toml:6:15: control.max_clients: must be from 1 to 4096, not 0",
+        "new.toml:8:9: logging.level: must be one of \"trace\", \"debug\", \"info\", \"warn\", \"error\", \"off\", not \"loud\"",
+        "new.toml:10:8: idle.profiles.corp: expected an idle timeout in seconds, from 1 to 604800",
+        "new.toml:11:8: idle.profiles.slow: expected an idle timeout in seconds, from 1 to 604800",
+    };
+    EXPECT_EQ(got, want);
+}
+
+TEST(ConfigLoader, CoresAndAnLcoreListConflict) {
+    const ConfigLoad load = load_config_text("[dpdk]\neal_args = [\"-l\", \"0-1\"]\ncores = \"0-1\"\n", "both.toml");
+    ASSERT_EQ(load.errors.size(), 1u);
+    EXPECT_EQ(load.errors[0].to_string(), "both.toml:3:9: dpdk.cores: give the cores here or as \"-l\" in dpdk.eal_args, not both");
+}
+
+// config.show prints every key; loading what it prints gives the same configuration.
+TEST(ConfigLoader, RenderedConfigLoadsBackEqual) {
+    ConfigLoad load = load_config_text(R"(mode = "inline"
+[dpdk]
+eal_args = ["--no-huge", "-m", "512", "quote\"d"]
+[control]
+mode = 0o640
+[[ports]]
+device = "net_ring0"
+[[ports]]
+device = "net_ring1"
+mbufs = 2047
+[idle.profiles]
+corp = 333
+[sack]
+enabled = false
+)",
+                                       "r.toml");
+    ASSERT_TRUE(load.ok());
+    const std::string text = render_config(load.config);
+    EXPECT_NE(text.find("\n[control]\nsocket = \"/run/tcpsleuth/tcpsleuth.sock\"\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("mode = 0o640\n"), std::string::npos) << text;
+    const ConfigLoad again = load_config_text(text, "rendered.toml");
+    for (const auto& e : again.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+    EXPECT_TRUE(again.config == load.config) << text;
+}
+
+TEST(ConfigLoader, ChangesSayWhatALiveReloadMayTake) {
+    DaemonConfig a;
+    DaemonConfig b = a;
+    b.inspect.mtu.min_retransmissions = 5;
+    b.workers.count = 2;
+    b.logging.level = "debug";
+    b.idle_profiles.push_back({"corp", 333});
+    b.ports.push_back({.device = "net_null0"});
+    std::vector<std::string> got;
+    for (const ConfigChange& c : config_changes(a, b)) got.push_back(c.key + " " + c.from + " -> " + c.to + (c.live ? " live" : " restart"));
+    ASSERT_EQ(got.size(), 5u);
+    EXPECT_EQ(got[0], "workers.count 1 -> 2 restart");
+    EXPECT_EQ(got[1], "logging.level \"info\" -> \"debug\" live");
+    EXPECT_EQ(got[2], "mtu.min_retransmissions 3 -> 5 live");
+    EXPECT_TRUE(got[3].starts_with("idle.profiles azure_lb = 240, ") && got[3].find(", corp = 333, ") != std::string::npos &&
+                got[3].ends_with(" live"))
+        << got[3];
+    EXPECT_EQ(got[4], "ports  -> \"net_null0\" restart");
 }
 
 TEST(ConfigLoader, SyntaxErrorHasItsPosition) {

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "inspectors/event_format.h"
+#include "inspectors/idle_profiles.h"
 #include "inspectors/syn_fingerprint.h"
 #include "tests/support/harness.h"
 
@@ -617,6 +619,23 @@ TEST(Idle, GapAnsweredIsSurvivedAndBracketsTheTimeout) {
     EXPECT_EQ(ev[0].bracket.survived_max_s, 300u);
     EXPECT_EQ(ev[0].bracket.killed_min_s, 360u);
     EXPECT_EQ(snap_to_device_default(ev[0].bracket), 350u);  // AWS NLB / NAT gateway
+    EXPECT_EQ(devices_with_timeout(350), "aws_nat_gateway, aws_network_firewall and aws_nlb");
+}
+
+// [idle.profiles]: a site's own device with a 330 s timeout is inside the bracket
+// (300, 360] and below the 350 s defaults, so it is the one named.
+TEST(Idle, CustomProfileIsNamedInTheAdvice) {
+    std::vector<IdleProfile> p = default_idle_profiles();
+    p.push_back({"corp_firewall", 330});
+    set_idle_profiles(p);
+    const IdleBracket b{.survived_max_s = 300, .killed_min_s = 360};
+    EXPECT_EQ(snap_to_device_default(b), 330u);
+    Event e;
+    e.detail = IdleStaleFlow{.idle_s = 400, .threshold_s = 350, .bracket = b};
+    const std::string advice = event_advice(e);
+    set_idle_profiles(default_idle_profiles());
+    EXPECT_NE(advice.find("330 s idle timeout (the default of corp_firewall"), std::string::npos) << advice;
+    EXPECT_EQ(snap_to_device_default(b), 350u) << "defaults restored";
 }
 
 TEST(Idle, KeepaliveAnsweredIsNotAFinding) {
