@@ -6,7 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,10 +17,14 @@
 #include <random>
 #include <string>
 
-#include "config/config.h"
+#include "config/loader.h"
+#include "control/controller.h"
+#include "dataplane/logging.h"
 #include "dataplane/output.h"
 #include "dataplane/pcap/pcap_reader.h"
+#include "inspectors/flow_query.h"
 #include "inspectors/flow_table.h"
+#include "inspectors/idle_profiles.h"
 #include "inspectors/pipeline.h"
 #include "inspectors/report.h"
 
@@ -35,8 +42,14 @@ constexpr const char* kUsage =
     "  --report FILE          write the report to FILE instead of stderr ('-' for stdout)\n"
     "  --report-format FMT    text (default) or json\n"
     "  --no-report            do not write a report\n"
-    "  --flows N              flow table capacity (default 1048576)\n"
-    "  -v, --verbose          log progress details to stderr\n"
+    "  --flows N              flow table capacity (default 1048576; overrides flows.capacity)\n"
+    "  --config FILE          thresholds, switches and idle profiles from a tcpsleuth TOML file\n"
+    "  --control PATH         serve the control socket at PATH while analysing (tcpsleuthctl --socket PATH)\n"
+    "  --hold                 with --control: after the last packet keep the flows and serve queries\n"
+    "                         until `tcpsleuthctl shutdown` or SIGINT, then finish and report\n"
+    "  --no-progress          no progress bar (it shows only when stderr is a terminal)\n"
+    "  -v, --verbose          log details to stderr\n"
+    "  -q, --quiet            log errors only\n"
     "  -h, --help             this text\n"
     "\n"
     "exit status: 0 analysed, 1 usage error or cannot write output, 2 unreadable input\n";
@@ -47,8 +60,12 @@ struct Options {
     std::string report;  // empty: stderr
     bool report_json = false;
     bool no_report = false;
-    bool verbose = false;
-    std::uint32_t flows = FlowConfig{}.capacity;
+    std::optional<spdlog::level::level_enum> log_level;
+    std::uint32_t flows = 0;  // 0: flows.capacity
+    std::string config;
+    std::string control;
+    bool hold = false;
+    bool progress = true;
 };
 
 // Returns -1 to continue, otherwise an exit code.
@@ -97,8 +114,18 @@ int parse_options(int argc, char** argv, Options& o) {
                 return 1;
             }
             o.flows = static_cast<std::uint32_t>(n);
+        } else if (a == "--config" || a == "--control") {
+            const char* v = need_value(a.c_str());
+            if (v == nullptr) return 1;
+            (a == "--config" ? o.config : o.control) = v;
+        } else if (a == "--hold") {
+            o.hold = true;
+        } else if (a == "--no-progress") {
+            o.progress = false;
         } else if (a == "-v" || a == "--verbose") {
-            o.verbose = true;
+            o.log_level = spdlog::level::debug;
+        } else if (a == "-q" || a == "--quiet") {
+            o.log_level = spdlog::level::err;
         } else if (!a.empty() && a[0] == '-' && a != "-") {
             std::fprintf(stderr, "tcpsleuth analyze: unknown option '%s'\n%s", a.c_str(), kUsage);
             return 1;
@@ -113,17 +140,132 @@ int parse_options(int argc, char** argv, Options& o) {
         std::fprintf(stderr, "tcpsleuth analyze: no input file\n%s", kUsage);
         return 1;
     }
+    if (o.hold && o.control.empty()) {
+        std::fprintf(stderr, "tcpsleuth analyze: --hold needs --control PATH (nobody could query the held flows)\n");
+        return 1;
+    }
     return -1;
 }
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop(int) { g_stop = 1; }
+
+// A progress line on a terminal, redrawn at most 10 times a second: packets, MB/s, ETA.
+class ProgressBar {
+public:
+    explicit ProgressBar(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO) == 1) {}
+
+    void update(std::uint64_t packets, std::uint64_t bytes, std::uint64_t total, bool force = false) {
+        if (!enabled_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        const double secs = std::chrono::duration<double>(now - start_).count();
+        const double rate = secs > 0 ? static_cast<double>(bytes) / secs : 0;
+        const double pct = total != 0 ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total) : 0;
+        const double eta = rate > 0 && total > bytes ? static_cast<double>(total - bytes) / rate : 0;
+        constexpr int kWidth = 30;
+        const int fill = static_cast<int>(pct / 100 * kWidth);
+        std::fprintf(stderr, "\r[%-*.*s] %5.1f%%  %llu packets  %.1f MB/s  ETA %.0f s   ", kWidth, fill,
+                     "==============================", pct, static_cast<unsigned long long>(packets), rate / 1e6, eta);
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+    void finish() {
+        if (drawn_) std::fputs("\n", stderr);
+        drawn_ = false;
+    }
+
+private:
+    bool enabled_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_{};
+};
+
+// The analysis loop as a control backend: one table, on this thread, so every question is
+// answered at once between bursts.
+class AnalyzeBackend final : public control::Backend {
+public:
+    AnalyzeBackend(const std::string& input, FlowTable& table, Pipeline& pipeline, CoreCounters& counters)
+        : input_(input), table_(table), pipeline_(pipeline), counters_(counters) {}
+
+    void set_reader(const CaptureReader* r) { reader_ = r; }
+    void set_done() { done_ = true; }
+    bool shutdown_requested() const { return shutdown_; }
+
+    control::Snapshot snapshot() override {
+        control::Snapshot s;
+        s.mode = "analyze";
+        s.workers.push_back({.counters = &counters_, .flows_active = table_.size(), .flow_capacity = table_.capacity(), .ring_full = 0});
+        control::Progress p;
+        p.file = input_;
+        p.file_bytes = reader_ != nullptr ? reader_->file_bytes() : 0;
+        p.bytes_read = done_ ? p.file_bytes : (reader_ != nullptr ? reader_->bytes_read() : 0);
+        p.done = done_;
+        s.progress = p;
+        return s;
+    }
+    void query_flows(const FlowQuery& q, std::function<void(control::FlowListing)> done) override {
+        scan_.start(q);
+        while (!scan_.step(table_, 1u << 20)) {
+        }
+        control::FlowListing out;
+        out.flows = scan_.sorted();
+        out.matched = scan_.matched();
+        done(std::move(out));
+    }
+    void find_flow(std::uint64_t id, std::function<void(std::optional<FlowState>)> done) override {
+        for (std::uint32_t i = 0; i < table_.slots(); ++i) {
+            const FlowState* f = table_.slot(i);
+            if (f != nullptr && f->common.id == id) return done(*f);
+        }
+        done(std::nullopt);
+    }
+    void apply_config(const DaemonConfig& cfg, std::function<void()> done) override {
+        pipeline_.reconfigure(cfg.inspect);
+        spdlog::set_level(log_level_named(cfg.logging.level));
+        done();
+    }
+    void request_shutdown() override { shutdown_ = true; }
+
+private:
+    std::string input_;
+    FlowTable& table_;
+    Pipeline& pipeline_;
+    CoreCounters& counters_;
+    const CaptureReader* reader_ = nullptr;
+    FlowScan scan_;
+    bool done_ = false;
+    bool shutdown_ = false;
+};
 
 }  // namespace
 
 int analyze_main(int argc, char** argv) {
     Options opt;
     if (const int rc = parse_options(argc, argv, opt); rc >= 0) return rc;
-    spdlog::set_level(opt.verbose ? spdlog::level::debug : spdlog::level::warn);
-
+    DaemonConfig daemon;
+    if (!opt.config.empty()) {
+        ConfigLoad load = load_config_file(opt.config);
+        if (!load.ok()) {
+            for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+            std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing analysed\n", load.errors.size(), opt.config.c_str());
+            return 1;
+        }
+        daemon = std::move(load.config);
+    } else {
+        daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
+    }
+    if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;
+    daemon.control.socket = opt.control;
     std::string error;
+    if (!setup_logging(daemon.logging, opt.log_level, error)) {
+        std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+        return 1;
+    }
+    set_idle_profiles(daemon.idle_profiles);
+
     std::unique_ptr<CaptureReader> reader = CaptureReader::open(opt.input, error);
     if (!reader) {
         std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
@@ -143,8 +285,7 @@ int analyze_main(int argc, char** argv) {
         }
     }
 
-    Config cfg;
-    cfg.flows.capacity = opt.flows;
+    const Config& cfg = daemon.inspect;
     const auto started = std::chrono::steady_clock::now();
     FlowTable table(cfg.flows.capacity, std::random_device{}());
     CoreCounters counters;
@@ -153,24 +294,56 @@ int analyze_main(int argc, char** argv) {
     Pipeline pipeline(cfg, table, sink, counters);
     Report report;
 
+    AnalyzeBackend backend(opt.input, table, pipeline, counters);
+    backend.set_reader(reader.get());
+    control::Controller control(backend, daemon, opt.config);
+    if (!opt.control.empty()) {
+        if (!control.open(error)) {
+            std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+            return 1;
+        }
+        spdlog::info("control socket {}", control.path());
+    }
+    std::signal(SIGINT, on_stop);
+    std::signal(SIGTERM, on_stop);
+
     EventWriter writer(events.get(), report);
     const auto drain = [&] {
         Event e;
-        while (ring.try_pop(e)) writer.write(e);
+        while (ring.try_pop(e)) {
+            writer.write(e);
+            control.on_event(e, writer.last_line());
+        }
     };
 
     RunInfo run;
     run.input = opt.input;
     RawPacket burst[Pipeline::kBurst];
-    for (;;) {
+    ProgressBar bar(opt.progress);
+    std::uint64_t bursts = 0;
+    while (g_stop == 0 && !backend.shutdown_requested()) {
         const std::size_t n = reader->next_burst(burst, Pipeline::kBurst);
         if (n == 0) break;
         if (run.first_ts_ns == 0) run.first_ts_ns = burst[0].ts_ns;
         run.last_ts_ns = std::max(run.last_ts_ns, burst[n - 1].ts_ns);
         pipeline.process_burst(burst, n, reader->link());
         drain();
+        // Every 64 bursts (about 2000 packets): the socket and the bar cost nothing measurable.
+        if (++bursts % 64 == 0) {
+            if (control.is_open()) control.poll(0);
+            bar.update(counters.get(Counter::kRxPackets), reader->bytes_read(), reader->file_bytes());
+        }
+    }
+    bar.update(counters.get(Counter::kRxPackets), reader->bytes_read(), reader->file_bytes(), true);
+    bar.finish();
+    backend.set_done();
+    if (opt.hold) {
+        spdlog::warn("{}: analysed; holding {} flows for queries on {} until `tcpsleuthctl --socket {} shutdown` or SIGINT",
+                     opt.input, table.size(), control.path(), control.path());
+        while (g_stop == 0 && !backend.shutdown_requested()) control.poll(100);
     }
     pipeline.finish(run.last_ts_ns, drain);
+    control.close();
     run.input_warning = reader->warning();
     run.flow_capacity = table.capacity();
     run.flow_table_bytes = table.memory_bytes();

@@ -37,6 +37,11 @@ public:
         std::fwrite(line_.data(), 1, line_.size(), out_);
     }
 
+    // The last event written, without its newline (the control socket streams it as is).
+    std::string_view last_line() const noexcept {
+        return std::string_view(line_).substr(0, line_.empty() ? 0 : line_.size() - 1);
+    }
+
 private:
     std::FILE* out_;
     Report& report_;

@@ -15,6 +15,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <deque>
+#include <functional>
+#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -22,6 +25,9 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "control/controller.h"
+#include "dataplane/logging.h"
+#include "inspectors/idle_profiles.h"
 #include "dataplane/live/eal_env.h"
 #include "dataplane/live/ports.h"
 #include "dataplane/live/worker.h"
@@ -37,28 +43,33 @@ constexpr const char* kUsage =
     "Runs the live pipeline on DPDK ports: mode = \"tap\" inspects what the ports receive,\n"
     "mode = \"inline\" also forwards every packet between port pairs. Events are written as\n"
     "JSON lines while running; SIGINT or SIGTERM stops it, writes the last events, the final\n"
-    "counters and the report. See config/tcpsleuth.example.toml for every setting.\n"
+    "counters and the report; SIGHUP re-reads the configuration (as `tcpsleuthctl reload`).\n"
+    "tcpsleuthctl talks to it on control.socket. See config/tcpsleuth.example.toml.\n"
     "\n"
     "options:\n"
     "  --config FILE          the configuration (required)\n"
     "  --events FILE          overrides output.events ('-' for stdout)\n"
     "  --report FILE          overrides output.report ('-' stdout, 'none' no report)\n"
     "  --workers N            overrides workers.count\n"
-    "  -v, --verbose          log start-up details\n"
-    "  -q, --quiet            log errors only\n"
+    "  --control PATH         overrides control.socket ('' for none)\n"
+    "  -v, --verbose          log debug details (overrides logging.level)\n"
+    "  -q, --quiet            log errors only (overrides logging.level)\n"
     "  -h, --help             this text\n"
     "\n"
     "exit status: 0 stopped cleanly, 1 usage or configuration error, 2 DPDK or a port failed to start\n";
 
 volatile std::sig_atomic_t g_signal = 0;
+volatile std::sig_atomic_t g_reload = 0;
 extern "C" void on_signal(int sig) { g_signal = sig; }
+extern "C" void on_hangup(int) { g_reload = 1; }
 
 struct Options {
     std::string config;
     std::string events, report;
     bool events_set = false, report_set = false;
     std::uint32_t workers = 0;
-    spdlog::level::level_enum log_level = spdlog::level::warn;
+    std::optional<std::string> control;
+    std::optional<spdlog::level::level_enum> log_level;
     std::vector<std::string> eal_extra;
 };
 
@@ -78,10 +89,11 @@ int parse_options(int argc, char** argv, Options& o) {
         } else if (a == "-h" || a == "--help") {
             std::fputs(kUsage, stdout);
             return 0;
-        } else if (a == "--config" || a == "--events" || a == "--report" || a == "--workers") {
+        } else if (a == "--config" || a == "--events" || a == "--report" || a == "--workers" || a == "--control") {
             const char* v = value();
             if (v == nullptr) return 1;
             if (a == "--config") o.config = v;
+            if (a == "--control") o.control = v;
             if (a == "--events") o.events = v, o.events_set = true;
             if (a == "--report") o.report = v, o.report_set = true;
             if (a == "--workers") {
@@ -94,7 +106,7 @@ int parse_options(int argc, char** argv, Options& o) {
                 o.workers = static_cast<std::uint32_t>(n);
             }
         } else if (a == "-v" || a == "--verbose") {
-            o.log_level = spdlog::level::info;
+            o.log_level = spdlog::level::debug;
         } else if (a == "-q" || a == "--quiet") {
             o.log_level = spdlog::level::err;
         } else {
@@ -109,9 +121,10 @@ int parse_options(int argc, char** argv, Options& o) {
     return -1;
 }
 
-class LiveRun {
+class LiveRun final : public control::Backend {
 public:
-    LiveRun(const DaemonConfig& cfg, std::string config_path) : cfg_(cfg), config_path_(std::move(config_path)) {}
+    LiveRun(const DaemonConfig& cfg, std::string config_path)
+        : cfg_(cfg), config_path_(std::move(config_path)), control_(*this, cfg_, config_path_) {}
 
     // Returns the process exit code.
     int run(const std::vector<std::string>& eal_extra) {
@@ -166,9 +179,18 @@ private:
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
             return 2;
         }
+        if (!cfg_.control.socket.empty()) {
+            if (!control_.open(error)) {
+                std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+                return 1;
+            }
+            spdlog::info("control socket {}", control_.path());
+        }
         launch();
         serve();
+        abandon_requests();
         stop();
+        control_.close();
         print_final();
         return 0;
     }
@@ -244,12 +266,26 @@ private:
     void serve() {
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
+        std::signal(SIGHUP, on_hangup);
         auto last_stats = std::chrono::steady_clock::now();
         auto last_packet = last_stats;
+        auto last_check = last_stats;
         std::uint64_t seen = 0;
-        while (g_signal == 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        while (g_signal == 0 && !shutdown_) {
+            if (control_.is_open()) {
+                control_.poll(1);
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
             drain_events();
+            service_mailboxes();
+            if (g_reload != 0) {
+                g_reload = 0;
+                spdlog::info("SIGHUP: reloading {}", config_path_);
+                control_.reload([](bool ok, const std::string& msg) {
+                    if (ok) spdlog::info("reload done: {}", msg);
+                });
+            }
             const auto now = std::chrono::steady_clock::now();
             const std::uint64_t rx = packets_received();
             if (rx != seen) {
@@ -264,9 +300,195 @@ private:
                 last_stats = now;
                 print_counters("stats");
             }
+            if (now - last_check >= std::chrono::milliseconds(100)) {
+                last_check = now;
+                log_first_problems();
+            }
         }
         if (g_signal != 0) spdlog::info("signal {}: stopping", static_cast<int>(g_signal));
     }
+
+    // The packet path never logs. Instead the main core says once, per core and per
+    // reason, when a loss or a malformed packet first shows in the counters; the counters
+    // (`tcpsleuthctl stats`) carry the rest.
+    void log_first_problems() {
+        static constexpr Counter kWatched[] = {Counter::kParseTruncated, Counter::kParseBadL2, Counter::kParseBadIpHeader,
+                                               Counter::kParseBadIpLength, Counter::kParseBadIpv6Ext, Counter::kParseBadTcpHeader,
+                                               Counter::kParseBadTcpOption, Counter::kParseBadIcmp, Counter::kEventsDropped,
+                                               Counter::kFlowEvicted, Counter::kFlowWrongCore};
+        logged_.resize(shared_.workers.size() * std::size(kWatched) + ports_.ports.size() * 3);
+        std::size_t slot = 0;
+        for (std::size_t w = 0; w < shared_.workers.size(); ++w) {
+            for (const Counter c : kWatched) {
+                if (!logged_[slot] && shared_.workers[w]->counters.get(c) != 0) {
+                    logged_[slot] = true;
+                    const CounterInfo& info = kCounterInfo[static_cast<std::size_t>(c)];
+                    spdlog::warn("worker {}: first {} ({}); further ones are only counted", w, info.name, info.help);
+                }
+                ++slot;
+            }
+        }
+        for (const auto& p : ports_.ports) {
+            rte_eth_stats st{};
+            rte_eth_stats_get(p.id, &st);
+            const std::pair<const char*, std::uint64_t> port_problems[] = {
+                {"rx_missed (the NIC had no free descriptor: the workers fall behind)", st.imissed},
+                {"rx_nombuf (no free packet buffer: raise mbufs)", st.rx_nombuf},
+                {"tx_errors", st.oerrors}};
+            for (const auto& [what, value] : port_problems) {
+                if (!logged_[slot] && value != 0) {
+                    logged_[slot] = true;
+                    spdlog::warn("port {}: first {}; further ones are only counted", p.name, what);
+                }
+                ++slot;
+            }
+        }
+    }
+
+    // ---- control::Backend: answered from the main core; flows through the mailboxes ----
+
+    control::Snapshot snapshot() override {
+        control::Snapshot s;
+        s.mode = to_string(cfg_.mode);
+        for (std::size_t i = 0; i < ports_.ports.size(); ++i) {
+            const auto& p = ports_.ports[i];
+            rte_eth_stats st{};
+            rte_eth_stats_get(p.id, &st);
+            control::PortStats ps{.name = p.name, .device = p.device, .rx_packets = st.ipackets, .tx_packets = st.opackets,
+                                  .rx_missed = st.imissed, .rx_errors = st.ierrors, .tx_errors = st.oerrors,
+                                  .rx_nombuf = st.rx_nombuf, .tx_dropped = tx_dropped(i)};
+            s.ports.push_back(std::move(ps));
+        }
+        for (std::size_t w = 0; w < shared_.workers.size(); ++w) {
+            const auto& ws = *shared_.workers[w];
+            s.workers.push_back({.counters = &ws.counters, .flows_active = ws.flows_active.load(std::memory_order_relaxed),
+                                 .flow_capacity = ws.table.capacity(),
+                                 .ring_full = shared_.io ? shared_.io->ring_full[w].load() : 0});
+        }
+        return s;
+    }
+
+    void query_flows(const FlowQuery& q, std::function<void(control::FlowListing)> done) override {
+        Request r;
+        r.kind = live::Mailbox::Kind::kFlows;
+        r.query = q;
+        r.on_flows = std::move(done);
+        requests_.push_back(std::move(r));
+        service_mailboxes();
+    }
+
+    void find_flow(std::uint64_t id, std::function<void(std::optional<FlowState>)> done) override {
+        Request r;
+        r.kind = live::Mailbox::Kind::kFlow;
+        r.flow_id = static_cast<std::uint32_t>(id);
+        r.on_flow = std::move(done);
+        requests_.push_back(std::move(r));
+        service_mailboxes();
+    }
+
+    void apply_config(const DaemonConfig& next, std::function<void()> done) override {
+        Request r;
+        r.kind = live::Mailbox::Kind::kConfig;
+        r.config = next.inspect;
+        r.on_config = [this, next, done = std::move(done)] {
+            cfg_.output.stats_interval_s = next.output.stats_interval_s;
+            cfg_.output.exit_when_idle_s = next.output.exit_when_idle_s;
+            cfg_.inspect = next.inspect;
+            cfg_.inspect.flows.capacity = shared_.workers[0]->table.capacity();
+            cfg_.logging.level = next.logging.level;
+            if (!log_forced_) spdlog::set_level(log_level_named(next.logging.level));
+            done();
+        };
+        requests_.push_back(std::move(r));
+        service_mailboxes();
+    }
+
+    void request_shutdown() override { shutdown_ = true; }
+
+public:
+    void set_log_forced(bool forced) { log_forced_ = forced; }
+
+private:
+    struct Request {
+        live::Mailbox::Kind kind = live::Mailbox::Kind::kFlows;
+        FlowQuery query;
+        std::uint32_t flow_id = 0;
+        Config config;
+        std::function<void(control::FlowListing)> on_flows;
+        std::function<void(std::optional<FlowState>)> on_flow;
+        std::function<void()> on_config;
+        bool posted = false;
+        std::vector<unsigned> asked;  // workers with this request in their mailbox
+    };
+
+    // The oldest request goes to the workers it concerns; once all have answered, its
+    // callback runs and the next one goes out. Polled from the main loop: never waits.
+    void service_mailboxes() {
+        while (!requests_.empty()) {
+            Request& r = requests_.front();
+            const unsigned n = static_cast<unsigned>(shared_.workers.size());
+            if (!r.posted) {
+                if (r.kind == live::Mailbox::Kind::kFlow) {
+                    r.asked = {(r.flow_id - 1) % n};  // ids are numbered w + 1, w + 1 + n, ...
+                } else {
+                    for (unsigned w = 0; w < n; ++w) r.asked.push_back(w);
+                }
+                for (const unsigned w : r.asked) {
+                    live::Mailbox& m = shared_.workers[w]->mailbox;
+                    m.kind = r.kind;
+                    m.query = r.query;
+                    m.flow_id = r.flow_id;
+                    m.config = r.config;
+                    m.started = false;
+                    m.state.store(live::Mailbox::kPosted, std::memory_order_release);
+                }
+                r.posted = true;
+            }
+            for (const unsigned w : r.asked) {
+                if (shared_.workers[w]->mailbox.state.load(std::memory_order_acquire) != live::Mailbox::kAnswered) return;
+            }
+            finish_request(r);
+            requests_.pop_front();
+        }
+    }
+
+    void finish_request(Request& r) {
+        switch (r.kind) {
+            case live::Mailbox::Kind::kFlows: {
+                control::FlowListing all;
+                for (const unsigned w : r.asked) {
+                    live::Mailbox& m = shared_.workers[w]->mailbox;
+                    const auto& top = m.scan.sorted();
+                    all.flows.insert(all.flows.end(), top.begin(), top.end());
+                    all.matched += m.scan.matched();
+                }
+                std::sort(all.flows.begin(), all.flows.end(),
+                          [&](const FlowSummary& a, const FlowSummary& b) { return sorts_before(a, b, r.query.sort); });
+                if (all.flows.size() > r.query.limit) all.flows.resize(r.query.limit);
+                r.on_flows(std::move(all));
+                break;
+            }
+            case live::Mailbox::Kind::kFlow: {
+                live::Mailbox& m = shared_.workers[r.asked[0]]->mailbox;
+                r.on_flow(m.found ? std::optional<FlowState>(m.flow) : std::nullopt);
+                break;
+            }
+            case live::Mailbox::Kind::kConfig: r.on_config(); break;
+        }
+        for (const unsigned w : r.asked) shared_.workers[w]->mailbox.state.store(live::Mailbox::kEmpty, std::memory_order_release);
+    }
+
+    // Stopping: workers no longer answer. Requests still out are dropped with their
+    // clients, whom the socket's close tells.
+    void abandon_requests() { requests_.clear(); }
+
+    std::uint64_t tx_dropped(std::size_t port) const {
+        std::uint64_t dropped = shared_.io ? shared_.io->tx_dropped[port].load() : 0;
+        for (const auto& w : shared_.workers) dropped += w->tx_dropped[port].load(std::memory_order_relaxed);
+        return dropped;
+    }
+
+    void unused_marker();
 
     void stop() {
         shared_.phase.store(live::Phase::kStop, std::memory_order_release);
@@ -307,7 +529,10 @@ private:
     void drain_events() {
         Event e;
         for (auto& w : shared_.workers) {
-            while (w->events.try_pop(e)) writer_->write(e);
+            while (w->events.try_pop(e)) {
+                writer_->write(e);
+                control_.on_event(e, writer_->last_line());
+            }
         }
         std::fflush(events_);
     }
@@ -325,8 +550,7 @@ private:
             const auto& p = ports_.ports[i];
             rte_eth_stats st{};
             rte_eth_stats_get(p.id, &st);
-            std::uint64_t dropped = shared_.io ? shared_.io->tx_dropped[i].load() : 0;
-            for (const auto& w : shared_.workers) dropped += w->tx_dropped[i].load(std::memory_order_relaxed);
+            const std::uint64_t dropped = tx_dropped(i);
             char row[256];
             std::snprintf(row, sizeof row, "%-5u %-24s %12llu %12llu %11llu %10llu %10llu %10llu %11llu\n", p.id,
                           p.name.substr(0, 24).c_str(), static_cast<unsigned long long>(st.ipackets),
@@ -383,8 +607,13 @@ private:
         print_counters("final counters");
     }
 
-    const DaemonConfig& cfg_;
+    DaemonConfig cfg_;  // reload changes its live keys
     std::string config_path_;
+    control::Controller control_;
+    std::deque<Request> requests_;
+    bool shutdown_ = false;
+    bool log_forced_ = false;
+    std::vector<bool> logged_;
     live::PortSet ports_;
     std::unique_ptr<SurgeBoard> surge_board_;
     live::RunShared shared_;
@@ -400,7 +629,7 @@ private:
 int run_main(int argc, char** argv) {
     Options opt;
     if (const int rc = parse_options(argc, argv, opt); rc >= 0) return rc;
-    spdlog::set_level(opt.log_level);
+    spdlog::set_level(opt.log_level.value_or(spdlog::level::info));
     ConfigLoad load = load_config_file(opt.config);
     if (!load.ok()) {
         for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -411,7 +640,16 @@ int run_main(int argc, char** argv) {
     if (opt.events_set) cfg.output.events = opt.events;
     if (opt.report_set) cfg.output.report = opt.report;
     if (opt.workers != 0) cfg.workers.count = opt.workers;
+    if (opt.control) cfg.control.socket = *opt.control;
+    std::string error;
+    if (!setup_logging(cfg.logging, opt.log_level, error)) {
+        std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+        return 1;
+    }
+    set_idle_profiles(cfg.idle_profiles);
+    spdlog::info("tcpsleuth {} starting: {} ({} mode, {} port(s))", TCPSLEUTH_VERSION, opt.config, to_string(cfg.mode), cfg.ports.size());
     LiveRun run(cfg, opt.config);
+    run.set_log_forced(opt.log_level.has_value());
     return run.run(opt.eal_extra);
 }
 

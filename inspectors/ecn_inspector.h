@@ -40,6 +40,8 @@ public:
     };
 
     EcnInspector(const EcnConfig& cfg, PathTable& paths) noexcept : cfg_(cfg), paths_(paths) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const EcnConfig& cfg) noexcept { cfg_ = cfg; }
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;

@@ -4,7 +4,9 @@
 // worker to the output side through a ring; strings are only made on the output side
 // (event_format.cc).
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <limits>
 #include <string_view>
 #include <type_traits>
@@ -343,18 +345,40 @@ static_assert(std::is_trivially_copyable_v<Event>, "events cross cores by copy")
 
 std::string_view event_name(const Event& e) noexcept;
 
+// Every event kind's name, indexed like EventDetail (the bit in FlowCommon::event_kinds).
+inline constexpr auto kEventKinds = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::string_view, sizeof...(I)>{std::variant_alternative_t<I, EventDetail>::kName...};
+}(std::make_index_sequence<std::variant_size_v<EventDetail>>{});
+
 // The packet path's handle on the event ring: a full ring costs one counter, never a wait.
 class EventSink {
 public:
     EventSink(SpscRing<Event>& ring, CoreCounters& counters) noexcept : ring_(ring), counters_(counters) {}
     void emit(const Event& e) noexcept {
         counters_.add(ring_.try_push(e) ? Counter::kEventsEmitted : Counter::kEventsDropped);
+        if (kinds_ != nullptr && e.flow_id == tracked_id_) {
+            *kinds_ |= 1u << e.detail.index();
+            const auto worst = static_cast<std::uint8_t>(static_cast<unsigned>(e.severity) + 1);
+            if (*worst_ < worst) *worst_ = worst;
+        }
     }
+
+    // While a flow's packet is inspected, its events are also tallied in the flow entry.
+    void track(std::uint32_t id, std::uint32_t* kinds, std::uint8_t* worst) noexcept {
+        tracked_id_ = id;
+        kinds_ = kinds;
+        worst_ = worst;
+    }
+    void untrack() noexcept { kinds_ = nullptr; }
 
 private:
     SpscRing<Event>& ring_;
     CoreCounters& counters_;
+    std::uint64_t tracked_id_ = 0;
+    std::uint32_t* kinds_ = nullptr;
+    std::uint8_t* worst_ = nullptr;
 };
+static_assert(std::variant_size_v<EventDetail> <= 32, "FlowCommon::event_kinds holds one bit per kind");
 
 // True on the 1st, 10th, 100th, ... occurrence (Zeek's ScaledHistoryEntry).
 constexpr bool bump_and_should_report(std::uint32_t& count, std::uint32_t& next) noexcept {

@@ -61,6 +61,13 @@ public:
         }
     }
 
+    // Pool slots handed out so far, and one of them (null when free): for scans spread over
+    // several calls (control queries), where for_each would be one long stall.
+    std::uint32_t slots() const noexcept { return high_water_; }
+    const FlowState* slot(std::uint32_t i) const noexcept {
+        return i < high_water_ && pool_[i].common.in_use ? &pool_[i] : nullptr;
+    }
+
     // Flow ids become first, first + stride, ...: each of N workers numbers its flows
     // (w + 1, w + 1 + N, ...) so ids stay unique across the process. Call before use.
     void number_flows(std::uint32_t first, std::uint32_t stride) noexcept {

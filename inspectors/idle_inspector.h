@@ -31,6 +31,11 @@ public:
     // `min_hop_difference` is rst.injected's: one rule decides whether a RST's TTL is foreign.
     IdleInspector(const IdleConfig& cfg, std::uint32_t min_hop_difference, PathTable& paths) noexcept
         : cfg_(cfg), min_hop_difference_(min_hop_difference), paths_(paths) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const IdleConfig& cfg, std::uint32_t min_hop_difference) noexcept {
+        cfg_ = cfg;
+        min_hop_difference_ = min_hop_difference;
+    }
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;

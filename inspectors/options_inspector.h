@@ -25,6 +25,8 @@ public:
     };
 
     OptionsInspector(const OptionsConfig& cfg, PathTable& paths) noexcept : cfg_(cfg), paths_(paths) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const OptionsConfig& cfg) noexcept { cfg_ = cfg; }
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;

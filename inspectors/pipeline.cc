@@ -9,6 +9,22 @@ Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCou
       zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
       window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, cfg.rst.min_hop_difference, paths_), rst_(cfg.rst) {}
 
+void Pipeline::reconfigure(const Config& cfg) noexcept {
+    const std::uint32_t capacity = cfg_.flows.capacity;
+    cfg_ = cfg;
+    cfg_.flows.capacity = capacity;
+    syn_.reconfigure(cfg.handshake);
+    zero_window_.reconfigure(cfg.zero_window);
+    surge_.reconfigure(cfg.syn_surge);
+    mtu_.reconfigure(cfg.mtu);
+    options_.reconfigure(cfg.options);
+    window_.reconfigure(cfg.window);
+    ecn_.reconfigure(cfg.ecn);
+    sack_.reconfigure(cfg.sack);
+    idle_.reconfigure(cfg.idle, cfg.rst.min_hop_difference);
+    rst_.reconfigure(cfg.rst);
+}
+
 void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link) noexcept {
     if (n > kBurst) n = kBurst;
     // Pass 1: parse, key, hash, prefetch the directory slot.
@@ -86,6 +102,7 @@ void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, st
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
     // The inspectors, in a fixed order. Each touches only its own state.
     const FlowCommon& c = flow.common;
+    sink_.track(c.id, &flow.common.event_kinds, &flow.common.worst_event);
     syn_.on_packet(pkt, seg, c, flow.syn, sink_);
     zero_window_.on_packet(pkt, seg, c, flow.zero_window, sink_);
     surge_.on_packet(pkt, seg, c, sink_);
@@ -100,6 +117,7 @@ void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, st
     sack_.on_packet(pkt, seg, c, flow.sack, sink_);
     idle_.on_packet(pkt, seg, c, flow.idle, sink_);
     rst_.on_packet(pkt, seg, c, flow.rst, sink_);
+    sink_.untrack();
 }
 
 void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept {
@@ -111,7 +129,9 @@ void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, s
     }
     counters_.add(Counter::kIcmpMatched);
     track_icmp(pkt, flow->common);
+    sink_.track(flow->common.id, &flow->common.event_kinds, &flow->common.worst_event);
     mtu_.on_icmp(pkt, dir, flow->common, flow->mtu, sink_);
+    sink_.untrack();
 }
 
 std::uint64_t Pipeline::idle_timeout_ns(const FlowCommon& flow) const noexcept {

@@ -45,6 +45,11 @@ public:
     template <typename Drain>
     void finish(std::uint64_t now_ns, Drain&& drain) noexcept;
 
+    // A reload: new thresholds, switches and idle timeouts from the next packet on. Flows and
+    // inspector state are kept; the table keeps its size (flows.capacity is not taken).
+    void reconfigure(const Config& cfg) noexcept;
+    const Config& config() const noexcept { return cfg_; }
+
     const FlowTable& table() const noexcept { return table_; }
 
     // Several workers: judge state-table surges on all their flows together (see SurgeBoard).

@@ -20,6 +20,8 @@ public:
     };
 
     explicit RstInspector(const RstConfig& cfg) noexcept : cfg_(cfg) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const RstConfig& cfg) noexcept { cfg_ = cfg; }
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;

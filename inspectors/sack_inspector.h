@@ -35,6 +35,8 @@ public:
     };
 
     explicit SackInspector(const SackConfig& cfg) noexcept : cfg_(cfg) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const SackConfig& cfg) noexcept { cfg_ = cfg; }
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;

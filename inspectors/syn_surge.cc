@@ -32,9 +32,14 @@ std::uint32_t SynSurgeInspector::Bits::estimate() const noexcept {
     return static_cast<std::uint32_t>(std::lround(-256.0 * std::log(static_cast<double>(256 - set) / 256.0)));
 }
 
-SynSurgeInspector::SynSurgeInspector(const SynSurgeConfig& cfg) noexcept : cfg_(cfg) {
+SynSurgeInspector::SynSurgeInspector(const SynSurgeConfig& cfg) noexcept { reconfigure(cfg); }
+
+void SynSurgeInspector::reconfigure(const SynSurgeConfig& cfg) noexcept {
+    const std::uint32_t old_window = cfg_.window_s;
+    cfg_ = cfg;
     if (cfg_.window_s == 0) cfg_.window_s = 1;
     if (cfg_.window_s > kMaxWindowS) cfg_.window_s = kMaxWindowS;
+    if (cfg_.window_s != old_window) buckets_.fill(Bucket{});
 }
 
 SynSurgeInspector::Bucket& SynSurgeInspector::bucket_at(std::uint64_t ts_ns) noexcept {

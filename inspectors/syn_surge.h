@@ -27,6 +27,9 @@ public:
     static constexpr std::uint32_t kMaxWindowS = 60;
 
     explicit SynSurgeInspector(const SynSurgeConfig& cfg) noexcept;
+    // A reload: new thresholds and switches, state kept.
+    // A new window length restarts the count: buckets are indexed modulo the window.
+    void reconfigure(const SynSurgeConfig& cfg) noexcept;
 
     // With several workers each sees only its share of the flows: attached to one board,
     // they judge a surge on all of them and report each episode once.

@@ -23,6 +23,8 @@ public:
     };
 
     explicit SynUnansweredInspector(const HandshakeConfig& cfg) noexcept : cfg_(cfg) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const HandshakeConfig& cfg) noexcept { cfg_ = cfg; }
 
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;

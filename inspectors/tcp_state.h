@@ -91,12 +91,16 @@ struct FlowCommon {
     // The hash that steered the flow's first packet to this core (NIC RSS or the software
     // distributor): both directions must carry the same one (flow.wrong_core).
     std::uint32_t steer = 0;
+    // Kinds of event this flow has raised (bit = EventDetail index), and the worst
+    // severity among them + 1 (0: none): what `flows` filters on without the event log.
+    std::uint32_t event_kinds = 0;
     std::uint16_t icmp_errors = 0;
     TcpState state = TcpState::kMidstream;
     std::uint8_t flags = 0;           // FlowFlag
     std::uint8_t client_dir = 0;      // Dir index of the client's packets
     std::uint8_t in_use = 0;
-    std::uint8_t pad[2] = {};
+    std::uint8_t worst_event = 0;
+    std::uint8_t pad = 0;
     DirState dir[2];                  // indexed by Dir (lo->hi, hi->lo)
 
     bool has(FlowFlag f) const noexcept { return (flags & f) != 0; }

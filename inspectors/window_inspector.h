@@ -37,6 +37,8 @@ public:
     };
 
     explicit WindowInspector(const WindowConfig& cfg) noexcept : cfg_(cfg) {}
+    // A reload: new thresholds and switches, state kept.
+    void reconfigure(const WindowConfig& cfg) noexcept { cfg_ = cfg; }
 
     // True when window.scale_mismatch was reported by this packet (the options inspector
     // records it as far-end evidence of a stripped window scale).

@@ -116,6 +116,7 @@ private:
                     rte_pktmbuf_free_bulk(mbufs_, n);
                 }
             }
+            serve_mailbox();
             // Stopped: take what the queues hold, but not forever while traffic keeps coming.
             if (stopping && (!any || ++drain_rounds > 64)) return;
             if (any) {
@@ -133,6 +134,7 @@ private:
         for (;;) {
             const bool io_done = run_.io->stopped.load(std::memory_order_acquire);
             const unsigned n = rte_ring_sc_dequeue_burst(me_.in, reinterpret_cast<void**>(mbufs_), burst(), nullptr);
+            serve_mailbox();
             if (n == 0) {
                 if (io_done) return;
                 idle(idle_polls);
@@ -192,6 +194,7 @@ private:
             done += k;
         }
         me_.last_ts_ns.store(last_ts_, std::memory_order_relaxed);
+        me_.flows_active.store(me_.table.size(), std::memory_order_relaxed);
     }
 
     void idle(std::uint64_t& polls) noexcept {
@@ -200,13 +203,48 @@ private:
         if (cfg_.workers.idle_sleep_us != 0 && polls >= 1024) rte_delay_us_sleep(cfg_.workers.idle_sleep_us);
     }
 
+    // A control question, a slice at a time: 4096 slots cost about as much as a burst, so a
+    // scan of a million flows spreads over a few hundred bursts instead of stalling one.
+    void serve_mailbox() noexcept {
+        Mailbox& m = me_.mailbox;
+        if (m.state.load(std::memory_order_acquire) != Mailbox::kPosted) return;
+        constexpr std::uint32_t kSlotsPerCall = 4096;
+        bool done = true;
+        switch (m.kind) {
+            case Mailbox::Kind::kFlows:
+                if (!m.started) m.scan.start(m.query);
+                done = m.scan.step(me_.table, kSlotsPerCall);
+                break;
+            case Mailbox::Kind::kFlow: {
+                if (!m.started) m.cursor = 0;
+                m.found = false;
+                const std::uint32_t end = std::min(me_.table.slots(), m.cursor + kSlotsPerCall);
+                for (; m.cursor < end; ++m.cursor) {
+                    const FlowState* f = me_.table.slot(m.cursor);
+                    if (f != nullptr && f->common.id == m.flow_id) {
+                        m.flow = *f;
+                        m.found = true;
+                        break;
+                    }
+                }
+                done = m.found || m.cursor >= me_.table.slots();
+                break;
+            }
+            case Mailbox::Kind::kConfig:
+                me_.pipeline.reconfigure(m.config);
+                break;
+        }
+        m.started = !done;
+        if (done) m.state.store(Mailbox::kAnswered, std::memory_order_release);
+    }
+
     // Nothing arrived for a while: flows still age on the wall clock, and the counters the
     // main core shows stay fresh.
     void idle_tick() noexcept {
         // Packet-time ports (a replay) have no "now" between packets: their flows age by
         // the packets that follow.
         if (!packet_time_) {
-            me_.pipeline.sweep(clock_.now_ns(), cfg_.inspect.flows.sweep_budget);
+            me_.pipeline.sweep(clock_.now_ns(), me_.pipeline.config().flows.sweep_budget);
         }
         me_.flows_active.store(me_.table.size(), std::memory_order_relaxed);
     }

@@ -18,6 +18,7 @@
 #include "config/daemon_config.h"
 #include "inspectors/counters.h"
 #include "inspectors/events.h"
+#include "inspectors/flow_query.h"
 #include "inspectors/flow_table.h"
 #include "inspectors/pipeline.h"
 #include "inspectors/spsc_ring.h"
@@ -35,6 +36,25 @@ enum class Phase : int {
 
 enum class WorkerState : int { kRunning, kDrained, kDone };
 
+// The main core's questions to one worker (control socket), answered between bursts: the
+// main core fills a request and publishes it with state = kPosted; the worker works on it a
+// bounded number of table slots per loop and publishes the answer with state = kAnswered.
+// One request at a time per worker; every buffer is allocated before the run.
+struct Mailbox {
+    enum class Kind : int { kFlows, kFlow, kConfig };
+    enum State : int { kEmpty, kPosted, kAnswered };
+    std::atomic<int> state{kEmpty};
+    Kind kind = Kind::kFlows;
+    bool started = false;      // worker side: the scan has begun
+    FlowQuery query;           // kFlows
+    FlowScan scan;             //   its answer: scan.sorted(), scan.matched()
+    std::uint32_t flow_id = 0; // kFlow
+    std::uint32_t cursor = 0;
+    bool found = false;        //   its answer
+    FlowState flow{};
+    Config config;             // kConfig: the thresholds to take
+};
+
 // One per worker. Built on the main core before launch (allocation happens there; the flow
 // table's pages are first touched by the worker that uses them).
 struct WorkerShared {
@@ -51,6 +71,7 @@ struct WorkerShared {
     std::atomic<std::uint64_t> last_ts_ns{0};
     std::atomic<std::uint32_t> flows_active{0};
     std::atomic<WorkerState> state{WorkerState::kRunning};
+    Mailbox mailbox;
     rte_ring* in = nullptr;    // software distribution: packets from the I/O core
     rte_ring* back = nullptr;  // software distribution, inline: inspected packets to send
 };

@@ -53,6 +53,8 @@ public:
     }
     ~MappedPcapReader() override { munmap(const_cast<std::uint8_t*>(base_), size_); }
 
+    std::uint64_t bytes_read() const noexcept override { return pos_; }
+
     std::size_t next_burst(RawPacket* out, std::size_t n) override {
         release_consumed();
         std::size_t got = 0;
@@ -124,6 +126,11 @@ public:
         arena_.resize(slot_ * Pipeline::kBurst);
     }
     ~LibpcapReader() override { pcap_close(pcap_); }
+
+    std::uint64_t bytes_read() const noexcept override {
+        const long at = std::ftell(pcap_file(pcap_));
+        return at > 0 ? static_cast<std::uint64_t>(at) : 0;
+    }
 
     std::size_t next_burst(RawPacket* out, std::size_t n) override {
         std::size_t got = 0;
@@ -205,7 +212,9 @@ std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std:
             error = path + ": cannot map: " + errno_text();
             return nullptr;
         }
-        return std::make_unique<MappedPcapReader>(static_cast<const std::uint8_t*>(base), size, swapped, nano, link);
+        auto reader = std::make_unique<MappedPcapReader>(static_cast<const std::uint8_t*>(base), size, swapped, nano, link);
+        reader->file_bytes_ = size;
+        return reader;
     }
     if (magic != kMagicPcapng) {
         error = path + ": not a pcap or pcapng file (unknown magic number)";
@@ -233,7 +242,9 @@ std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std:
         pcap_close(p);
         return nullptr;
     }
-    return std::make_unique<LibpcapReader>(p, link);
+    auto reader = std::make_unique<LibpcapReader>(p, link);
+    reader->file_bytes_ = size;
+    return reader;
 }
 
 }  // namespace tcpsleuth

@@ -23,6 +23,10 @@ public:
     // The data pointers stay valid until the next call.
     virtual std::size_t next_burst(RawPacket* out, std::size_t n) = 0;
 
+    // How far through the file (progress bar, `stats` in analyze --control).
+    virtual std::uint64_t bytes_read() const noexcept = 0;
+    std::uint64_t file_bytes() const noexcept { return file_bytes_; }
+
     LinkType link() const noexcept { return link_; }
     // Non-empty when reading stopped early: a truncated last record, a corrupt header.
     const std::string& warning() const noexcept { return warning_; }
@@ -30,6 +34,7 @@ public:
 protected:
     LinkType link_ = LinkType::kEthernet;
     std::uint64_t next_number_ = 1;
+    std::uint64_t file_bytes_ = 0;
     std::string warning_;
 };
 

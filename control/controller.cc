@@ -1,0 +1,693 @@
+#include "controller.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "inspectors/event_format.h"
+#include "inspectors/idle_profiles.h"
+#include "inspectors/json_writer.h"
+
+namespace tcpsleuth::control {
+
+std::string_view to_string(TcpState s) noexcept {
+    switch (s) {
+        case TcpState::kSynSent: return "syn_sent";
+        case TcpState::kSynReceived: return "syn_received";
+        case TcpState::kEstablished: return "established";
+        case TcpState::kClosing: return "closing";
+        case TcpState::kClosed: return "closed";
+        case TcpState::kMidstream: return "midstream";
+    }
+    return "?";
+}
+
+std::string_view to_string(FlowSort s) noexcept {
+    switch (s) {
+        case FlowSort::kLastSeen: return "last_seen";
+        case FlowSort::kFirstSeen: return "first_seen";
+        case FlowSort::kBytes: return "bytes";
+        case FlowSort::kRetransmissions: return "retransmissions";
+        case FlowSort::kId: return "id";
+    }
+    return "?";
+}
+
+namespace {
+
+struct Command {
+    std::string_view name;
+    std::string_view args;  // comma-separated names it accepts
+    std::string_view help;
+};
+
+constexpr Command kCommands[] = {
+    {"hello", "", "the daemon's version, protocol version and mode"},
+    {"help", "", "every command with its arguments and help text"},
+    {"version", "", "the daemon's version and protocol version"},
+    {"uptime", "", "seconds since start"},
+    {"stats", "", "ports (rx/tx/missed/errors), workers (packets, flows, events, parse counters, ring drops), events by kind"},
+    {"flows", "addr,port,event,severity,sort,limit",
+     "flows in the tables: addr and port match either end; event (a kind, or a list) and severity (info, warning, "
+     "critical) match what a flow raised; sort by last_seen (default), first_seen, bytes, retransmissions or id; "
+     "limit (default 50, at most 10000)"},
+    {"flow", "id", "one flow explained: every tracked field in both directions, its events, and what they mean"},
+    {"events", "kind,severity,addr,port,flow,limit", "recent events, oldest first (limit: the newest N, default 50)"},
+    {"subscribe", "", "stream every new event as a JSON line until the client disconnects"},
+    {"config.show", "", "the configuration in effect, as TOML"},
+    {"reload", "", "re-read the configuration file; apply what can change live, refuse the rest (SIGHUP does the same)"},
+    {"metrics", "", "counters in the Prometheus text exposition format"},
+    {"shutdown", "", "stop: finish the flows, write the last events and the report, exit"},
+};
+
+const Command* find_command(std::string_view name) {
+    for (const Command& c : kCommands) {
+        if (c.name == name) return &c;
+    }
+    return nullptr;
+}
+
+std::string ok_reply(std::string_view data_json) {
+    std::string out = "{\"ok\":true,\"data\":";
+    out += data_json;
+    return out + "}";
+}
+
+std::string error_reply(std::string_view message) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object().field("ok", false).field("error", message).end_object();
+    return out;
+}
+
+bool parse_address(const std::string& text, std::array<std::uint8_t, 16>& out) {
+    out = {};
+    std::uint8_t v4[4];
+    if (inet_pton(AF_INET, text.c_str(), v4) == 1) {
+        out[10] = out[11] = 0xff;
+        std::copy(v4, v4 + 4, out.begin() + 12);
+        return true;
+    }
+    return inet_pton(AF_INET6, text.c_str(), out.data()) == 1;
+}
+
+bool parse_severity(const std::string& s, Severity& out) {
+    for (const Severity v : {Severity::kInfo, Severity::kWarning, Severity::kCritical}) {
+        if (s == to_string(v)) {
+            out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Kinds from a name or a list of names; an error names the unknown one.
+bool parse_kinds(const json::Value& v, std::uint32_t& mask, std::string& error) {
+    std::vector<const json::Value*> names;
+    if (v.is_array()) {
+        for (const json::Value& e : v.items()) names.push_back(&e);
+    } else {
+        names.push_back(&v);
+    }
+    for (const json::Value* n : names) {
+        if (!n->is_string()) {
+            error = "event: expected a kind name or a list of them";
+            return false;
+        }
+        const auto it = std::find(kEventKinds.begin(), kEventKinds.end(), n->as_string());
+        if (it == kEventKinds.end()) {
+            error = "event: unknown kind \"" + n->as_string() + "\" (see the event catalog in DESIGN.md)";
+            return false;
+        }
+        mask |= 1u << (it - kEventKinds.begin());
+    }
+    return true;
+}
+
+// The filter arguments `flows` and `events` share.
+struct CommonFilter {
+    std::array<std::uint8_t, 16> addr{};
+    bool has_addr = false;
+    std::uint16_t port = 0;
+    std::uint32_t kinds = 0;
+    std::uint8_t min_severity = 0;  // severity + 1
+    std::uint64_t flow = 0;
+    std::uint32_t limit = 50;
+};
+
+bool uint_arg(const json::Value& v, std::string_view name, std::uint64_t max, std::uint64_t& out, std::string& error) {
+    if (!v.is_integer() || v.as_int() < 0 || static_cast<std::uint64_t>(v.as_int()) > max) {
+        error = std::string(name) + ": expected an integer from 0 to " + std::to_string(max);
+        return false;
+    }
+    out = static_cast<std::uint64_t>(v.as_int());
+    return true;
+}
+
+bool read_filter(const json::Value& args, CommonFilter& f, std::uint32_t max_limit, std::string& error) {
+    std::uint64_t n = 0;
+    if (const json::Value* v = args.find("addr")) {
+        if (!v->is_string() || !parse_address(v->as_string(), f.addr)) {
+            error = "addr: expected an IPv4 or IPv6 address";
+            return false;
+        }
+        f.has_addr = true;
+    }
+    if (const json::Value* v = args.find("port")) {
+        if (!uint_arg(*v, "port", 65535, n, error)) return false;
+        f.port = static_cast<std::uint16_t>(n);
+    }
+    if (const json::Value* v = args.find("event")) {
+        if (!parse_kinds(*v, f.kinds, error)) return false;
+    }
+    if (const json::Value* v = args.find("kind")) {
+        if (!parse_kinds(*v, f.kinds, error)) return false;
+    }
+    if (const json::Value* v = args.find("severity")) {
+        Severity s{};
+        if (!v->is_string() || !parse_severity(v->as_string(), s)) {
+            error = "severity: expected \"info\", \"warning\" or \"critical\"";
+            return false;
+        }
+        f.min_severity = static_cast<std::uint8_t>(static_cast<unsigned>(s) + 1);
+    }
+    if (const json::Value* v = args.find("flow")) {
+        if (!uint_arg(*v, "flow", UINT64_MAX >> 1, f.flow, error)) return false;
+    }
+    if (const json::Value* v = args.find("limit")) {
+        if (!uint_arg(*v, "limit", max_limit, n, error)) return false;
+        f.limit = static_cast<std::uint32_t>(n);
+    }
+    return true;
+}
+
+struct Endpoints {
+    std::string client, server;
+    std::uint16_t client_port = 0, server_port = 0;
+};
+
+Endpoints endpoints_of(const FlowKey& k, bool client_is_lo) {
+    Endpoints e;
+    e.client = format_address(client_is_lo ? k.addr_lo : k.addr_hi);
+    e.server = format_address(client_is_lo ? k.addr_hi : k.addr_lo);
+    e.client_port = client_is_lo ? k.port_lo : k.port_hi;
+    e.server_port = client_is_lo ? k.port_hi : k.port_lo;
+    return e;
+}
+
+void write_kinds(JsonWriter& w, std::uint32_t kinds) {
+    w.begin_array();
+    for (std::size_t i = 0; i < kEventKinds.size(); ++i) {
+        if ((kinds & (1u << i)) != 0) w.value(kEventKinds[i]);
+    }
+    w.end_array();
+}
+
+void write_summary(JsonWriter& w, const FlowSummary& s) {
+    const Endpoints ep = endpoints_of(s.key, s.client_is_lo);
+    const unsigned c = s.client_is_lo ? 0 : 1, v = 1 - c;
+    w.begin_object();
+    w.field("id", s.id);
+    w.field("client", ep.client).field("client_port", static_cast<std::uint32_t>(ep.client_port));
+    w.field("server", ep.server).field("server_port", static_cast<std::uint32_t>(ep.server_port));
+    if (s.key.vlan != 0) w.field("vlan", static_cast<std::uint32_t>(s.key.vlan));
+    w.field("state", to_string(s.state));
+    w.field("first_seen", format_timestamp(s.first_ns)).field("last_seen", format_timestamp(s.last_ns));
+    w.key("duration_s").value(static_cast<double>(s.last_ns - s.first_ns) / 1e9);
+    w.field("bytes_from_client", s.bytes[c]).field("bytes_from_server", s.bytes[v]);
+    w.field("retransmissions_from_client", s.retransmissions[c]).field("retransmissions_from_server", s.retransmissions[v]);
+    if (s.rtt_us != 0) w.key("rtt_ms").value(s.rtt_us / 1e3);
+    if (s.zero_window[c] != 0 || s.zero_window[v] != 0) {
+        w.field("zero_window", s.zero_window[c] != 0 ? (s.zero_window[v] != 0 ? "both" : "client") : "server");
+    }
+    w.key("events");
+    write_kinds(w, s.event_kinds);
+    if (s.worst_event != 0) w.field("worst", to_string(static_cast<Severity>(s.worst_event - 1)));
+    w.end_object();
+}
+
+bool event_matches(const Event& e, const CommonFilter& f) {
+    if (f.flow != 0 && e.flow_id != f.flow) return false;
+    if (f.kinds != 0 && (f.kinds & (1u << e.detail.index())) == 0) return false;
+    if (f.min_severity != 0 && static_cast<unsigned>(e.severity) + 1 < f.min_severity) return false;
+    if (f.has_addr && e.key.addr_lo != f.addr && e.key.addr_hi != f.addr) return false;
+    if (f.port != 0 && e.key.port_lo != f.port && e.key.port_hi != f.port) return false;
+    return true;
+}
+
+std::string metric_name(std::string_view dotted) {
+    std::string out = "tcpsleuth_";
+    for (const char c : dotted) out += c == '.' ? '_' : c;
+    return out;
+}
+
+std::string label_value(std::string_view v) {
+    std::string out;
+    for (const char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+Controller::Controller(Backend& backend, const DaemonConfig& cfg, std::string config_path)
+    : backend_(backend), cfg_(cfg), config_path_(std::move(config_path)),
+      server_([this](ClientId id, std::string_view line) { on_request(id, line); }),
+      events_by_kind_(kEventKinds.size(), 0) {}
+
+void Controller::on_event(const Event& e, std::string_view json_line) {
+    ++events_total_;
+    ++events_by_kind_[e.detail.index()];
+    if (cfg_.control.event_history != 0) {
+        if (history_.size() >= cfg_.control.event_history) history_.pop_front();
+        history_.push_back(e);
+    }
+    server_.publish(json_line);
+}
+
+void Controller::on_request(ClientId id, std::string_view line) {
+    handle(line, [this, id](std::string reply) { server_.reply(id, reply); });
+    // `subscribe` is the one command that keeps the connection for itself.
+}
+
+void Controller::handle(std::string_view request, std::function<void(std::string)> reply) {
+    const json::ParseResult parsed = json::parse(request);
+    if (!parsed.value) return reply(error_reply("malformed JSON " + parsed.error));
+    const json::Value& req = *parsed.value;
+    if (!req.is_object()) return reply(error_reply("a request is a JSON object: {\"cmd\":\"help\"}"));
+    const json::Value* cmd = req.find("cmd");
+    if (cmd == nullptr || !cmd->is_string()) return reply(error_reply("\"cmd\" missing or not a string: {\"cmd\":\"help\"} lists the commands"));
+    for (const auto& [k, v] : req.members()) {
+        if (k != "cmd" && k != "args" && k != "id") return reply(error_reply("unknown request member \"" + k + "\" (cmd, args)"));
+    }
+    const Command* c = find_command(cmd->as_string());
+    if (c == nullptr) return reply(error_reply("unknown command \"" + cmd->as_string() + "\"; {\"cmd\":\"help\"} lists the commands"));
+    static const json::Value kNoArgs = json::Value::object({});
+    const json::Value* args = req.find("args");
+    if (args == nullptr || args->is_null()) args = &kNoArgs;
+    if (!args->is_object()) return reply(error_reply("\"args\" must be an object"));
+    for (const auto& [k, v] : args->members()) {
+        bool known = false;
+        std::string_view list = c->args;
+        while (!list.empty()) {
+            const std::size_t comma = list.find(',');
+            known |= list.substr(0, comma) == k;
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        }
+        if (!known) {
+            return reply(error_reply("unknown argument \"" + k + "\" for " + std::string(c->name) +
+                                     (c->args.empty() ? " (it takes none)" : " (known: " + std::string(c->args) + ")")));
+        }
+    }
+    spdlog::debug("control: {}", request);
+    dispatch(cmd->as_string(), *args, 0, std::move(reply));
+}
+
+void Controller::dispatch(const std::string& cmd, const json::Value& args, ClientId, std::function<void(std::string)> reply) {
+    std::string data;
+    JsonWriter w(data);
+    if (cmd == "hello" || cmd == "version") {
+        w.begin_object().field("version", TCPSLEUTH_VERSION).field("protocol", kProtocolVersion);
+        if (cmd == "hello") w.field("mode", backend_.snapshot().mode);
+        w.end_object();
+        return reply(ok_reply(data));
+    }
+    if (cmd == "help") return reply(ok_reply(help_json()));
+    if (cmd == "uptime") {
+        const double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        w.begin_object().key("uptime_s").value(up, 1).end_object();
+        return reply(ok_reply(data));
+    }
+    if (cmd == "stats") return reply(ok_reply(stats_json()));
+    if (cmd == "metrics") {
+        w.begin_object().field("text", metrics_text()).end_object();
+        return reply(ok_reply(data));
+    }
+    if (cmd == "config.show") {
+        w.begin_object().field("path", config_path_).field("toml", render_config(cfg_)).end_object();
+        return reply(ok_reply(data));
+    }
+    if (cmd == "events") {
+        std::string error;
+        std::string out = events_json(args, error);
+        return reply(error.empty() ? ok_reply(out) : error_reply(error));
+    }
+    if (cmd == "flows") {
+        CommonFilter f;
+        std::string error;
+        if (!read_filter(args, f, FlowQuery::kMaxLimit, error)) return reply(error_reply(error));
+        FlowQuery q;
+        q.filter = {.addr = f.addr, .has_addr = f.has_addr, .port = f.port, .event_kinds = f.kinds, .min_severity = f.min_severity};
+        q.limit = f.limit;
+        if (const json::Value* s = args.find("sort")) {
+            bool found = false;
+            for (const FlowSort v : {FlowSort::kLastSeen, FlowSort::kFirstSeen, FlowSort::kBytes, FlowSort::kRetransmissions, FlowSort::kId}) {
+                if (s->is_string() && s->as_string() == to_string(v)) {
+                    q.sort = v;
+                    found = true;
+                }
+            }
+            if (!found) return reply(error_reply("sort: expected last_seen, first_seen, bytes, retransmissions or id"));
+        }
+        backend_.query_flows(q, [reply, q](FlowListing listing) {
+            std::string out;
+            JsonWriter jw(out);
+            jw.begin_object().field("matched", listing.matched).field("shown", static_cast<std::uint64_t>(listing.flows.size()));
+            jw.field("sort", to_string(q.sort)).key("flows").begin_array();
+            for (const FlowSummary& s : listing.flows) write_summary(jw, s);
+            jw.end_array().end_object();
+            reply(ok_reply(out));
+        });
+        return;
+    }
+    if (cmd == "flow") {
+        const json::Value* id = args.find("id");
+        std::uint64_t n = 0;
+        std::string error;
+        if (id == nullptr) return reply(error_reply("id: which flow (`flows` lists their ids)"));
+        if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return reply(error_reply("id: expected a flow id from 1 to 4294967295"));
+        backend_.find_flow(n, [this, reply, n](std::optional<FlowState> f) {
+            if (!f) return reply(error_reply("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
+            reply(ok_reply(flow_json(*f)));
+        });
+        return;
+    }
+    if (cmd == "subscribe") {
+        // The acknowledgement goes first; events follow on the same connection.
+        w.begin_object().field("subscribed", true).field("buffer_bytes", static_cast<std::uint64_t>(cfg_.control.subscriber_buffer_kb) * 1024).end_object();
+        reply(ok_reply(data));
+        return;
+    }
+    if (cmd == "reload") {
+        reload([reply](bool ok, std::string message) { reply(ok ? ok_reply(message) : error_reply(message)); });
+        return;
+    }
+    if (cmd == "shutdown") {
+        spdlog::info("control: shutdown requested");
+        backend_.request_shutdown();
+        w.begin_object().field("stopping", true).end_object();
+        return reply(ok_reply(data));
+    }
+    reply(error_reply("command \"" + cmd + "\" is listed but not handled"));
+}
+
+std::string Controller::help_json() const {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    for (const Command& c : kCommands) {
+        w.begin_object().field("cmd", c.name).field("args", c.args).field("help", c.help).end_object();
+    }
+    w.end_array();
+    return out;
+}
+
+std::string Controller::stats_json() {
+    const Snapshot s = backend_.snapshot();
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object().field("mode", s.mode);
+    w.key("uptime_s").value(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(), 1);
+    if (s.progress) {
+        const Progress& p = *s.progress;
+        w.key("progress").begin_object().field("file", p.file).field("bytes_read", p.bytes_read).field("file_bytes", p.file_bytes);
+        w.key("percent").value(p.file_bytes != 0 ? 100.0 * static_cast<double>(p.bytes_read) / static_cast<double>(p.file_bytes) : 0.0, 1);
+        w.field("done", p.done).end_object();
+    }
+    w.key("ports").begin_array();
+    for (const PortStats& p : s.ports) {
+        w.begin_object().field("name", p.name).field("device", p.device).field("rx_packets", p.rx_packets);
+        w.field("tx_packets", p.tx_packets).field("rx_missed", p.rx_missed).field("rx_errors", p.rx_errors);
+        w.field("tx_errors", p.tx_errors).field("rx_nombuf", p.rx_nombuf).field("tx_dropped", p.tx_dropped).end_object();
+    }
+    w.end_array();
+    CoreCounters total;
+    w.key("workers").begin_array();
+    for (std::size_t i = 0; i < s.workers.size(); ++i) {
+        const WorkerStats& ws = s.workers[i];
+        const auto c = [&](Counter k) { return ws.counters->get(k); };
+        for (std::size_t k = 0; k < kCounterCount; ++k) total.add(static_cast<Counter>(k), c(static_cast<Counter>(k)));
+        w.begin_object().field("worker", static_cast<std::uint64_t>(i)).field("packets", c(Counter::kRxPackets));
+        w.field("bytes", c(Counter::kRxBytes)).field("flows_active", ws.flows_active).field("flow_capacity", ws.flow_capacity);
+        w.field("flows_created", c(Counter::kFlowCreated)).field("flows_expired", c(Counter::kFlowExpired));
+        w.field("flows_evicted", c(Counter::kFlowEvicted)).field("events", c(Counter::kEventsEmitted));
+        w.field("events_lost", c(Counter::kEventsDropped)).field("wrong_core", c(Counter::kFlowWrongCore));
+        w.field("ring_full", ws.ring_full).end_object();
+    }
+    w.end_array();
+    w.key("counters").begin_object();
+    for (const CounterInfo& ci : kCounterInfo) w.field(ci.name, total.get(ci.id));
+    w.end_object();
+    w.key("events").begin_object().field("total", events_total_).key("by_kind").begin_object();
+    for (std::size_t i = 0; i < kEventKinds.size(); ++i) {
+        if (events_by_kind_[i] != 0) w.field(kEventKinds[i], events_by_kind_[i]);
+    }
+    w.end_object().end_object();
+    w.key("control").begin_object().field("clients", static_cast<std::uint64_t>(server_.clients()));
+    w.field("subscribers", static_cast<std::uint64_t>(server_.subscribers())).field("requests", server_.requests());
+    w.field("reloads", reloads_).field("reload_failures", reload_failures_).end_object();
+    w.end_object();
+    return out;
+}
+
+std::string Controller::metrics_text() {
+    const Snapshot s = backend_.snapshot();
+    std::string out;
+    const auto line = [&](const std::string& name, const std::string& labels, std::uint64_t v) {
+        out += name;
+        if (!labels.empty()) {
+            out += '{';
+            out += labels;
+            out += '}';
+        }
+        out += ' ';
+        out += std::to_string(v);
+        out += '\n';
+    };
+    const auto head = [&](const std::string& name, std::string_view type, std::string_view help) {
+        out += "# HELP " + name + " " + std::string(help) + "\n# TYPE " + name + " " + std::string(type) + "\n";
+    };
+    head("tcpsleuth_build_info", "gauge", "version and mode of this tcpsleuth");
+    line("tcpsleuth_build_info", "version=\"" TCPSLEUTH_VERSION "\",mode=\"" + label_value(s.mode) + "\"", 1);
+    head("tcpsleuth_uptime_seconds", "gauge", "seconds since start");
+    line("tcpsleuth_uptime_seconds", "",
+         static_cast<std::uint64_t>(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
+    const struct {
+        const char* name;
+        const char* help;
+        std::uint64_t PortStats::*field;
+    } port_fields[] = {
+        {"tcpsleuth_port_rx_packets_total", "packets the port received", &PortStats::rx_packets},
+        {"tcpsleuth_port_tx_packets_total", "packets the port sent", &PortStats::tx_packets},
+        {"tcpsleuth_port_rx_missed_total", "packets the NIC dropped, no descriptor free", &PortStats::rx_missed},
+        {"tcpsleuth_port_rx_errors_total", "erroneous packets received", &PortStats::rx_errors},
+        {"tcpsleuth_port_tx_errors_total", "failed transmissions", &PortStats::tx_errors},
+        {"tcpsleuth_port_rx_nombuf_total", "receive failures for lack of packet buffers", &PortStats::rx_nombuf},
+        {"tcpsleuth_port_tx_dropped_total", "inline: packets dropped, transmit queue full", &PortStats::tx_dropped},
+    };
+    for (const auto& f : port_fields) {
+        if (s.ports.empty()) break;
+        head(f.name, "counter", f.help);
+        for (const PortStats& p : s.ports) line(f.name, "port=\"" + label_value(p.name) + "\"", p.*(f.field));
+    }
+    head("tcpsleuth_flows_active", "gauge", "flows in the worker's table");
+    for (std::size_t i = 0; i < s.workers.size(); ++i) line("tcpsleuth_flows_active", "worker=\"" + std::to_string(i) + "\"", s.workers[i].flows_active);
+    head("tcpsleuth_flow_capacity", "gauge", "flows the worker's table holds");
+    for (std::size_t i = 0; i < s.workers.size(); ++i) line("tcpsleuth_flow_capacity", "worker=\"" + std::to_string(i) + "\"", s.workers[i].flow_capacity);
+    head("tcpsleuth_ring_full_total", "counter", "software distribution: packets dropped, the worker's ring full");
+    for (std::size_t i = 0; i < s.workers.size(); ++i) line("tcpsleuth_ring_full_total", "worker=\"" + std::to_string(i) + "\"", s.workers[i].ring_full);
+    for (const CounterInfo& ci : kCounterInfo) {
+        const std::string name = metric_name(ci.name) + "_total";
+        head(name, "counter", ci.help);
+        for (std::size_t i = 0; i < s.workers.size(); ++i) line(name, "worker=\"" + std::to_string(i) + "\"", s.workers[i].counters->get(ci.id));
+    }
+    head("tcpsleuth_events_total", "counter", "events written, by kind");
+    for (std::size_t i = 0; i < kEventKinds.size(); ++i) line("tcpsleuth_events_total", "kind=\"" + std::string(kEventKinds[i]) + "\"", events_by_kind_[i]);
+    head("tcpsleuth_control_clients", "gauge", "clients connected to the control socket");
+    line("tcpsleuth_control_clients", "", server_.clients());
+    head("tcpsleuth_reloads_total", "counter", "configuration reloads applied");
+    line("tcpsleuth_reloads_total", "", reloads_);
+    head("tcpsleuth_reload_failures_total", "counter", "configuration reloads refused");
+    line("tcpsleuth_reload_failures_total", "", reload_failures_);
+    return out;
+}
+
+std::string Controller::events_json(const json::Value& args, std::string& error) const {
+    CommonFilter f;
+    if (!read_filter(args, f, std::max<std::uint32_t>(cfg_.control.event_history, 1), error)) return {};
+    std::vector<const Event*> hits;
+    for (auto it = history_.rbegin(); it != history_.rend() && hits.size() < f.limit; ++it) {
+        if (event_matches(*it, f)) hits.push_back(&*it);
+    }
+    std::string out = "{\"history\":" + std::to_string(history_.size()) + ",\"events\":[";
+    for (auto it = hits.rbegin(); it != hits.rend(); ++it) {
+        if (it != hits.rbegin()) out += ',';
+        out += format_event_json(**it);
+    }
+    return out + "]}";
+}
+
+std::string Controller::flow_json(const FlowState& f) const {
+    const FlowCommon& c = f.common;
+    const Endpoints ep = endpoints_of(c.key, c.client_is_lo());
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object().key("flow");
+    write_summary(w, summarize(c));
+    const auto option_names = [](std::uint16_t opts) {
+        std::string s;
+        const std::pair<std::uint16_t, const char*> names[] = {{kOptMss, "mss"}, {kOptSackPerm, "sack_permitted"},
+                                                                {kOptTimestamp, "timestamps"}, {kOptWscale, "window_scale"},
+                                                                {kOptTfo, "fast_open"}, {kOptMptcp, "mptcp"},
+                                                                {kOptMd5, "md5"}, {kOptAo, "tcp_ao"}};
+        for (const auto& [bit, name] : names) {
+            if ((opts & bit) != 0) s += (s.empty() ? "" : ",") + std::string(name);
+        }
+        return s;
+    };
+    w.key("tracked").begin_object();
+    w.field("rtt_syn_us", c.rtt_syn_us).field("rtt_ack_us", c.rtt_ack_us).field("max_gap_ms", c.max_gap_ms);
+    w.field("icmp_mtu", c.icmp_mtu).field("icmp_errors", static_cast<std::uint32_t>(c.icmp_errors));
+    w.field("handshake_done", c.has(kFlowHandshakeDone)).field("midstream", c.has(kFlowMidstream));
+    w.field("window_scaling", c.has(kFlowWscaleOn)).field("sack", c.has(kFlowSackOn));
+    w.field("timestamps", c.has(kFlowTsOn)).field("ecn", c.has(kFlowEcnOn));
+    w.end_object();
+    for (const Side side : {Side::kClient, Side::kServer}) {
+        const Dir d = side == Side::kClient ? c.client() : c.server();
+        const DirState& s = c.dir[index(d)];
+        w.key(side == Side::kClient ? "client" : "server").begin_object();
+        w.field("address", side == Side::kClient ? ep.client : ep.server);
+        w.field("port", static_cast<std::uint32_t>(side == Side::kClient ? ep.client_port : ep.server_port));
+        w.field("saw_syn", s.has(kDirSawSyn)).field("saw_fin", s.has(kDirSawFin)).field("saw_rst", s.has(kDirSawRst));
+        w.field("isn", s.isn.raw()).field("snd_nxt", s.snd_nxt.raw()).field("max_ack", s.max_ack.raw());
+        w.field("payload_bytes", payload_bytes(c, d));
+        w.field("syn_options", option_names(s.syn_opts));
+        w.field("mss", static_cast<std::uint32_t>(s.mss));
+        if (s.wscale != DirState::kNoWscale) w.field("wscale", static_cast<std::uint32_t>(s.wscale));
+        w.field("window", static_cast<std::uint32_t>(s.window)).field("zero_window", s.has(kDirZeroWindow));
+        w.field("ecn_setup", s.has(kDirEcnSetup)).field("hole_open", s.has(kDirHole));
+        w.field("ttl_first", static_cast<std::uint32_t>(s.ttl_first)).field("ttl_min", static_cast<std::uint32_t>(s.ttl_min));
+        w.field("ttl_max", static_cast<std::uint32_t>(s.ttl_max)).field("max_in_flight", s.max_in_flight);
+        w.field("rtt_ts_us", s.rtt_ts_us).field("syns", static_cast<std::uint32_t>(s.syns));
+        w.field("app_retries", static_cast<std::uint32_t>(s.app_retries));
+        w.field("retransmissions", static_cast<std::uint32_t>(s.retransmissions));
+        w.field("out_of_order", static_cast<std::uint32_t>(s.out_of_order)).field("dup_acks", static_cast<std::uint32_t>(s.dup_acks));
+        w.field("keepalives", static_cast<std::uint32_t>(s.keepalives));
+        w.field("zero_window_probes", static_cast<std::uint32_t>(s.zero_window_probes));
+        w.field("last_seen_ms", s.last_ms).end_object();
+    }
+    // What it means, in sentences a reader can check against the fields above.
+    std::vector<std::string> said;
+    char buf[512];
+    const DirState& cl = c.dir[index(c.client())];
+    const DirState& sv = c.dir[index(c.server())];
+    if (c.has(kFlowMidstream)) {
+        said.emplace_back("Joined after the handshake: options and initial sequence numbers are unknown.");
+    } else if (!sv.has(kDirSawSyn)) {
+        std::snprintf(buf, sizeof buf, "The client sent %u SYN(s) and no SYN-ACK came back.", static_cast<unsigned>(cl.syns));
+        said.emplace_back(buf);
+    } else {
+        std::snprintf(buf, sizeof buf, "Handshake %s; negotiated: %s%s%s%s.", c.has(kFlowHandshakeDone) ? "completed" : "not completed",
+                      c.has(kFlowWscaleOn) ? "window scaling, " : "no window scaling, ", c.has(kFlowSackOn) ? "SACK, " : "no SACK, ",
+                      c.has(kFlowTsOn) ? "timestamps, " : "no timestamps, ", c.has(kFlowEcnOn) ? "ECN" : "no ECN");
+        said.emplace_back(buf);
+        if (c.rtt_syn_us != 0 && c.rtt_ack_us != 0) {
+            std::snprintf(buf, sizeof buf, "Round trip: %.2f ms to the server and %.2f ms to the client, from the sensor.",
+                          c.rtt_syn_us / 1e3, c.rtt_ack_us / 1e3);
+            said.emplace_back(buf);
+        }
+    }
+    std::snprintf(buf, sizeof buf, "State %s; the client sent %llu payload bytes (%u retransmitted segments), the server %llu (%u).",
+                  std::string(to_string(c.state)).c_str(), static_cast<unsigned long long>(payload_bytes(c, c.client())),
+                  static_cast<unsigned>(cl.retransmissions), static_cast<unsigned long long>(payload_bytes(c, c.server())),
+                  static_cast<unsigned>(sv.retransmissions));
+    said.emplace_back(buf);
+    for (const Side side : {Side::kClient, Side::kServer}) {
+        const DirState& s = side == Side::kClient ? cl : sv;
+        if (s.has(kDirZeroWindow)) {
+            std::snprintf(buf, sizeof buf, "The %s advertises a zero window now: it is not reading (%u probes so far).",
+                          side == Side::kClient ? "client" : "server", static_cast<unsigned>((side == Side::kClient ? sv : cl).zero_window_probes));
+            said.emplace_back(buf);
+        }
+    }
+    if (c.max_gap_ms >= 1000) {
+        std::snprintf(buf, sizeof buf, "Longest silence in both directions: %.1f s.", c.max_gap_ms / 1e3);
+        said.emplace_back(buf);
+    }
+    w.key("events").begin_array();
+    std::size_t found = 0;
+    for (const Event& e : history_) {
+        if (e.flow_id != c.id) continue;
+        w.raw(format_event_json(e));
+        said.push_back(std::string(event_name(e)) + ": " + event_summary(e));
+        ++found;
+    }
+    w.end_array();
+    if (c.event_kinds != 0 && found == 0) {
+        said.emplace_back("It raised events that are no longer in the event history (control.event_history).");
+    } else if (c.event_kinds == 0) {
+        said.emplace_back("No diagnosis: nothing in this flow crossed a threshold.");
+    }
+    w.key("explanation").begin_array();
+    for (const std::string& s : said) w.value(s);
+    w.end_array().end_object();
+    return out;
+}
+
+void Controller::reload(std::function<void(bool, std::string)> done) {
+    if (config_path_.empty()) {
+        ++reload_failures_;
+        return done(false, "started without a configuration file: nothing to reload");
+    }
+    ConfigLoad load = load_config_file(config_path_);
+    if (!load.ok()) {
+        ++reload_failures_;
+        std::string msg = config_path_ + ": " + std::to_string(load.errors.size()) + " problem(s), nothing changed:";
+        for (const ConfigError& e : load.errors) msg += "\n" + e.to_string();
+        spdlog::error("reload refused: {}", msg);
+        return done(false, msg);
+    }
+    // Command-line overrides (--events, --workers, ...) stay as they were.
+    DaemonConfig next = std::move(load.config);
+    next.output.events = cfg_.output.events;
+    next.output.report = cfg_.output.report;
+    next.workers.count = cfg_.workers.count;
+    const std::vector<ConfigChange> changes = config_changes(cfg_, next);
+    std::string refused;
+    for (const ConfigChange& c : changes) {
+        if (!c.live) refused += "\n" + c.key + ": " + c.from + " -> " + c.to + " needs a restart";
+    }
+    if (!refused.empty()) {
+        ++reload_failures_;
+        const std::string msg = config_path_ + ": nothing changed; these keys cannot change while running:" + refused;
+        spdlog::error("reload refused: {}", msg);
+        return done(false, msg);
+    }
+    std::string data;
+    JsonWriter w(data);
+    w.begin_object().field("path", config_path_).key("applied").begin_array();
+    for (const ConfigChange& c : changes) w.begin_object().field("key", c.key).field("from", c.from).field("to", c.to).end_object();
+    w.end_array().end_object();
+    if (changes.empty()) {
+        spdlog::info("reload: {} unchanged", config_path_);
+        return done(true, data);
+    }
+    backend_.apply_config(next, [this, next, changes, data, done] {
+        cfg_ = next;
+        server_.set_subscriber_buffer(static_cast<std::size_t>(cfg_.control.subscriber_buffer_kb) * 1024);
+        set_idle_profiles(cfg_.idle_profiles);
+        ++reloads_;
+        for (const ConfigChange& c : changes) spdlog::info("reload: {} {} -> {}", c.key, c.from, c.to);
+        done(true, data);
+    });
+}
+
+}  // namespace tcpsleuth::control

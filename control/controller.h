@@ -1,0 +1,126 @@
+#pragma once
+// What the control socket can ask, answered from the main core. The controller owns the
+// socket, the recent-event log and the command table; the running mode (`run` or
+// `analyze --control`) is its Backend: it hands over counters, and asks the cores that own
+// the flows for them (live: through each worker's mailbox, answered between bursts).
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/loader.h"
+#include "control/json.h"
+#include "control/server.h"
+#include "inspectors/counters.h"
+#include "inspectors/events.h"
+#include "inspectors/flow_query.h"
+
+namespace tcpsleuth::control {
+
+// Bumped when a command or a reply changes incompatibly.
+inline constexpr int kProtocolVersion = 1;
+
+struct PortStats {
+    std::string name, device;
+    std::uint64_t rx_packets = 0, tx_packets = 0, rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_nombuf = 0,
+                  tx_dropped = 0;
+};
+
+struct WorkerStats {
+    const CoreCounters* counters = nullptr;
+    std::uint32_t flows_active = 0;
+    std::uint32_t flow_capacity = 0;
+    std::uint64_t ring_full = 0;  // software distribution: packets dropped, the worker's ring full
+};
+
+// analyze --control: how far through the file.
+struct Progress {
+    std::string file;
+    std::uint64_t bytes_read = 0;
+    std::uint64_t file_bytes = 0;
+    bool done = false;
+};
+
+struct Snapshot {
+    std::string mode;  // "tap", "inline", "analyze"
+    std::vector<PortStats> ports;
+    std::vector<WorkerStats> workers;
+    std::optional<Progress> progress;
+};
+
+struct FlowListing {
+    std::vector<FlowSummary> flows;
+    std::uint64_t matched = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual Snapshot snapshot() = 0;
+    // Each table's best `limit` flows, merged; `done` runs once all tables answered (at
+    // once in analyze, after a few bursts live).
+    virtual void query_flows(const FlowQuery& q, std::function<void(FlowListing)> done) = 0;
+    virtual void find_flow(std::uint64_t id, std::function<void(std::optional<FlowState>)> done) = 0;
+    // A validated configuration that differs only in keys a running daemon can take.
+    virtual void apply_config(const DaemonConfig& cfg, std::function<void()> done) = 0;
+    virtual void request_shutdown() = 0;
+};
+
+class Controller {
+public:
+    // `config_path` is what `reload` re-reads ("" when started without a file).
+    Controller(Backend& backend, const DaemonConfig& cfg, std::string config_path);
+
+    bool open(std::string& error) { return server_.open(cfg_.control, error); }
+    bool is_open() const noexcept { return server_.is_open(); }
+    const std::string& path() const noexcept { return server_.path(); }
+    void close() { server_.close(); }
+    // Serves clients for at most timeout_ms.
+    void poll(int timeout_ms) { server_.poll(timeout_ms); }
+
+    // Every event the run writes, with its JSON line: kept for `events`, `flow` and
+    // `metrics`, and streamed to subscribers.
+    void on_event(const Event& e, std::string_view json_line);
+
+    // Validates the file and applies what may change live (the `reload` command and SIGHUP).
+    // `done` gets the reply's data or an error.
+    void reload(std::function<void(bool ok, std::string message)> done);
+
+    const DaemonConfig& config() const noexcept { return cfg_; }
+    std::uint64_t events_seen() const noexcept { return events_total_; }
+
+    // The same command handling the socket uses, for tests: returns through `reply`.
+    void handle(std::string_view request, std::function<void(std::string)> reply);
+
+private:
+    struct Args;
+    void on_request(ClientId id, std::string_view line);
+    void dispatch(const std::string& cmd, const json::Value& args, ClientId client, std::function<void(std::string)> reply);
+
+    std::string stats_json();
+    std::string metrics_text();
+    std::string help_json() const;
+    std::string events_json(const json::Value& args, std::string& error) const;
+    std::string flow_json(const FlowState& f) const;
+
+    Backend& backend_;
+    DaemonConfig cfg_;
+    std::string config_path_;
+    Server server_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::deque<Event> history_;
+    std::vector<std::uint64_t> events_by_kind_;
+    std::uint64_t events_total_ = 0;
+    std::uint64_t reloads_ = 0, reload_failures_ = 0;
+};
+
+// Names for replies and tables.
+std::string_view to_string(TcpState s) noexcept;
+std::string_view to_string(FlowSort s) noexcept;
+
+}  // namespace tcpsleuth::control
