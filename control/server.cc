@@ -213,10 +213,12 @@ void Server::take_requests(Client& c) {
         const std::size_t nl = c.in.find('\n');
         if (nl == std::string::npos) {
             if (c.in.size() > max_request_) {
-                reply(c.id, error_line("request longer than " + std::to_string(max_request_) +
-                                       " bytes (control.max_request_bytes); closing"));
-                c.closing = true;
                 c.in.clear();
+                c.busy = false;
+                c.out += error_line("request longer than " + std::to_string(max_request_) +
+                                    " bytes (control.max_request_bytes); closing") + "\n";
+                c.closing = true;
+                write_client(c);
             }
             return;
         }
@@ -225,7 +227,8 @@ void Server::take_requests(Client& c) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
         if (line.size() > max_request_) {
-            reply(c.id, error_line("request longer than " + std::to_string(max_request_) + " bytes (control.max_request_bytes)"));
+            c.out += error_line("request longer than " + std::to_string(max_request_) + " bytes (control.max_request_bytes)") + "\n";
+            write_client(c);
             continue;
         }
         ++requests_;
@@ -281,14 +284,16 @@ void Server::subscribe(ClientId id) {
 void Server::publish(std::string_view line) {
     for (Client& c : clients_) {
         if (!c.subscribed || c.closing) continue;
-        if (c.dropped != c.dropped_reported && pending(c) + 64 <= subscriber_buffer_) {
+        // Before the first line after a gap, a notice of how many it lost; both must fit.
+        const std::size_t notice = c.dropped != c.dropped_reported ? 64 : 0;
+        if (pending(c) + notice + line.size() + 1 > subscriber_buffer_) {
+            ++c.dropped;
+            continue;
+        }
+        if (notice != 0) {
             c.out += "{\"dropped\":" + std::to_string(c.dropped - c.dropped_reported) + ",\"dropped_total\":" +
                      std::to_string(c.dropped) + "}\n";
             c.dropped_reported = c.dropped;
-        }
-        if (pending(c) + line.size() + 1 > subscriber_buffer_) {
-            ++c.dropped;
-            continue;
         }
         c.out.append(line);
         c.out += '\n';
