@@ -258,8 +258,8 @@ std::string label_value(std::string_view v) {
 
 }  // namespace
 
-Controller::Controller(Backend& backend, const DaemonConfig& cfg, std::string config_path)
-    : backend_(backend), cfg_(cfg), config_path_(std::move(config_path)),
+Controller::Controller(Backend& backend, const DaemonConfig& cfg, const DaemonConfig& file_cfg, std::string config_path)
+    : backend_(backend), cfg_(cfg), file_cfg_(file_cfg), config_path_(std::move(config_path)),
       server_([this](ClientId id, std::string_view line) { on_request(id, line); }),
       events_by_kind_(kEventKinds.size(), 0) {}
 
@@ -274,11 +274,10 @@ void Controller::on_event(const Event& e, std::string_view json_line) {
 }
 
 void Controller::on_request(ClientId id, std::string_view line) {
-    handle(line, [this, id](std::string reply) { server_.reply(id, reply); });
-    // `subscribe` is the one command that keeps the connection for itself.
+    handle(line, [this, id](std::string reply) { server_.reply(id, reply); }, id);
 }
 
-void Controller::handle(std::string_view request, std::function<void(std::string)> reply) {
+void Controller::handle(std::string_view request, std::function<void(std::string)> reply, ClientId client) {
     const json::ParseResult parsed = json::parse(request);
     if (!parsed.value) return reply(error_reply("malformed JSON " + parsed.error));
     const json::Value& req = *parsed.value;
@@ -308,10 +307,10 @@ void Controller::handle(std::string_view request, std::function<void(std::string
         }
     }
     spdlog::debug("control: {}", request);
-    dispatch(cmd->as_string(), *args, 0, std::move(reply));
+    dispatch(cmd->as_string(), *args, client, std::move(reply));
 }
 
-void Controller::dispatch(const std::string& cmd, const json::Value& args, ClientId, std::function<void(std::string)> reply) {
+void Controller::dispatch(const std::string& cmd, const json::Value& args, ClientId client, std::function<void(std::string)> reply) {
     std::string data;
     JsonWriter w(data);
     if (cmd == "hello" || cmd == "version") {
@@ -382,6 +381,7 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
     }
     if (cmd == "subscribe") {
         // The acknowledgement goes first; events follow on the same connection.
+        if (client != 0) server_.subscribe(client);
         w.begin_object().field("subscribed", true).field("buffer_bytes", static_cast<std::uint64_t>(cfg_.control.subscriber_buffer_kb) * 1024).end_object();
         reply(ok_reply(data));
         return;
@@ -655,12 +655,10 @@ void Controller::reload(std::function<void(bool, std::string)> done) {
         spdlog::error("reload refused: {}", msg);
         return done(false, msg);
     }
-    // Command-line overrides (--events, --workers, ...) stay as they were.
+    // Compared with the file as it was loaded: command-line overrides (--events, --workers,
+    // --flows, --control) are not changes, and only ever touch keys a reload cannot change.
     DaemonConfig next = std::move(load.config);
-    next.output.events = cfg_.output.events;
-    next.output.report = cfg_.output.report;
-    next.workers.count = cfg_.workers.count;
-    const std::vector<ConfigChange> changes = config_changes(cfg_, next);
+    const std::vector<ConfigChange> changes = config_changes(file_cfg_, next);
     std::string refused;
     for (const ConfigChange& c : changes) {
         if (!c.live) refused += "\n" + c.key + ": " + c.from + " -> " + c.to + " needs a restart";
@@ -680,8 +678,15 @@ void Controller::reload(std::function<void(bool, std::string)> done) {
         spdlog::info("reload: {} unchanged", config_path_);
         return done(true, data);
     }
-    backend_.apply_config(next, [this, next, changes, data, done] {
-        cfg_ = next;
+    DaemonConfig effective = next;
+    effective.output.events = cfg_.output.events;
+    effective.output.report = cfg_.output.report;
+    effective.workers.count = cfg_.workers.count;
+    effective.control.socket = cfg_.control.socket;
+    effective.inspect.flows.capacity = cfg_.inspect.flows.capacity;
+    backend_.apply_config(effective, [this, next, effective, changes, data, done] {
+        file_cfg_ = next;
+        cfg_ = effective;
         server_.set_subscriber_buffer(static_cast<std::size_t>(cfg_.control.subscriber_buffer_kb) * 1024);
         set_idle_profiles(cfg_.idle_profiles);
         ++reloads_;

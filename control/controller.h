@@ -73,8 +73,9 @@ public:
 
 class Controller {
 public:
-    // `config_path` is what `reload` re-reads ("" when started without a file).
-    Controller(Backend& backend, const DaemonConfig& cfg, std::string config_path);
+    // `cfg` is in effect; `file_cfg` is what `config_path` gave before command-line
+    // overrides, what `reload` compares the re-read file with ("" path: no file).
+    Controller(Backend& backend, const DaemonConfig& cfg, const DaemonConfig& file_cfg, std::string config_path);
 
     bool open(std::string& error) { return server_.open(cfg_.control, error); }
     bool is_open() const noexcept { return server_.is_open(); }
@@ -94,8 +95,9 @@ public:
     const DaemonConfig& config() const noexcept { return cfg_; }
     std::uint64_t events_seen() const noexcept { return events_total_; }
 
-    // The same command handling the socket uses, for tests: returns through `reply`.
-    void handle(std::string_view request, std::function<void(std::string)> reply);
+    // One request line, answered through `reply` (now or, for questions to the workers,
+    // later). `client` is the socket's client (0: none, as in tests).
+    void handle(std::string_view request, std::function<void(std::string)> reply, ClientId client = 0);
 
 private:
     struct Args;
@@ -110,6 +112,7 @@ private:
 
     Backend& backend_;
     DaemonConfig cfg_;
+    DaemonConfig file_cfg_;
     std::string config_path_;
     Server server_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

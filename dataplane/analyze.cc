@@ -253,10 +253,11 @@ int analyze_main(int argc, char** argv) {
             std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing analysed\n", load.errors.size(), opt.config.c_str());
             return 1;
         }
-        daemon = std::move(load.config);
+        daemon = load.config;
     } else {
         daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
     }
+    const DaemonConfig file_cfg = daemon;
     if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;
     daemon.control.socket = opt.control;
     std::string error;
@@ -296,7 +297,7 @@ int analyze_main(int argc, char** argv) {
 
     AnalyzeBackend backend(opt.input, table, pipeline, counters);
     backend.set_reader(reader.get());
-    control::Controller control(backend, daemon, opt.config);
+    control::Controller control(backend, daemon, file_cfg, opt.config);
     if (!opt.control.empty()) {
         if (!control.open(error)) {
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());

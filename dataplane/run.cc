@@ -123,8 +123,8 @@ int parse_options(int argc, char** argv, Options& o) {
 
 class LiveRun final : public control::Backend {
 public:
-    LiveRun(const DaemonConfig& cfg, std::string config_path)
-        : cfg_(cfg), config_path_(std::move(config_path)), control_(*this, cfg_, config_path_) {}
+    LiveRun(const DaemonConfig& cfg, const DaemonConfig& file_cfg, std::string config_path)
+        : cfg_(cfg), config_path_(std::move(config_path)), control_(*this, cfg_, file_cfg, config_path_) {}
 
     // Returns the process exit code.
     int run(const std::vector<std::string>& eal_extra) {
@@ -636,7 +636,7 @@ int run_main(int argc, char** argv) {
         std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing started\n", load.errors.size(), opt.config.c_str());
         return 1;
     }
-    DaemonConfig cfg = std::move(load.config);
+    DaemonConfig cfg = load.config;
     if (opt.events_set) cfg.output.events = opt.events;
     if (opt.report_set) cfg.output.report = opt.report;
     if (opt.workers != 0) cfg.workers.count = opt.workers;
@@ -648,7 +648,7 @@ int run_main(int argc, char** argv) {
     }
     set_idle_profiles(cfg.idle_profiles);
     spdlog::info("tcpsleuth {} starting: {} ({} mode, {} port(s))", TCPSLEUTH_VERSION, opt.config, to_string(cfg.mode), cfg.ports.size());
-    LiveRun run(cfg, opt.config);
+    LiveRun run(cfg, load.config, opt.config);
     run.set_log_forced(opt.log_level.has_value());
     return run.run(opt.eal_extra);
 }

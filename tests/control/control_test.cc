@@ -255,7 +255,7 @@ std::string ask(Controller& c, std::string_view request) {
 
 TEST(Commands, BadRequestsGetErrorReplies) {
     FakeBackend b;
-    Controller c(b, DaemonConfig{}, "");
+    Controller c(b, DaemonConfig{}, DaemonConfig{}, "");
     EXPECT_EQ(ask(c, "nonsense"), R"j({"ok":false,"error":"malformed JSON at byte 1: unexpected character"})j");
     EXPECT_EQ(ask(c, "[1]"), R"j({"ok":false,"error":"a request is a JSON object: {\"cmd\":\"help\"}"})j");
     EXPECT_EQ(ask(c, R"j({"cmd":5})j"), R"j({"ok":false,"error":"\"cmd\" missing or not a string: {\"cmd\":\"help\"} lists the commands"})j");
@@ -275,7 +275,7 @@ TEST(Commands, BadRequestsGetErrorReplies) {
 
 TEST(Commands, FlowsPassesItsFilterToTheTables) {
     FakeBackend b;
-    Controller c(b, DaemonConfig{}, "");
+    Controller c(b, DaemonConfig{}, DaemonConfig{}, "");
     const std::string r = ask(c, R"j({"cmd":"flows","args":{"addr":"198.18.0.1","port":443,"event":["mtu.blackhole","ecn.bleached"],"severity":"warning","sort":"bytes","limit":3}})j");
     ASSERT_EQ(r.rfind("{\"ok\":true,\"data\":{\"matched\":1,\"shown\":1,\"sort\":\"bytes\",\"flows\":[{\"id\":7,\"client\":\"198.18.0.1\",\"client_port\":40000,\"server\":\"198.19.0.1\",\"server_port\":443,\"state\":\"established\"", 0), 0u) << r;
     EXPECT_TRUE(b.asked.filter.has_addr);
@@ -289,7 +289,7 @@ TEST(Commands, FlowsPassesItsFilterToTheTables) {
 
 TEST(Commands, HelpListsEveryCommandAndShutdownAsksTheBackend) {
     FakeBackend b;
-    Controller c(b, DaemonConfig{}, "");
+    Controller c(b, DaemonConfig{}, DaemonConfig{}, "");
     const auto help = json::parse(ask(c, R"j({"cmd":"help"})j"));
     ASSERT_TRUE(help.value);
     std::vector<std::string> names;

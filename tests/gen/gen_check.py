@@ -151,6 +151,8 @@ mbufs_per_port = 32767
 mbuf_size = 256
 [[ports]]
 device = "net_pcap0,rx_pcap={lap},infinite_rx=1"
+[control]
+socket = ""
 [output]
 events = "{events}"
 report = "none"

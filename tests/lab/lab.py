@@ -132,6 +132,8 @@ mbufs_per_port = 4095
 [workers]
 count = {self.workers}
 idle_sleep_us = 50
+[control]
+socket = ""
 [output]
 events = "{self.events}"
 report = "none"

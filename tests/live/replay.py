@@ -46,6 +46,8 @@ count = {workers}
 idle_sleep_us = 50
 [[ports]]
 device = "net_pcap0,rx_pcap={os.path.abspath(capture)}"
+[control]
+socket = ""
 [output]
 events = "{out}"
 report = "none"
