@@ -4,6 +4,7 @@
 // (Config, shared with `analyze`). Defaults live here; config/tcpsleuth.example.toml
 // documents them and a test keeps the two equal.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -131,6 +132,13 @@ struct IdleProfile {
 
     bool operator==(const IdleProfile&) const = default;
 };
+
+// By seconds, then name: the order snapping and the advice walk them in.
+inline void sort_idle_profiles(std::vector<IdleProfile>& p) {
+    std::sort(p.begin(), p.end(), [](const IdleProfile& a, const IdleProfile& b) {
+        return a.seconds != b.seconds ? a.seconds < b.seconds : a.name < b.name;
+    });
+}
 
 // Published defaults of common devices (vendor documentation, 2026). [idle.profiles] in
 // the file replaces an entry of the same name and adds new ones.

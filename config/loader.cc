@@ -245,12 +245,6 @@ Field cores_field(std::string key, Get get) {
 
 constexpr std::int64_t kMaxProfileSeconds = 7 * 86400;
 
-void sort_profiles(std::vector<IdleProfile>& p) {
-    std::sort(p.begin(), p.end(), [](const IdleProfile& a, const IdleProfile& b) {
-        return a.seconds != b.seconds ? a.seconds < b.seconds : a.name < b.name;
-    });
-}
-
 // Packet buffers per port: a mempool needs a few bursts' worth; 64 M is far beyond any NIC.
 constexpr std::int64_t kMinMbufs = 1023, kMaxMbufs = 1 << 26;
 
@@ -459,7 +453,7 @@ private:
             if (it == profiles.end()) it = profiles.insert(profiles.end(), IdleProfile{name, 0});
             it->seconds = static_cast<std::uint32_t>(*n);
         }
-        sort_profiles(profiles);
+        sort_idle_profiles(profiles);
     }
 
     void check_ports() {

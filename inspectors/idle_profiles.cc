@@ -13,9 +13,7 @@ std::vector<IdleProfile>& profiles() {
 }  // namespace
 
 void set_idle_profiles(std::vector<IdleProfile> p) {
-    std::sort(p.begin(), p.end(), [](const IdleProfile& a, const IdleProfile& b) {
-        return a.seconds != b.seconds ? a.seconds < b.seconds : a.name < b.name;
-    });
+    sort_idle_profiles(p);
     profiles() = std::move(p);
 }
 
