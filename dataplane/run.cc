@@ -488,7 +488,6 @@ private:
         return dropped;
     }
 
-    void unused_marker();
 
     void stop() {
         shared_.phase.store(live::Phase::kStop, std::memory_order_release);
