@@ -55,7 +55,8 @@ constexpr Command kCommands[] = {
      "limit (default 50, at most 10000)"},
     {"flow", "id", "one flow explained: every tracked field in both directions, its events, and what they mean"},
     {"events", "kind,severity,addr,port,flow,limit", "recent events, oldest first (limit: the newest N, default 50)"},
-    {"subscribe", "", "stream every new event as a JSON line until the client disconnects"},
+    {"subscribe", "kind,severity,addr,port,flow",
+     "stream new events as JSON lines (as in the events file) until the client disconnects; filters as for events"},
     {"config.show", "", "the configuration in effect, as TOML"},
     {"reload", "", "re-read the configuration file; apply what can change live, refuse the rest (SIGHUP does the same)"},
     {"metrics", "", "counters in the Prometheus text exposition format"},
@@ -73,13 +74,6 @@ std::string ok_reply(std::string_view data_json) {
     std::string out = "{\"ok\":true,\"data\":";
     out += data_json;
     return out + "}";
-}
-
-std::string error_reply(std::string_view message) {
-    std::string out;
-    JsonWriter w(out);
-    w.begin_object().field("ok", false).field("error", message).end_object();
-    return out;
 }
 
 bool parse_address(const std::string& text, std::array<std::uint8_t, 16>& out) {
@@ -183,20 +177,6 @@ bool read_filter(const json::Value& args, CommonFilter& f, std::uint32_t max_lim
     return true;
 }
 
-struct Endpoints {
-    std::string client, server;
-    std::uint16_t client_port = 0, server_port = 0;
-};
-
-Endpoints endpoints_of(const FlowKey& k, bool client_is_lo) {
-    Endpoints e;
-    e.client = format_address(client_is_lo ? k.addr_lo : k.addr_hi);
-    e.server = format_address(client_is_lo ? k.addr_hi : k.addr_lo);
-    e.client_port = client_is_lo ? k.port_lo : k.port_hi;
-    e.server_port = client_is_lo ? k.port_hi : k.port_lo;
-    return e;
-}
-
 void write_kinds(JsonWriter& w, std::uint32_t kinds) {
     w.begin_array();
     for (std::size_t i = 0; i < kEventKinds.size(); ++i) {
@@ -206,7 +186,7 @@ void write_kinds(JsonWriter& w, std::uint32_t kinds) {
 }
 
 void write_summary(JsonWriter& w, const FlowSummary& s) {
-    const Endpoints ep = endpoints_of(s.key, s.client_is_lo);
+    const FlowEndpoints ep = endpoints(s.key, s.client_is_lo);
     const unsigned c = s.client_is_lo ? 0 : 1, v = 1 - c;
     w.begin_object();
     w.field("id", s.id);
@@ -270,7 +250,11 @@ void Controller::on_event(const Event& e, std::string_view json_line) {
         if (history_.size() >= cfg_.control.event_history) history_.pop_front();
         history_.push_back(e);
     }
-    server_.publish(json_line);
+    if (subscriptions_.empty()) return;
+    server_.publish(json_line, [&](ClientId id) {
+        const auto it = subscriptions_.find(id);
+        return it == subscriptions_.end() || it->second(e);
+    });
 }
 
 void Controller::on_request(ClientId id, std::string_view line) {
@@ -279,20 +263,20 @@ void Controller::on_request(ClientId id, std::string_view line) {
 
 void Controller::handle(std::string_view request, std::function<void(std::string)> reply, ClientId client) {
     const json::ParseResult parsed = json::parse(request);
-    if (!parsed.value) return reply(error_reply("malformed JSON " + parsed.error));
+    if (!parsed.value) return reply(error_line("malformed JSON " + parsed.error));
     const json::Value& req = *parsed.value;
-    if (!req.is_object()) return reply(error_reply("a request is a JSON object: {\"cmd\":\"help\"}"));
+    if (!req.is_object()) return reply(error_line("a request is a JSON object: {\"cmd\":\"help\"}"));
     const json::Value* cmd = req.find("cmd");
-    if (cmd == nullptr || !cmd->is_string()) return reply(error_reply("\"cmd\" missing or not a string: {\"cmd\":\"help\"} lists the commands"));
+    if (cmd == nullptr || !cmd->is_string()) return reply(error_line("\"cmd\" missing or not a string: {\"cmd\":\"help\"} lists the commands"));
     for (const auto& [k, v] : req.members()) {
-        if (k != "cmd" && k != "args" && k != "id") return reply(error_reply("unknown request member \"" + k + "\" (cmd, args)"));
+        if (k != "cmd" && k != "args" && k != "id") return reply(error_line("unknown request member \"" + k + "\" (cmd, args)"));
     }
     const Command* c = find_command(cmd->as_string());
-    if (c == nullptr) return reply(error_reply("unknown command \"" + cmd->as_string() + "\"; {\"cmd\":\"help\"} lists the commands"));
+    if (c == nullptr) return reply(error_line("unknown command \"" + cmd->as_string() + "\"; {\"cmd\":\"help\"} lists the commands"));
     static const json::Value kNoArgs = json::Value::object({});
     const json::Value* args = req.find("args");
     if (args == nullptr || args->is_null()) args = &kNoArgs;
-    if (!args->is_object()) return reply(error_reply("\"args\" must be an object"));
+    if (!args->is_object()) return reply(error_line("\"args\" must be an object"));
     for (const auto& [k, v] : args->members()) {
         bool known = false;
         std::string_view list = c->args;
@@ -302,7 +286,7 @@ void Controller::handle(std::string_view request, std::function<void(std::string
             list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
         }
         if (!known) {
-            return reply(error_reply("unknown argument \"" + k + "\" for " + std::string(c->name) +
+            return reply(error_line("unknown argument \"" + k + "\" for " + std::string(c->name) +
                                      (c->args.empty() ? " (it takes none)" : " (known: " + std::string(c->args) + ")")));
         }
     }
@@ -337,12 +321,12 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
     if (cmd == "events") {
         std::string error;
         std::string out = events_json(args, error);
-        return reply(error.empty() ? ok_reply(out) : error_reply(error));
+        return reply(error.empty() ? ok_reply(out) : error_line(error));
     }
     if (cmd == "flows") {
         CommonFilter f;
         std::string error;
-        if (!read_filter(args, f, FlowQuery::kMaxLimit, error)) return reply(error_reply(error));
+        if (!read_filter(args, f, FlowQuery::kMaxLimit, error)) return reply(error_line(error));
         FlowQuery q;
         q.filter = {.addr = f.addr, .has_addr = f.has_addr, .port = f.port, .event_kinds = f.kinds, .min_severity = f.min_severity};
         q.limit = f.limit;
@@ -354,7 +338,7 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
                     found = true;
                 }
             }
-            if (!found) return reply(error_reply("sort: expected last_seen, first_seen, bytes, retransmissions or id"));
+            if (!found) return reply(error_line("sort: expected last_seen, first_seen, bytes, retransmissions or id"));
         }
         backend_.query_flows(q, [reply, q](FlowListing listing) {
             std::string out;
@@ -371,23 +355,30 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         const json::Value* id = args.find("id");
         std::uint64_t n = 0;
         std::string error;
-        if (id == nullptr) return reply(error_reply("id: which flow (`flows` lists their ids)"));
-        if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return reply(error_reply("id: expected a flow id from 1 to 4294967295"));
+        if (id == nullptr) return reply(error_line("id: which flow (`flows` lists their ids)"));
+        if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return reply(error_line("id: expected a flow id from 1 to 4294967295"));
         backend_.find_flow(n, [this, reply, n](std::optional<FlowState> f) {
-            if (!f) return reply(error_reply("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
+            if (!f) return reply(error_line("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
             reply(ok_reply(flow_json(*f)));
         });
         return;
     }
     if (cmd == "subscribe") {
+        CommonFilter f;
+        std::string error;
+        if (!read_filter(args, f, 0, error)) return reply(error_line(error));
         // The acknowledgement goes first; events follow on the same connection.
-        if (client != 0) server_.subscribe(client);
+        if (client != 0) {
+            std::erase_if(subscriptions_, [this](const auto& s) { return !server_.connected(s.first); });
+            subscriptions_[client] = [f](const Event& e) { return event_matches(e, f); };
+            server_.subscribe(client);
+        }
         w.begin_object().field("subscribed", true).field("buffer_bytes", static_cast<std::uint64_t>(cfg_.control.subscriber_buffer_kb) * 1024).end_object();
         reply(ok_reply(data));
         return;
     }
     if (cmd == "reload") {
-        reload([reply](bool ok, std::string message) { reply(ok ? ok_reply(message) : error_reply(message)); });
+        reload([reply](bool ok, std::string message) { reply(ok ? ok_reply(message) : error_line(message)); });
         return;
     }
     if (cmd == "shutdown") {
@@ -396,7 +387,7 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         w.begin_object().field("stopping", true).end_object();
         return reply(ok_reply(data));
     }
-    reply(error_reply("command \"" + cmd + "\" is listed but not handled"));
+    reply(error_line("command \"" + cmd + "\" is listed but not handled"));
 }
 
 std::string Controller::help_json() const {
@@ -537,16 +528,17 @@ std::string Controller::events_json(const json::Value& args, std::string& error)
 
 std::string Controller::flow_json(const FlowState& f) const {
     const FlowCommon& c = f.common;
-    const Endpoints ep = endpoints_of(c.key, c.client_is_lo());
+    const FlowEndpoints ep = endpoints(c.key, c.client_is_lo());
     std::string out;
     JsonWriter w(out);
     w.begin_object().key("flow");
     write_summary(w, summarize(c));
     const auto option_names = [](std::uint16_t opts) {
         std::string s;
-        const std::pair<std::uint16_t, const char*> names[] = {{kOptMss, "mss"}, {kOptSackPerm, "sack_permitted"},
-                                                                {kOptTimestamp, "timestamps"}, {kOptWscale, "window_scale"},
-                                                                {kOptTfo, "fast_open"}, {kOptMptcp, "mptcp"},
+        // The four the catalog names as events do (to_string(OptionKind)), then the rest.
+        const std::pair<std::uint16_t, const char*> names[] = {{kOptMss, "mss"}, {kOptSackPerm, "sack_perm"},
+                                                                {kOptTimestamp, "timestamp"}, {kOptWscale, "wscale"},
+                                                                {kOptTfo, "tfo"}, {kOptMptcp, "mptcp"},
                                                                 {kOptMd5, "md5"}, {kOptAo, "tcp_ao"}};
         for (const auto& [bit, name] : names) {
             if ((opts & bit) != 0) s += (s.empty() ? "" : ",") + std::string(name);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/loader.h"
@@ -117,6 +118,8 @@ private:
     Server server_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::deque<Event> history_;
+    // What each subscriber asked for (`subscribe` takes the filters `events` takes).
+    std::unordered_map<ClientId, std::function<bool(const Event&)>> subscriptions_;
     std::vector<std::uint64_t> events_by_kind_;
     std::uint64_t events_total_ = 0;
     std::uint64_t reloads_ = 0, reload_failures_ = 0;

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "inspectors/json_writer.h"
+
 namespace tcpsleuth::control {
 namespace {
 
@@ -33,16 +35,13 @@ bool make_parent_dirs(const std::string& path, std::string& error) {
     return true;
 }
 
-std::string error_line(std::string_view message) {
-    std::string out = "{\"ok\":false,\"error\":\"";
-    for (const char c : message) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out + "\"}";
-}
-
 }  // namespace
+
+std::string error_line(std::string_view message) {
+    std::string out;
+    JsonWriter(out).begin_object().field("ok", false).field("error", message).end_object();
+    return out;
+}
 
 Server::~Server() { close(); }
 
@@ -281,9 +280,13 @@ void Server::subscribe(ClientId id) {
     if (Client* c = find(id)) c->subscribed = true;
 }
 
-void Server::publish(std::string_view line) {
+bool Server::connected(ClientId id) const noexcept {
+    return std::any_of(clients_.begin(), clients_.end(), [id](const Client& c) { return c.id == id && !c.closing; });
+}
+
+void Server::publish(std::string_view line, const std::function<bool(ClientId)>& wants) {
     for (Client& c : clients_) {
-        if (!c.subscribed || c.closing) continue;
+        if (!c.subscribed || c.closing || (wants && !wants(c.id))) continue;
         // Before the first line after a gap, a notice of how many it lost; both must fit.
         const std::size_t notice = c.dropped != c.dropped_reported ? 64 : 0;
         if (pending(c) + notice + line.size() + 1 > subscriber_buffer_) {

@@ -17,6 +17,9 @@ namespace tcpsleuth::control {
 
 using ClientId = std::uint64_t;
 
+// {"ok":false,"error":"..."}: every refusal, from the server or a command, looks alike.
+std::string error_line(std::string_view message);
+
 class Server {
 public:
     // A complete request line, without its newline.
@@ -42,8 +45,9 @@ public:
     void reply(ClientId id, std::string_view line);
     // From now on the client receives published lines.
     void subscribe(ClientId id);
-    // To every subscriber, within each one's backlog limit.
-    void publish(std::string_view line);
+    // To every subscriber `wants` (when given) accepts, within each one's backlog limit.
+    void publish(std::string_view line, const std::function<bool(ClientId)>& wants = {});
+    bool connected(ClientId id) const noexcept;
     void set_subscriber_buffer(std::size_t bytes) noexcept { subscriber_buffer_ = bytes; }
 
     std::size_t clients() const noexcept { return clients_.size(); }

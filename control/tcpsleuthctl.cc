@@ -400,17 +400,24 @@ int main(int argc, char** argv) {
         }
         const Value data = request(ctl, "events", args);
         if (!follow) return show(data, print_events);
-        // Following: the recent ones, then new ones as they come, filtered here the same way.
+        // Following: the recent ones, then new ones as they come.
         if (ctl.json) {
             for (const Value& e : data["events"].items()) std::printf("%s\n", e.dump().c_str());
         } else {
             print_events(data);
         }
         std::fflush(stdout);
+        // The daemon filters the stream with the same arguments, the limit aside.
+        std::string sub_args;
+        JsonWriter sw(sub_args);
+        sw.begin_object();
+        const auto given = tcpsleuth::json::parse(args);
+        for (const auto& [k, v] : given.value->members()) {
+            if (k != "limit") sw.key(k).raw(v.dump());
+        }
+        sw.end_object();
         Connection sub;
-        request(ctl, "subscribe", "", &sub);
-        const auto parsed_args = tcpsleuth::json::parse(args);
-        const Value& f = *parsed_args.value;
+        request(ctl, "subscribe", sub_args, &sub);
         while (const auto line = sub.read_line()) {
             const auto ev = tcpsleuth::json::parse(*line);
             if (!ev.value || ev.value->find("event") == nullptr) {
@@ -421,27 +428,6 @@ int main(int argc, char** argv) {
                 continue;
             }
             const Value& e = *ev.value;
-            const auto in_list = [](const Value& want, const std::string& have) {
-                if (want.is_string()) return want.as_string() == have;
-                for (const Value& x : want.items()) {
-                    if (x.as_string() == have) return true;
-                }
-                return false;
-            };
-            if (f.find("kind") && !in_list(f["kind"], text(e["event"]))) continue;
-            if (f.find("flow") && (!e["flow"].is_object() || e["flow"]["id"].as_int() != f["flow"].as_int())) continue;
-            if (f.find("severity")) {
-                const auto rank = [](const std::string& s) { return s == "critical" ? 2 : s == "warning" ? 1 : 0; };
-                if (rank(text(e["severity"])) < rank(f["severity"].as_string())) continue;
-            }
-            if (f.find("addr") && (!e["flow"].is_object() || (text(e["flow"]["client"]) != f["addr"].as_string() &&
-                                                               text(e["flow"]["server"]) != f["addr"].as_string()))) {
-                continue;
-            }
-            if (f.find("port") && (!e["flow"].is_object() || (e["flow"]["client_port"].as_int() != f["port"].as_int() &&
-                                                               e["flow"]["server_port"].as_int() != f["port"].as_int()))) {
-                continue;
-            }
             if (ctl.json) {
                 std::printf("%s\n", line->c_str());
             } else {

@@ -216,11 +216,9 @@ public:
         done(std::move(out));
     }
     void find_flow(std::uint64_t id, std::function<void(std::optional<FlowState>)> done) override {
-        for (std::uint32_t i = 0; i < table_.slots(); ++i) {
-            const FlowState* f = table_.slot(i);
-            if (f != nullptr && f->common.id == id) return done(*f);
-        }
-        done(std::nullopt);
+        std::uint32_t cursor = 0;
+        const FlowState* f = find_flow_id(table_, static_cast<std::uint32_t>(id), cursor, table_.slots());
+        done(f != nullptr ? std::optional<FlowState>(*f) : std::nullopt);
     }
     void apply_config(const DaemonConfig& cfg, std::function<void()> done) override {
         pipeline_.reconfigure(cfg.inspect);

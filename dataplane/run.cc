@@ -328,17 +328,16 @@ private:
                 ++slot;
             }
         }
-        for (const auto& p : ports_.ports) {
-            rte_eth_stats st{};
-            rte_eth_stats_get(p.id, &st);
+        for (std::size_t i = 0; i < ports_.ports.size(); ++i) {
+            const control::PortStats st = port_stats(i);
             const std::pair<const char*, std::uint64_t> port_problems[] = {
-                {"rx_missed (the NIC had no free descriptor: the workers fall behind)", st.imissed},
+                {"rx_missed (the NIC had no free descriptor: the workers fall behind)", st.rx_missed},
                 {"rx_nombuf (no free packet buffer: raise mbufs)", st.rx_nombuf},
-                {"tx_errors", st.oerrors}};
+                {"tx_errors", st.tx_errors}};
             for (const auto& [what, value] : port_problems) {
                 if (!logged_[slot] && value != 0) {
                     logged_[slot] = true;
-                    spdlog::warn("port {}: first {}; further ones are only counted", p.name, what);
+                    spdlog::warn("port {}: first {}; further ones are only counted", st.name, what);
                 }
                 ++slot;
             }
@@ -350,15 +349,7 @@ private:
     control::Snapshot snapshot() override {
         control::Snapshot s;
         s.mode = to_string(cfg_.mode);
-        for (std::size_t i = 0; i < ports_.ports.size(); ++i) {
-            const auto& p = ports_.ports[i];
-            rte_eth_stats st{};
-            rte_eth_stats_get(p.id, &st);
-            control::PortStats ps{.name = p.name, .device = p.device, .rx_packets = st.ipackets, .tx_packets = st.opackets,
-                                  .rx_missed = st.imissed, .rx_errors = st.ierrors, .tx_errors = st.oerrors,
-                                  .rx_nombuf = st.rx_nombuf, .tx_dropped = tx_dropped(i)};
-            s.ports.push_back(std::move(ps));
-        }
+        for (std::size_t i = 0; i < ports_.ports.size(); ++i) s.ports.push_back(port_stats(i));
         for (std::size_t w = 0; w < shared_.workers.size(); ++w) {
             const auto& ws = *shared_.workers[w];
             s.workers.push_back({.counters = &ws.counters, .flows_active = ws.flows_active.load(std::memory_order_relaxed),
@@ -482,10 +473,16 @@ private:
     // clients, whom the socket's close tells.
     void abandon_requests() { requests_.clear(); }
 
-    std::uint64_t tx_dropped(std::size_t port) const {
-        std::uint64_t dropped = shared_.io ? shared_.io->tx_dropped[port].load() : 0;
-        for (const auto& w : shared_.workers) dropped += w->tx_dropped[port].load(std::memory_order_relaxed);
-        return dropped;
+    // The driver's counters for port `i`, and the packets inline forwarding dropped on it.
+    control::PortStats port_stats(std::size_t i) const {
+        const auto& p = ports_.ports[i];
+        rte_eth_stats st{};
+        rte_eth_stats_get(p.id, &st);
+        std::uint64_t dropped = shared_.io ? shared_.io->tx_dropped[i].load() : 0;
+        for (const auto& w : shared_.workers) dropped += w->tx_dropped[i].load(std::memory_order_relaxed);
+        return {.name = p.name, .device = p.device, .rx_packets = st.ipackets, .tx_packets = st.opackets,
+                .rx_missed = st.imissed, .rx_errors = st.ierrors, .tx_errors = st.oerrors, .rx_nombuf = st.rx_nombuf,
+                .tx_dropped = dropped};
     }
 
 
@@ -546,16 +543,13 @@ private:
     void print_counters(const char* title) const {
         std::string out = std::string("== ") + title + "\nport  name                     rx_packets   tx_packets   rx_missed  rx_errors  tx_errors  rx_nombuf  tx_dropped\n";
         for (std::size_t i = 0; i < ports_.ports.size(); ++i) {
-            const auto& p = ports_.ports[i];
-            rte_eth_stats st{};
-            rte_eth_stats_get(p.id, &st);
-            const std::uint64_t dropped = tx_dropped(i);
+            const control::PortStats st = port_stats(i);
             char row[256];
-            std::snprintf(row, sizeof row, "%-5u %-24s %12llu %12llu %11llu %10llu %10llu %10llu %11llu\n", p.id,
-                          p.name.substr(0, 24).c_str(), static_cast<unsigned long long>(st.ipackets),
-                          static_cast<unsigned long long>(st.opackets), static_cast<unsigned long long>(st.imissed),
-                          static_cast<unsigned long long>(st.ierrors), static_cast<unsigned long long>(st.oerrors),
-                          static_cast<unsigned long long>(st.rx_nombuf), static_cast<unsigned long long>(dropped));
+            std::snprintf(row, sizeof row, "%-5u %-24s %12llu %12llu %11llu %10llu %10llu %10llu %11llu\n", ports_.ports[i].id,
+                          st.name.substr(0, 24).c_str(), static_cast<unsigned long long>(st.rx_packets),
+                          static_cast<unsigned long long>(st.tx_packets), static_cast<unsigned long long>(st.rx_missed),
+                          static_cast<unsigned long long>(st.rx_errors), static_cast<unsigned long long>(st.tx_errors),
+                          static_cast<unsigned long long>(st.rx_nombuf), static_cast<unsigned long long>(st.tx_dropped));
             out += row;
         }
         out += "worker     packets  flows_active  flows_created  flows_expired  flows_evicted   events  events_lost  wrong_core  ring_full\n";

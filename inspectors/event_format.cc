@@ -92,15 +92,16 @@ std::string format_timestamp(std::uint64_t ts_ns) {
     return buf;
 }
 
-FlowEndpoints endpoints(const Event& e) {
+FlowEndpoints endpoints(const FlowKey& key, bool lo) {
     FlowEndpoints p;
-    const bool lo = e.client_is_lo;
-    p.client = format_address(lo ? e.key.addr_lo : e.key.addr_hi);
-    p.client_port = lo ? e.key.port_lo : e.key.port_hi;
-    p.server = format_address(lo ? e.key.addr_hi : e.key.addr_lo);
-    p.server_port = lo ? e.key.port_hi : e.key.port_lo;
+    p.client = format_address(lo ? key.addr_lo : key.addr_hi);
+    p.client_port = lo ? key.port_lo : key.port_hi;
+    p.server = format_address(lo ? key.addr_hi : key.addr_lo);
+    p.server_port = lo ? key.port_hi : key.port_lo;
     return p;
 }
+
+FlowEndpoints endpoints(const Event& e) { return endpoints(e.key, e.client_is_lo); }
 
 namespace {
 

@@ -20,6 +20,7 @@ struct FlowEndpoints {
     std::string server;
     std::uint16_t server_port = 0;
 };
+FlowEndpoints endpoints(const FlowKey& key, bool client_is_lo);
 FlowEndpoints endpoints(const Event& e);
 
 std::string event_summary(const Event& e);

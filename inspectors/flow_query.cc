@@ -69,6 +69,15 @@ bool sorts_before(const FlowSummary& a, const FlowSummary& b, FlowSort s) noexce
     return a.id < b.id;  // ties: a stable, total order
 }
 
+const FlowState* find_flow_id(const FlowTable& table, std::uint32_t id, std::uint32_t& cursor, std::uint32_t budget) noexcept {
+    const std::uint32_t end = std::min(table.slots(), cursor + budget);
+    for (; cursor < end; ++cursor) {
+        const FlowState* f = table.slot(cursor);
+        if (f != nullptr && f->common.id == id) return f;
+    }
+    return nullptr;
+}
+
 void FlowScan::start(const FlowQuery& q) noexcept {
     q_ = q;
     q_.limit = std::min(q_.limit, FlowQuery::kMaxLimit);

@@ -60,6 +60,10 @@ std::uint64_t payload_bytes(const FlowCommon& f, Dir d) noexcept;
 // True when a sorts before b.
 bool sorts_before(const FlowSummary& a, const FlowSummary& b, FlowSort s) noexcept;
 
+// Looks for flow `id` from slot `cursor` on, visiting at most `budget` slots (cursor moves
+// on). Returns the flow, or null; `cursor >= table.slots()` then means it is not there.
+const FlowState* find_flow_id(const FlowTable& table, std::uint32_t id, std::uint32_t& cursor, std::uint32_t budget) noexcept;
+
 // The top `limit` matching flows of one table, found a slice of slots at a time.
 class FlowScan {
 public:

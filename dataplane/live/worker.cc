@@ -217,16 +217,9 @@ private:
                 break;
             case Mailbox::Kind::kFlow: {
                 if (!m.started) m.cursor = 0;
-                m.found = false;
-                const std::uint32_t end = std::min(me_.table.slots(), m.cursor + kSlotsPerCall);
-                for (; m.cursor < end; ++m.cursor) {
-                    const FlowState* f = me_.table.slot(m.cursor);
-                    if (f != nullptr && f->common.id == m.flow_id) {
-                        m.flow = *f;
-                        m.found = true;
-                        break;
-                    }
-                }
+                const FlowState* f = find_flow_id(me_.table, m.flow_id, m.cursor, kSlotsPerCall);
+                m.found = f != nullptr;
+                if (m.found) m.flow = *f;
                 done = m.found || m.cursor >= me_.table.slots();
                 break;
             }
