@@ -58,19 +58,16 @@ public:
         return std::uint64_t{spec_.flows} * steps_per_connection() * kConnectionsPerLap;
     }
 
-    // Emits one lap in wire order: emit(const Frame&). Frame data is valid during the call.
-    template <class Emit>
-    void lap(Emit&& emit, std::uint64_t start_ns = 1'700'000'000ull * 1'000'000'000ull) {
-        const std::uint32_t visits = steps_per_connection() * kConnectionsPerLap;
-        std::uint64_t n = 0;
-        for (std::uint32_t v = 0; v < visits; ++v) {
-            for (std::uint32_t f = 0; f < spec_.flows; ++f) {
-                const std::uint32_t len = next_frame(f);
-                emit(Frame{buf_, len, start_ns + n * 1'000'000'000ull / spec_.rate_pps});
-                ++n;
-            }
-        }
+    // The next frame in wire order; laps follow each other without end. Its timestamp counts
+    // from the first frame, spaced for spec.rate_pps. Frame data is valid until the next call.
+    Frame next() {
+        const std::uint32_t len = next_frame(flow_cursor_);
+        const Frame f{buf_, len, emitted_ * 1'000'000'000ull / spec_.rate_pps};
+        ++emitted_;
+        if (++flow_cursor_ == spec_.flows) flow_cursor_ = 0;
+        return f;
     }
+    std::uint64_t emitted() const { return emitted_; }
 
 private:
     struct FlowPos {
@@ -90,6 +87,8 @@ private:
 
     GenSpec spec_;
     std::vector<FlowPos> pos_;
+    std::uint32_t flow_cursor_ = 0;  // each visit steps every flow once, in flow order
+    std::uint64_t emitted_ = 0;
     alignas(64) std::uint8_t buf_[2048];
 };
 
