@@ -36,6 +36,7 @@ constexpr const char* kUsage =
     "  --sizes   data frame sizes: 64 (70-byte frames), imix (7:4:1 of 70/590/1514), 1500 (default 64)\n"
     "  --ipv6    percent of flows over IPv6 (default 0)\n"
     "  --ecn     percent of flows that negotiate ECN (default 0)\n"
+    "  --port-base  first client port; flow f uses port-base + f / 65536 (default 20000)\n"
     "  --rate    packets per second: spacing of the pcap's timestamps, or the transmit rate;\n"
     "            `max` transmits as fast as the port takes them (default 1000000)\n"
     "  --laps    pcap: laps of healthy traffic to write; one lap brings every flow back to\n"
@@ -270,6 +271,7 @@ int main(int argc, char** argv) {
         else if (arg == "--ecn") ok = parse_number(value, 100, n), o.spec.ecn_percent = static_cast<std::uint32_t>(n);
         else if (arg == "--rate" && std::string(value) == "max") o.max_rate = true;
         else if (arg == "--rate") ok = parse_number(value, 1'000'000'000, n) && n > 0, o.spec.rate_pps = n;
+        else if (arg == "--port-base") ok = parse_number(value, 65535, n) && n > 0, o.spec.port_base = static_cast<std::uint16_t>(n);
         else if (arg == "--laps") ok = parse_number(value, 1'000'000, n), o.laps = n;
         else if (arg == "--packets") ok = parse_number(value, ~0ull, n) && n > 0, o.packets = n;
         else if (arg == "--duration") {

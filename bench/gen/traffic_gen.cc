@@ -25,6 +25,7 @@ TrafficGen::TrafficGen(const GenSpec& spec) : spec_(spec) {
     if (spec_.flows == 0 || spec_.flows > kMaxFlows) throw std::invalid_argument("flows must be 1.." + std::to_string(kMaxFlows));
     if (spec_.rounds == 0 || spec_.rounds > kMaxRounds) throw std::invalid_argument("rounds must be 1.." + std::to_string(kMaxRounds));
     if (spec_.ipv6_percent > 100 || spec_.ecn_percent > 100) throw std::invalid_argument("percentages must be 0..100");
+    if (spec_.port_base + ((spec_.flows - 1) >> 16) > 65535) throw std::invalid_argument("port base too high for that many flows");
     if (spec_.rate_pps == 0) throw std::invalid_argument("rate must be at least 1 packet per second");
     const std::uint64_t positions = std::uint64_t{steps_per_connection()} * kConnectionsPerLap;
     pos_.resize(spec_.flows);
@@ -130,7 +131,7 @@ std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, st
         client_addr[0] = 198, client_addr[1] = 18, client_addr[2] = static_cast<std::uint8_t>(flow >> 8), client_addr[3] = static_cast<std::uint8_t>(flow);
         server_addr[0] = 198, server_addr[1] = 19, server_addr[2] = 0, server_addr[3] = static_cast<std::uint8_t>(server_index);
     }
-    const std::uint16_t client_port = static_cast<std::uint16_t>(20000 + (flow >> 16)), server_port = 443;
+    const std::uint16_t client_port = static_cast<std::uint16_t>(spec_.port_base + (flow >> 16)), server_port = 443;
     f.ipv6 = v6;
     f.from_client = side == kClient;
     std::memcpy(f.src, side == kClient ? client_addr : server_addr, 16);

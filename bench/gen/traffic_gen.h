@@ -36,6 +36,10 @@ struct GenSpec {
     std::uint32_t ipv6_percent = 0;
     std::uint32_t ecn_percent = 0;
     std::uint64_t rate_pps = 1'000'000;  // spacing of the frames' timestamps
+    // Client ports are port_base + flow / 65536: a run with another base has flows of its
+    // own (the throughput search gives each trial its own, so no trial repeats another's
+    // sequence numbers to the device under test).
+    std::uint16_t port_base = 20000;
 };
 
 struct Frame {
