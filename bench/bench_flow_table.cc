@@ -54,7 +54,7 @@ void BM_FlowTable_Lookup(benchmark::State& state) {
     state.counters["allocs_per_pkt"] = double(bench::allocations() - a0) / (10000.0 * 32);
     state.counters["bytes_per_flow"] = double(table.memory_bytes()) / n;
 }
-BENCHMARK(BM_FlowTable_Lookup)->Arg(1000)->Arg(100000)->Arg(1000000);
+BENCHMARK(BM_FlowTable_Lookup)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(4000000);
 
 void BM_FlowTable_InsertRemove(benchmark::State& state) {
     const auto n = static_cast<std::uint32_t>(state.range(0));
@@ -71,7 +71,7 @@ void BM_FlowTable_InsertRemove(benchmark::State& state) {
     }
     state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_FlowTable_InsertRemove)->Arg(1000)->Arg(100000)->Arg(1000000);
+BENCHMARK(BM_FlowTable_InsertRemove)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(4000000);
 
 }  // namespace
 }  // namespace tcpsleuth

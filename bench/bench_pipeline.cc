@@ -1,5 +1,7 @@
 // The whole per-packet pipeline (parse, table, tracker, inspectors) on realistic TCP
-// traffic over 1 K, 100 K and 1 M concurrent flows, in bursts of 32.
+// traffic over 1 K, 100 K and 1 M concurrent flows, in bursts of 32; and at 1 K flows with
+// one inspector at a time (the others switched off), so each inspector's cost is the
+// difference from BM_Pipeline_NoInspectors.
 
 #include <benchmark/benchmark.h>
 
@@ -12,11 +14,10 @@
 namespace tcpsleuth {
 namespace {
 
-void BM_Pipeline_Established(benchmark::State& state) {
-    const auto flows = static_cast<std::uint32_t>(state.range(0));
+void run_established(benchmark::State& state, std::uint32_t flows, const Config& base) {
     const std::uint32_t rounds = flows >= 1'000'000 ? 2 : (flows >= 100'000 ? 8 : 64);
     const bench::Traffic t = bench::make_traffic(flows, rounds);
-    Config cfg;
+    Config cfg = base;
     cfg.flows.capacity = flows + flows / 4;
     FlowTable table(cfg.flows.capacity, 7);
     CoreCounters counters;
@@ -44,8 +45,41 @@ void BM_Pipeline_Established(benchmark::State& state) {
     for (int i = 0; i < 10000; ++i) burst();
     state.counters["allocs_per_pkt"] = double(bench::allocations() - a0) / (10000.0 * Pipeline::kBurst);
     state.counters["flows"] = table.size();
+    state.counters["bytes_per_flow"] = double(table.memory_bytes()) / double(table.capacity());
+}
+
+void BM_Pipeline_Established(benchmark::State& state) {
+    run_established(state, static_cast<std::uint32_t>(state.range(0)), Config{});
 }
 BENCHMARK(BM_Pipeline_Established)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kNanosecond);
+
+Config none_enabled() {
+    Config c;
+    c.handshake.enabled = c.zero_window.enabled = c.syn_surge.enabled = c.mtu.enabled = c.options.enabled = false;
+    c.window.enabled = c.ecn.enabled = c.sack.enabled = c.idle.enabled = c.rst.enabled = false;
+    return c;
+}
+
+void BM_Pipeline_NoInspectors(benchmark::State& state) { run_established(state, 1000, none_enabled()); }
+BENCHMARK(BM_Pipeline_NoInspectors);
+
+// One benchmark per inspector: the pipeline with only that one on.
+template <auto Member>
+void BM_Inspector(benchmark::State& state) {
+    Config c = none_enabled();
+    (c.*Member).enabled = true;
+    run_established(state, 1000, c);
+}
+BENCHMARK(BM_Inspector<&Config::handshake>)->Name("BM_Inspector/handshake");
+BENCHMARK(BM_Inspector<&Config::zero_window>)->Name("BM_Inspector/zero_window");
+BENCHMARK(BM_Inspector<&Config::syn_surge>)->Name("BM_Inspector/syn_surge");
+BENCHMARK(BM_Inspector<&Config::mtu>)->Name("BM_Inspector/mtu");
+BENCHMARK(BM_Inspector<&Config::options>)->Name("BM_Inspector/options");
+BENCHMARK(BM_Inspector<&Config::window>)->Name("BM_Inspector/window");
+BENCHMARK(BM_Inspector<&Config::ecn>)->Name("BM_Inspector/ecn");
+BENCHMARK(BM_Inspector<&Config::sack>)->Name("BM_Inspector/sack");
+BENCHMARK(BM_Inspector<&Config::idle>)->Name("BM_Inspector/idle");
+BENCHMARK(BM_Inspector<&Config::rst>)->Name("BM_Inspector/rst");
 
 }  // namespace
 }  // namespace tcpsleuth

@@ -67,7 +67,7 @@ def search(work, *args):
 
 
 def known_answer(work):
-    result, problems = search(work, "--dut", "bridge", "--limit-pps", str(LIMIT_PPS), "--trial-seconds", "1")
+    result, problems = search(work, "--dut", "bridge", "--limit-pps", str(LIMIT_PPS), "--trial-seconds", "2")
     if result is None:
         return problems
     expected = LIMIT_PPS * TBF_FRAME / mean_frame_bytes(work)
