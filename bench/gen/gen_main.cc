@@ -129,12 +129,11 @@ int write_pcap(const Options& o, TrafficGen& gen, const FaultEpisodes& faults) {
     return 0;
 }
 
-// Sends `frames` (each `len` bytes at `data`) on the port, retrying while the port is busy
-// so the flows stay consistent; returns false when the run must stop.
+// Sends bursts on the transmit port, retrying while the port is busy so the flows stay
+// consistent, and counts what comes back on the receive port.
 struct Sender {
     PortIo& io;
     std::uint64_t sent = 0, busy_retries = 0, received = 0;
-    rte_mbuf* pending[32];
 
     void receive() {
         if (!io.has_rx()) return;
@@ -143,6 +142,7 @@ struct Sender {
         received += n;
         rte_pktmbuf_free_bulk(rx, n);
     }
+    // False when the run is stopped (SIGINT) while the port is busy; the rest is freed.
     bool send(rte_mbuf** m, std::uint16_t n) {
         std::uint16_t done = 0;
         while (done < n) {
@@ -170,7 +170,7 @@ int transmit(const Options& o, TrafficGen& gen, const FaultEpisodes& faults) {
     PortIo io(o.eal, o.tx, o.rx);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    Sender s{io, 0, 0, 0, {}};
+    Sender s{io};
     const std::uint64_t hz = rte_get_tsc_hz();
     const std::uint64_t start = rte_rdtsc();
     const auto elapsed_ns = [&](std::uint64_t now) { return static_cast<std::uint64_t>(double(now - start) * 1e9 / double(hz)); };

@@ -25,12 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "gen"))
-from gen_check import FAULTS, is_fault_address  # noqa: E402 - expectations written once, in the gen test
+from gen_check import FAULTS, recognise_episodes, write_tap_config  # noqa: E402 - expectations written once, in the gen test
 
 RFC2544 = ROOT / "bench" / "rfc2544"
 loader = importlib.machinery.SourceFileLoader("rfc2544", str(RFC2544))
@@ -107,21 +106,7 @@ def faults_on_the_wire(work):
     events = os.path.join(work, "live.events.jsonl")
     with rfc2544.Topology(1) as topo:
         config = os.path.join(work, "live.toml")
-        with open(config, "w") as f:
-            f.write(f'''mode = "tap"
-[dpdk]
-eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "tsl-gen-live{os.getpid()}"]
-mbufs_per_port = 8191
-[[ports]]
-device = "net_af_packet0,iface=d0"
-[control]
-socket = ""
-[output]
-events = "{events}"
-report = "none"
-[flows]
-capacity = 8192
-''')
+        write_tap_config(config, "net_af_packet0,iface=d0", events, f"tsl-gen-live{os.getpid()}", 8191)
         log = open(os.path.join(work, "live.log"), "w")
         sensor = topo.spawn("d", str(rfc2544.TCPSLEUTH), "run", "--config", config, stdout=subprocess.DEVNULL, stderr=log)
         time.sleep(3)
@@ -140,23 +125,8 @@ capacity = 8192
             return problems + [f"generator failed: {r.stderr[-600:]}"]
         g = json.loads(r.stdout.strip().splitlines()[-1])
         print(f"faults on the wire: sent {g['sent']} frames ({g['fault_frames']} in fault episodes) at {g['offered_pps']:.0f} pps")
-    per_episode = {}
-    for line in open(events):
-        e = json.loads(line)
-        if is_fault_address(e["flow"]["client"]):
-            per_episode.setdefault(e["flow"]["client"], Counter())[e["event"]] += 1
-        else:
-            problems.append(f"{e['severity']} {e['event']} on healthy flow {e['flow']['client']}: {e['summary'][:200]}")
-    got = Counter()
-    for client, evs in per_episode.items():
-        fault = next((f for f, exp in FAULTS.items() if Counter(exp) == evs), None)
-        if fault is None:
-            problems.append(f"episode {client}: {dict(evs)} is no fault's expected set")
-        else:
-            got[fault] += 1
-    want = Counter({f: 1 for f in FAULTS if f != "idle-timeout"})
-    if got != want:
-        problems.append(f"episodes recognised {dict(got)}, want {dict(want)}")
+    got, more = recognise_episodes(events, {f: 1 for f in FAULTS if f != "idle-timeout"})
+    problems += more
     print(f"faults on the wire: {dict(got)}")
     return problems
 

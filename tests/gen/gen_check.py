@@ -64,6 +64,50 @@ FAULT_CASES = [
 ]
 
 
+def write_tap_config(path, device, events, prefix, mbufs, extra_dpdk=""):
+    """A `tcpsleuth run` tap configuration on one port, events to a file, no control socket."""
+    with open(path, "w") as f:
+        f.write(f'''mode = "tap"
+[dpdk]
+eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "{prefix}"]
+mbufs_per_port = {mbufs}
+{extra_dpdk}
+[[ports]]
+device = "{device}"
+[control]
+socket = ""
+[output]
+events = "{events}"
+report = "none"
+[flows]
+capacity = 8192
+''')
+
+
+def recognise_episodes(events, want, healthy_info=()):
+    """Problems with the events file against `want` ({fault: episodes}): each fault episode
+    (one client address) must have raised exactly one fault's expected set, and healthy
+    flows nothing but `healthy_info` kinds at severity info. Returns (recognised, problems)."""
+    problems, per_episode = [], {}
+    for line in open(events):
+        e = json.loads(line)
+        client = e["flow"]["client"]
+        if is_fault_address(client):
+            per_episode.setdefault(client, Counter())[e["event"]] += 1
+        elif not (e["event"] in healthy_info and e["severity"] == "info"):
+            problems.append(f"{e['severity']} {e['event']} on healthy flow {client}: {e['summary'][:200]}")
+    got = Counter()
+    for client, evs in sorted(per_episode.items()):
+        fault = next((f for f, exp in FAULTS.items() if Counter(exp) == evs), None)
+        if fault is None:
+            problems.append(f"episode {client}: {dict(evs)} is no fault's expected set")
+        else:
+            got[fault] += 1
+    if got != Counter(want):
+        problems.append(f"episodes recognised {dict(got)}, want {dict(want)}")
+    return got, problems
+
+
 def is_fault_address(addr):
     return addr.startswith("198.19.") and int(addr.split(".")[2]) >= 64
 
@@ -82,23 +126,8 @@ def check_fault_case(tcpsleuth, gen, work, name, args, want, healthy_info):
     report = json.load(open(rep))
     if report.get("counters", {}).get("parse.ok") != n:
         problems.append(f"parse.ok {report.get('counters', {}).get('parse.ok')} of {n} frames")
-    per_episode = {}
-    for line in open(ev):
-        e = json.loads(line)
-        client = e["flow"]["client"]
-        if is_fault_address(client):
-            per_episode.setdefault(client, Counter())[e["event"]] += 1
-        elif not (e["event"] in healthy_info and e["severity"] == "info"):
-            problems.append(f"{e['severity']} {e['event']} on healthy flow {client}: {e['summary'][:200]}")
-    got = Counter()
-    for client, events in sorted(per_episode.items()):
-        fault = next((f for f, exp in FAULTS.items() if Counter(exp) == events), None)
-        if fault is None:
-            problems.append(f"episode {client}: {dict(events)} is no fault's expected set")
-        else:
-            got[fault] += 1
-    if got != Counter(want):
-        problems.append(f"episodes recognised {dict(got)}, want {want}")
+    got, more = recognise_episodes(ev, want, healthy_info)
+    problems += more
     print(f"{name}: {n} frames, {sum(got.values())} episodes recognised: {'ok' if not problems else 'FAIL'}")
     return [f"{name}: {p}" for p in problems[:20]]
 
@@ -215,22 +244,7 @@ def main():
     lap_frames = int(out.split(": ")[1].split()[0])
     events = os.path.join(work, "loop.events.jsonl")
     config = os.path.join(work, "loop.toml")
-    with open(config, "w") as f:
-        f.write(f'''mode = "tap"
-[dpdk]
-eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "tsl-gen-check"]
-mbufs_per_port = 32767
-mbuf_size = 256
-[[ports]]
-device = "net_pcap0,rx_pcap={lap},infinite_rx=1"
-[control]
-socket = ""
-[output]
-events = "{events}"
-report = "none"
-[flows]
-capacity = 4096
-''')
+    write_tap_config(config, f"net_pcap0,rx_pcap={lap},infinite_rx=1", events, "tsl-gen-check", 32767, "mbuf_size = 256")
     proc = subprocess.Popen([tcpsleuth, "run", "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
