@@ -29,7 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "gen"))
-from gen_check import FAULTS, recognise_episodes, write_tap_config  # noqa: E402 - expectations written once, in the gen test
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from sensor_config import write_sensor_config  # noqa: E402
+from gen_check import FAULTS, recognise_episodes  # noqa: E402 - expectations written once, in the gen test
 
 RFC2544 = ROOT / "bench" / "rfc2544"
 loader = importlib.machinery.SourceFileLoader("rfc2544", str(RFC2544))
@@ -106,7 +108,8 @@ def faults_on_the_wire(work):
     events = os.path.join(work, "live.events.jsonl")
     with rfc2544.Topology(1) as topo:
         config = os.path.join(work, "live.toml")
-        write_tap_config(config, "net_af_packet0,iface=d0", events, f"tsl-gen-live{os.getpid()}", 8191)
+        write_sensor_config(config, devices=["net_af_packet0,iface=d0"], events=events, prefix=f"tsl-gen-live{os.getpid()}",
+                            mbufs=8191)
         log = open(os.path.join(work, "live.log"), "w")
         sensor = topo.spawn("d", str(rfc2544.TCPSLEUTH), "run", "--config", config, stdout=subprocess.DEVNULL, stderr=log)
         time.sleep(3)

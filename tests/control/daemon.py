@@ -15,6 +15,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sensor_config import write_sensor_config  # noqa: E402
+
 FAILED = []
 
 
@@ -148,24 +151,8 @@ def common_commands(ctl, sock, mode, packets):
 
 
 def write_config(path, sock, fifo, events, extra=""):
-    with open(path, "w") as f:
-        f.write(f'''mode = "tap"
-[dpdk]
-eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "tsctl{os.getpid()}"]
-mbufs_per_port = 4095
-[workers]
-idle_sleep_us = 50
-[[ports]]
-device = "net_pcap0,rx_pcap={fifo}"
-[control]
-socket = "{sock}"
-mode = 0o600
-[output]
-events = "{events}"
-report_format = "text"
-[flows]
-capacity = 65536
-{extra}''')
+    write_sensor_config(path, devices=[f"net_pcap0,rx_pcap={fifo}"], events=events, prefix=f"tsctl{os.getpid()}",
+                        socket=sock, control_extra="mode = 0o600", report="", capacity=65536, extra=extra)
 
 
 def live(binary, ctl_binary, work, demo):
@@ -223,7 +210,7 @@ def live(binary, ctl_binary, work, demo):
         with open(conf) as f:
             text = f.read()
         with open(conf, "w") as f:
-            f.write(text.replace("capacity = 65536", "capacity = 131072").replace("[workers]\n", "[workers]\ncount = 2\n"))
+            f.write(text.replace("capacity = 65536", "capacity = 131072").replace("[workers]\ncount = 1\n", "[workers]\ncount = 2\n"))
         r = ctl.run("reload")
         check(r.returncode == 1 and "flows.capacity: 65536 -> 131072 needs a restart" in r.stderr and
               "workers.count: 1 -> 2 needs a restart" in r.stderr, "live: a structural change is refused")

@@ -20,12 +20,15 @@ report nothing.
 Usage: gen_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR"""
 import json
 import os
-from collections import Counter
 import signal
 import struct
 import subprocess
 import sys
 import time
+from collections import Counter
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 from lab import counter_problems, final_counters  # noqa: E402 - the lab's parser and loss checks
@@ -62,26 +65,6 @@ FAULT_CASES = [
     # the background ended idle and open past device timeouts: stale, information only.
     ("idle-with-background", BACKGROUND + ["--fault", "idle-timeout:3"], {"idle-timeout": 3}, ("idle.stale_flow",)),
 ]
-
-
-def write_tap_config(path, device, events, prefix, mbufs, extra_dpdk=""):
-    """A `tcpsleuth run` tap configuration on one port, events to a file, no control socket."""
-    with open(path, "w") as f:
-        f.write(f'''mode = "tap"
-[dpdk]
-eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "{prefix}"]
-mbufs_per_port = {mbufs}
-{extra_dpdk}
-[[ports]]
-device = "{device}"
-[control]
-socket = ""
-[output]
-events = "{events}"
-report = "none"
-[flows]
-capacity = 8192
-''')
 
 
 def recognise_episodes(events, want, healthy_info=()):
@@ -244,7 +227,8 @@ def main():
     lap_frames = int(out.split(": ")[1].split()[0])
     events = os.path.join(work, "loop.events.jsonl")
     config = os.path.join(work, "loop.toml")
-    write_tap_config(config, f"net_pcap0,rx_pcap={lap},infinite_rx=1", events, "tsl-gen-check", 32767, "mbuf_size = 256")
+    write_sensor_config(config, devices=[f"net_pcap0,rx_pcap={lap},infinite_rx=1"], events=events, prefix="tsl-gen-check",
+                        mbufs=32767, mbuf_size=256)
     proc = subprocess.Popen([tcpsleuth, "run", "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)

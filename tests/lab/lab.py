@@ -30,6 +30,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peer.py")
 PORT = 7000
@@ -124,24 +127,8 @@ class Lab:
         else:
             where, mode, ports = "r", "tap", ["m1"]
         config = os.path.join(self.workdir, self.name + ".toml")
-        with open(config, "w") as f:
-            f.write(f'''mode = "{mode}"
-[dpdk]
-eal_args = ["--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", "{self.tag}"]
-mbufs_per_port = 4095
-[workers]
-count = {self.workers}
-idle_sleep_us = 50
-[control]
-socket = ""
-[output]
-events = "{self.events}"
-report = "none"
-[flows]
-capacity = 8192
-''')
-            for i, iface in enumerate(ports):
-                f.write(f'[[ports]]\ndevice = "net_af_packet{i},iface={iface}"\n')
+        write_sensor_config(config, devices=[f"net_af_packet{i},iface={iface}" for i, iface in enumerate(ports)],
+                            events=self.events, prefix=self.tag, mode=mode, memory_mb=256, workers=self.workers)
         log = open(self.sensor_log, "w")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[where], self.tcpsleuth, "run", "--config", config, "-v"],
                              stdout=subprocess.DEVNULL, stderr=log)

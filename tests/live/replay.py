@@ -12,6 +12,9 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 from lab import final_counters  # noqa: E402 - one parser of the final counters table
 
@@ -36,25 +39,8 @@ def analyze(binary, capture, out):
 
 def live(binary, capture, out, workers, tag):
     config = out + ".toml"
-    with open(config, "w") as f:
-        f.write(f'''mode = "tap"
-[dpdk]
-eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "{tag}"]
-mbufs_per_port = 4095
-[workers]
-count = {workers}
-idle_sleep_us = 50
-[[ports]]
-device = "net_pcap0,rx_pcap={os.path.abspath(capture)}"
-[control]
-socket = ""
-[output]
-events = "{out}"
-report = "none"
-exit_when_idle_s = 1
-[flows]
-capacity = 65536
-''')
+    write_sensor_config(config, devices=[f"net_pcap0,rx_pcap={os.path.abspath(capture)}"], events=out, prefix=tag,
+                        workers=workers, output_extra="exit_when_idle_s = 1", capacity=65536)
     proc = subprocess.run([binary, "run", "--config", config], capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"tcpsleuth run exited {proc.returncode}: {proc.stderr[-800:]}")
