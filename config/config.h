@@ -3,8 +3,11 @@
 // takes its settings from here; the TOML loader fills it and the example file documents it.
 
 #include <cstdint>
+#include <memory>
 
 namespace tcpsleuth {
+
+class RuleSet;  // config/rules.h
 
 struct FlowConfig {
     // Flows per worker core. The table is allocated once at start; see README for bytes/flow.
@@ -132,6 +135,26 @@ struct RstConfig {
     bool operator==(const RstConfig&) const = default;
 };
 
+// Payload scanning: each direction's first bytes go through the compiled [[rules]]
+// (config/rules.h) in Hyperscan streaming mode.
+struct PayloadConfig {
+    bool enabled = true;
+    // Bytes of each direction's stream that are scanned; identification needs the first few
+    // hundred, a proxy's error page comes in the first response.
+    std::uint32_t scan_bytes = 4096;
+    // Flows each worker scans at once (one Hyperscan stream per direction, from a pool
+    // allocated when the rules are applied). A flow that finds the pool empty is counted
+    // (payload.pool_exhausted) and not scanned.
+    std::uint32_t streams = 16384;
+    // The rules, compiled from DaemonConfig::rules; null scans nothing. Derived, so not
+    // compared: two configurations with the same [[rules]] are equal.
+    std::shared_ptr<const RuleSet> rules;
+
+    bool operator==(const PayloadConfig& o) const {
+        return enabled == o.enabled && scan_bytes == o.scan_bytes && streams == o.streams;
+    }
+};
+
 struct Config {
     FlowConfig flows;
     HandshakeConfig handshake;
@@ -144,6 +167,7 @@ struct Config {
     SackConfig sack;
     IdleConfig idle;
     RstConfig rst;
+    PayloadConfig payload;
 
     bool operator==(const Config&) const = default;
 };

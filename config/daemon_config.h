@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "rules.h"
 
 namespace tcpsleuth {
 
@@ -164,6 +165,8 @@ struct DaemonConfig {
     ControlConfig control;
     LoggingConfig logging;
     Config inspect;
+    // [payload] builtin_rules / disable_builtin and [[rules]]; compiled into inspect.payload.rules.
+    PayloadRules rules;
     // Sorted by seconds, then name.
     std::vector<IdleProfile> idle_profiles = default_idle_profiles();
 

@@ -179,7 +179,7 @@ Field enum_field(std::string key, Get get, std::vector<std::pair<std::string, T>
 }
 
 template <typename Get>
-Field string_array_field(std::string key, Get get) {
+Field string_array_field(std::string key, Get get, bool live = false) {
     return {std::move(key),
             [get](const toml::node& n, DaemonConfig& c) -> std::string {
                 const toml::array* a = n.as_array();
@@ -196,7 +196,8 @@ Field string_array_field(std::string key, Get get) {
                 std::string out = "[";
                 for (const std::string& s : get(c)) out += (out.size() > 1 ? ", " : "") + toml_string(s);
                 return out + "]";
-            }};
+            },
+            live};
 }
 
 }  // namespace
@@ -337,6 +338,11 @@ std::vector<Field> schema() {
     TS_U32("idle.stale_after_s", idle.stale_after_s, 1, 86400 * 7);
     TS_BOOL("rst.enabled", rst.enabled);
     TS_U32("rst.min_hop_difference", rst.min_hop_difference, 1, 64);
+    TS_BOOL("payload.enabled", payload.enabled);
+    TS_U32("payload.scan_bytes", payload.scan_bytes, 1, 1u << 20);
+    TS_U32("payload.streams", payload.streams, 1, 1u << 24);
+    f.push_back(bool_field("payload.builtin_rules", [](auto& c) -> auto& { return c.rules.builtin; }, true));
+    f.push_back(string_array_field("payload.disable_builtin", [](auto& c) -> auto& { return c.rules.disable_builtin; }, true));
 #undef TS_U32
 #undef TS_BOOL
     return f;
@@ -350,6 +356,8 @@ public:
         walk(root, "");
         check_ports();
         check_cores();
+        check_disable_builtin();
+        if (out_.ok()) compile();
     }
 
     void error(const toml::source_region& where, std::string key, std::string message) {
@@ -379,6 +387,8 @@ private:
             const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
             if (key == "ports") {
                 read_ports(node);
+            } else if (key == "rules") {
+                read_rules(node);
             } else if (key == "idle.profiles") {
                 read_profiles(node);
             } else if (const Field* f = field(key)) {
@@ -430,6 +440,122 @@ private:
             }
             if (!has_device && !t.contains("device")) error(t.source(), "ports.device", "missing");
             out_.config.ports.push_back(std::move(port));
+        }
+    }
+
+    // [[rules]]: one payload rule per entry (config/rules.h). Every key is checked; the
+    // pattern itself is checked by Hyperscan once the whole file has been read.
+    void read_rules(const toml::node& node) {
+        const toml::array* a = node.as_array();
+        if (a == nullptr || !a->is_array_of_tables()) {
+            error(node.source(), "rules", "expected an array of tables ([[rules]])");
+            return;
+        }
+        for (const toml::node& entry : *a) {
+            const toml::table& t = *entry.as_table();
+            RuleSpec rule;
+            rule.line = static_cast<std::uint32_t>(t.source().begin.line);
+            rule.column = static_cast<std::uint32_t>(t.source().begin.column);
+            for (const auto& [k, v] : t) read_rule_key(std::string(k.str()), k.source(), v, rule);
+            for (const char* required : {"id", "pattern"}) {
+                if (!t.contains(required)) error(t.source(), std::string("rules.") + required, "missing");
+            }
+            if (!rule.id.empty()) {
+                const auto& rules = out_.config.rules.rules;
+                if (std::any_of(rules.begin(), rules.end(), [&](const RuleSpec& r) { return r.id == rule.id; })) {
+                    error(t.get("id")->source(), "rules.id", "\"" + rule.id + "\" is already the id of another rule");
+                }
+            }
+            out_.config.rules.rules.push_back(std::move(rule));
+        }
+    }
+
+    void read_rule_key(const std::string& k, const toml::source_region& key_at, const toml::node& v, RuleSpec& rule) {
+        const std::string key = "rules." + k;
+        const auto bad = [&](std::string message) { error(v.source(), key, std::move(message)); };
+        const std::optional<std::string> str = v.value_exact<std::string>();
+        if (k == "id") {
+            if (!str || !is_name(*str, 63, true)) return bad("expected 1 to 63 characters from A-Z a-z 0-9 . _ : -");
+            rule.id = *str;
+        } else if (k == "pattern") {
+            if (!str || str->empty()) return bad("expected a non-empty string (a Hyperscan regex, or the bytes to find with literal = true)");
+            rule.pattern = *str;
+            // Hyperscan's complaints are about the pattern: point at it.
+            rule.line = static_cast<std::uint32_t>(v.source().begin.line);
+            rule.column = static_cast<std::uint32_t>(v.source().begin.column);
+        } else if (k == "literal" || k == "event") {
+            if (!v.is_boolean()) return bad("expected true or false, found " + type_name(v));
+            (k == "literal" ? rule.literal : rule.event) = *v.value<bool>();
+        } else if (k == "flags") {
+            read_rule_flags(key, v, rule);
+        } else if (k == "direction") {
+            if (str == "client") rule.direction = RuleDirection::kClient;
+            else if (str == "server") rule.direction = RuleDirection::kServer;
+            else if (str == "both") rule.direction = RuleDirection::kBoth;
+            else bad("must be one of \"client\", \"server\", \"both\"");
+        } else if (k == "severity") {
+            if (str == "info") rule.severity = RuleSeverity::kInfo;
+            else if (str == "warning") rule.severity = RuleSeverity::kWarning;
+            else if (str == "critical") rule.severity = RuleSeverity::kCritical;
+            else bad("must be one of \"info\", \"warning\", \"critical\"");
+        } else if (k == "tag") {
+            if (!str || !is_name(*str, 31, false)) return bad("expected 1 to 31 characters from a-z 0-9 . _ - (the application, as \"http\")");
+            rule.tag = *str;
+        } else if (k == "ports") {
+            const toml::array* a = v.as_array();
+            if (a == nullptr) return bad("expected an array of server ports, as [80, 8080]");
+            for (const toml::node& p : *a) {
+                const std::optional<std::int64_t> n = p.value_exact<std::int64_t>();
+                if (!n || *n < 1 || *n > 65535) {
+                    error(p.source(), key, "expected a port from 1 to 65535");
+                    continue;
+                }
+                rule.ports.push_back(static_cast<std::uint16_t>(*n));
+            }
+        } else {
+            error(key_at, key, "unknown key");
+        }
+    }
+
+    void read_rule_flags(const std::string& key, const toml::node& v, RuleSpec& rule) {
+        static constexpr const char* kChoices = "\"caseless\", \"dotall\", \"multiline\", \"single-match\"";
+        const toml::array* a = v.as_array();
+        if (a == nullptr) return error(v.source(), key, std::string("expected an array of flags from ") + kChoices);
+        for (const toml::node& e : *a) {
+            const std::optional<std::string> f = e.value_exact<std::string>();
+            if (f == "caseless") rule.caseless = true;
+            else if (f == "dotall") rule.dotall = true;
+            else if (f == "multiline") rule.multiline = true;
+            else if (f == "single-match") rule.single_match = true;
+            else error(e.source(), key, std::string("unknown flag; the flags are ") + kChoices);
+        }
+    }
+
+    static bool is_name(std::string_view s, std::size_t max, bool upper_and_colon) {
+        if (s.empty() || s.size() > max) return false;
+        return std::all_of(s.begin(), s.end(), [&](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+                   (upper_and_colon && ((c >= 'A' && c <= 'Z') || c == ':'));
+        });
+    }
+
+    void check_disable_builtin() {
+        const auto& builtins = builtin_rules();
+        for (const std::string& id : out_.config.rules.disable_builtin) {
+            if (std::none_of(builtins.begin(), builtins.end(), [&](const RuleSpec& r) { return r.id == id; })) {
+                error(where_["payload.disable_builtin"], "payload.disable_builtin", "\"" + id + "\" is not a built-in rule");
+            }
+        }
+    }
+
+    // Hyperscan checks the patterns: each rejected one is an error at its rule.
+    void compile() {
+        std::vector<RuleError> errors;
+        out_.config.inspect.payload.rules = compile_rules(out_.config.rules, errors);
+        for (const RuleError& e : errors) {
+            std::string message = e.rule_id.empty() ? e.message : "rule \"" + e.rule_id + "\": " + e.message;
+            if (e.line == 0 && !e.rule_id.empty()) message += " (a built-in rule; payload.disable_builtin can leave it out)";
+            out_.errors.push_back({file_, e.line, e.column, "rules.pattern", std::move(message)});
         }
     }
 
@@ -514,6 +640,36 @@ ConfigLoad load_config_file(const std::string& path) {
     return load_config_text(text.str(), path);
 }
 
+namespace {
+
+std::string render_rule(const RuleSpec& r) {
+    std::string out = "id = " + toml_string(r.id) + "\npattern = " + toml_string(r.pattern) + "\n";
+    out += std::string("literal = ") + (r.literal ? "true" : "false") + "\nflags = [";
+    std::string flags;
+    for (const auto& [on, name] : {std::pair{r.caseless, "caseless"}, std::pair{r.dotall, "dotall"},
+                                   std::pair{r.multiline, "multiline"}, std::pair{r.single_match, "single-match"}}) {
+        if (on) flags += (flags.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+    }
+    out += flags + "]\ndirection = " + toml_string(to_string(r.direction)) + "\nports = [";
+    for (std::size_t i = 0; i < r.ports.size(); ++i) out += (i == 0 ? "" : ", ") + std::to_string(r.ports[i]);
+    out += "]\nseverity = " + toml_string(to_string(r.severity)) + "\ntag = " + toml_string(r.tag) + "\n";
+    return out + "event = " + (r.event ? "true" : "false") + "\n";
+}
+
+// The rules in a line: their ids, and a digest of everything so that a changed pattern shows.
+std::string rules_summary(const PayloadRules& p) {
+    std::string ids, all;
+    for (const RuleSpec& r : p.rules) {
+        if (ids.size() < 160) ids += (ids.empty() ? "" : ", ") + r.id;
+        all += render_rule(r);
+    }
+    char digest[24];
+    std::snprintf(digest, sizeof digest, "%016zx", std::hash<std::string>{}(all));
+    return std::to_string(p.rules.size()) + " rule(s) [" + ids + (ids.size() >= 160 ? ", ..." : "") + "] #" + digest;
+}
+
+}  // namespace
+
 std::string render_config(const DaemonConfig& c) {
     std::string out;
     std::string section;
@@ -532,6 +688,7 @@ std::string render_config(const DaemonConfig& c) {
         out += "\n[[ports]]\ndevice = " + toml_string(p.device) + "\n";
         if (p.mbufs != 0) out += "mbufs = " + std::to_string(p.mbufs) + "\n";
     }
+    for (const RuleSpec& r : c.rules.rules) out += "\n[[rules]]\n" + render_rule(r);
     return out;
 }
 
@@ -556,6 +713,7 @@ std::vector<ConfigChange> config_changes(const DaemonConfig& from, const DaemonC
         return s;
     };
     if (from.ports != to.ports) out.push_back({"ports", ports(from), ports(to), false});
+    if (from.rules.rules != to.rules.rules) out.push_back({"rules", rules_summary(from.rules), rules_summary(to.rules), true});
     return out;
 }
 
@@ -565,6 +723,9 @@ std::vector<std::string> config_keys() {
     keys.push_back("idle.profiles");
     keys.push_back("ports.device");
     keys.push_back("ports.mbufs");
+    for (const char* k : {"id", "pattern", "literal", "flags", "direction", "ports", "severity", "tag", "event"}) {
+        keys.push_back(std::string("rules.") + k);
+    }
     return keys;
 }
 

@@ -39,7 +39,7 @@ constexpr const char* kUsage =
     "\n"
     "options:\n"
     "  --events FILE          write events to FILE instead of stdout ('-' for stdout)\n"
-    "  --report FILE          write the report to FILE instead of stderr ('-' for stdout)\n"
+    "  --report FILE          write the report to FILE instead of stderr ('-' stdout, 'none' no report)\n"
     "  --report-format FMT    text (default) or json\n"
     "  --no-report            do not write a report\n"
     "  --flows N              flow table capacity (default 1048576; overrides flows.capacity)\n"
@@ -90,6 +90,8 @@ int parse_options(int argc, char** argv, Options& o) {
             const char* v = need_value("--report");
             if (v == nullptr) return 1;
             o.report = v;
+            // The same spelling as `run --report none` and output.report = "none".
+            if (o.report == "none") o.no_report = true;
         } else if (a == "--report-format") {
             const char* v = need_value("--report-format");
             if (v == nullptr) return 1;
@@ -254,6 +256,10 @@ int analyze_main(int argc, char** argv) {
         daemon = load.config;
     } else {
         daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
+        std::vector<RuleError> errors;  // the built-in rules: a failure here is a bug, said plainly
+        daemon.inspect.payload.rules = compile_rules(daemon.rules, errors);
+        for (const RuleError& e : errors) std::fprintf(stderr, "tcpsleuth: built-in rule %s: %s\n", e.rule_id.c_str(), e.message.c_str());
+        if (!errors.empty()) return 1;
     }
     const DaemonConfig file_cfg = daemon;
     if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;

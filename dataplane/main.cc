@@ -19,6 +19,7 @@ constexpr const char* kUsage =
     "  run            the live pipeline on DPDK ports, tap or inline (see: tcpsleuth run --help)\n"
     "  check-config FILE\n"
     "                 validate a configuration file without starting anything\n"
+    "  rules [FILE]   list the payload rules in effect (built-in, and FILE's [[rules]])\n"
     "  version        print the version\n";
 
 }  // namespace
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[1], "analyze") == 0) return tcpsleuth::analyze_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "run") == 0) return tcpsleuth::run_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "check-config") == 0) return tcpsleuth::check_config_main(argc - 1, argv + 1);
+    if (std::strcmp(argv[1], "rules") == 0) return tcpsleuth::rules_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0) {
         std::printf("tcpsleuth %s\n", TCPSLEUTH_VERSION);
         return 0;

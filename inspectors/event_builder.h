@@ -16,6 +16,7 @@ inline Event flow_event(const FlowCommon& f, std::uint64_t ts_ns, Severity sever
     e.severity = severity;
     e.confidence = confidence;
     e.where = where;
+    e.app = f.app;
     e.detail = detail;
     return e;
 }

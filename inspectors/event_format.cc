@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "config/rules.h"
 #include "idle_inspector.h"
 #include "idle_profiles.h"
 #include "json_writer.h"
@@ -254,6 +255,10 @@ constexpr std::string_view kAdviceRstInjected =
     "side's other packets: a device between that side and the sensor forged it (an IPS, a firewall "
     "timing the flow out, or a censor). Find the device from the hop distance and check its reset "
     "policy.";
+constexpr std::string_view kAdvicePayloadMatch =
+    "A payload rule matched. A built-in rule's advice says what the signal usually means; a rule from "
+    "the configuration means what its author meant by it. Read it with the flow's TCP findings: an "
+    "application error right after a network fault is usually its consequence.";
 }  // namespace
 
 std::string_view kind_advice(std::string_view kind) {
@@ -279,6 +284,7 @@ std::string_view kind_advice(std::string_view kind) {
     if (kind == IdleKeepaliveTooSlow::kName) return kAdviceKeepaliveSlow;
     if (kind == IdleStaleFlow::kName) return kAdviceStale;
     if (kind == RstInjected::kName) return kAdviceRstInjected;
+    if (kind == PayloadMatch::kName) return kAdvicePayloadMatch;
     return {};
 }
 
@@ -303,12 +309,76 @@ std::string bracket_advice(const IdleBracket& b) {
 
 }  // namespace
 
+namespace {
+
+std::string payload_advice(const PayloadMatch& d) {
+    const std::string_view id = rule_names().name(d.rule);
+    for (const RuleSpec& r : builtin_rules()) {
+        if (r.id == id && !r.advice.empty()) return r.advice;
+    }
+    return "Rule " + std::string(id) + " from the configuration matched. " + std::string(kAdvicePayloadMatch);
+}
+
+}  // namespace
+
+std::string_view tls_alert_name(std::uint8_t code) noexcept {
+    // RFC 8446 section 6 (and RFC 5246 section 7.2 for the older codes).
+    switch (code) {
+        case 0: return "close_notify";
+        case 10: return "unexpected_message";
+        case 20: return "bad_record_mac";
+        case 21: return "decryption_failed";
+        case 22: return "record_overflow";
+        case 30: return "decompression_failure";
+        case 40: return "handshake_failure";
+        case 42: return "bad_certificate";
+        case 43: return "unsupported_certificate";
+        case 44: return "certificate_revoked";
+        case 45: return "certificate_expired";
+        case 46: return "certificate_unknown";
+        case 47: return "illegal_parameter";
+        case 48: return "unknown_ca";
+        case 49: return "access_denied";
+        case 50: return "decode_error";
+        case 51: return "decrypt_error";
+        case 70: return "protocol_version";
+        case 71: return "insufficient_security";
+        case 80: return "internal_error";
+        case 86: return "inappropriate_fallback";
+        case 90: return "user_canceled";
+        case 109: return "missing_extension";
+        case 110: return "unsupported_extension";
+        case 112: return "unrecognized_name";
+        case 113: return "bad_certificate_status_response";
+        case 115: return "unknown_psk_identity";
+        case 116: return "certificate_required";
+        case 120: return "no_application_protocol";
+    }
+    return "unassigned";
+}
+
+std::string payload_tail_text(const PayloadMatch& d) {
+    std::string out;
+    for (unsigned i = 0; i < d.tail_len; ++i) {
+        const auto c = static_cast<unsigned char>(d.tail[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
 std::string event_advice(const Event& e) {
     std::string out(kind_advice(event_name(e)));
     if (const auto* d = std::get_if<IdleTimeoutDrop>(&e.detail)) out += bracket_advice(d->bracket);
     if (const auto* d = std::get_if<IdleResetAfterIdle>(&e.detail)) out += bracket_advice(d->bracket);
     if (const auto* d = std::get_if<IdleKeepaliveTooSlow>(&e.detail)) out += bracket_advice(d->bracket);
     if (const auto* d = std::get_if<IdleStaleFlow>(&e.detail)) out += bracket_advice(d->bracket);
+    if (const auto* d = std::get_if<PayloadMatch>(&e.detail)) return payload_advice(*d);
     return out;
 }
 
@@ -449,6 +519,18 @@ std::string event_summary(const Event& e) {
         }
         std::string operator()(const IdleStaleFlow& d) const {
             return fmt("open flow idle for %u s, past the %u s idle timeout of common devices", d.idle_s, d.threshold_s);
+        }
+        std::string operator()(const PayloadMatch& d) const {
+            std::string out = fmt("rule %s matched the %s's bytes ending at stream offset %llu",
+                                  std::string(rule_names().name(d.rule)).c_str(), std::string(to_string(d.direction)).c_str(),
+                                  static_cast<unsigned long long>(d.stream_offset));
+            if (d.tail_len != 0) out += " (\"" + payload_tail_text(d) + "\")";
+            if (rule_names().name(d.rule) == "tls.alert_fatal" && d.tail_len != 0) {
+                const auto code = static_cast<std::uint8_t>(d.tail[d.tail_len - 1]);
+                out += fmt(": fatal alert %u %s", code, std::string(tls_alert_name(code)).c_str());
+            }
+            if (d.matches > 1) out += fmt("; match %u of this rule in the flow", d.matches);
+            return out;
         }
         std::string operator()(const RstInjected& d) const {
             return fmt("a RST claiming to be from the %s had TTL %u (%u hops) while its other packets had %u-%u (%u hops)%s",
@@ -658,6 +740,19 @@ void write_evidence(JsonWriter& w, const Event& e) {
             w.field("threshold_s", d.threshold_s);
             write_bracket(d.bracket);
         }
+        void operator()(const PayloadMatch& d) const {
+            w.field("rule", rule_names().name(d.rule));
+            w.field("direction", to_string(d.direction));
+            w.field("stream_offset", d.stream_offset);
+            if (d.tail_len != 0) w.field("matched_tail", payload_tail_text(d));
+            if (rule_names().name(d.rule) == "tls.alert_fatal" && d.tail_len != 0) {
+                const auto code = static_cast<std::uint8_t>(d.tail[d.tail_len - 1]);
+                w.field("tls_alert", static_cast<std::uint32_t>(code));
+                w.field("tls_alert_name", tls_alert_name(code));
+            }
+            w.field("rule_matches", d.matches);
+            w.field("scan_bytes", d.scan_bytes);
+        }
         void operator()(const RstInjected& d) const {
             w.field("claims", to_string(d.claims));
             w.field("rst_ttl", static_cast<std::uint32_t>(d.rst_ttl));
@@ -703,6 +798,7 @@ std::string format_event_json(const Event& e) {
         w.begin_object();
         w.field("id", e.flow_id);
         w.field("proto", "tcp");
+        if (e.app != 0) w.field("app", rule_names().name(e.app));
         w.field("client", p.client);
         w.field("client_port", static_cast<std::uint32_t>(p.client_port));
         w.field("server", p.server);

@@ -28,6 +28,11 @@ std::string event_advice(const Event& e);
 // The advice shared by every event of a kind (for the report's per-diagnosis section).
 std::string_view kind_advice(std::string_view kind);
 
+// RFC 8446 section 6 alert description names ("unknown_ca"), "unassigned" otherwise.
+std::string_view tls_alert_name(std::uint8_t code) noexcept;
+// A payload.match's matched bytes, printable ASCII as is, anything else as \xHH.
+std::string payload_tail_text(const PayloadMatch& d);
+
 // One JSON object, no trailing newline.
 std::string format_event_json(const Event& e);
 

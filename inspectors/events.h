@@ -323,11 +323,25 @@ struct RstInjected {
     std::uint16_t peer_last_ip_id = 0;
 };
 
+// payload.match: a payload rule matched one side's byte stream.
+struct PayloadMatch {
+    static constexpr std::string_view kName = "payload.match";
+    static constexpr unsigned kTailMax = 16;
+    std::uint16_t rule = 0;              // rule_names() index of the rule's id
+    Side direction = Side::kClient;      // whose bytes matched
+    std::uint8_t tail_len = 0;
+    std::uint32_t matches = 0;           // this rule's matches in this flow so far
+    std::uint64_t stream_offset = 0;     // bytes of that side's stream up to the match's end
+    std::uint32_t scan_bytes = 0;        // how far each direction is scanned
+    char tail[kTailMax] = {};            // the matched bytes' last few, from the segment that ended it
+};
+
 using EventDetail =
     std::variant<SynUnanswered, ZeroWindowStall, FlowTableFull, SynDropSurge, MtuBlackhole, IcmpFragNeeded,
                  OptionsStripped, OptionsNotNegotiated, WindowScaleMismatch, WindowLimited, EcnSynBlackhole,
                  EcnNotNegotiated, EcnBleached, EcnCeErased, SackInvalidBlocks, SackUnnegotiated, SackMissing,
-                 IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected>;
+                 IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected,
+                 PayloadMatch>;
 
 struct Event {
     FlowKey key;
@@ -338,6 +352,7 @@ struct Event {
     Confidence confidence = Confidence::kMedium;
     Where where = Where::kUnknown;
     std::uint32_t occurrence = 1;     // the nth finding of this kind in this flow
+    std::uint16_t app = 0;            // the flow's application tag (rule_names() index), 0 unknown
     PacketList packets;
     EventDetail detail;
 };

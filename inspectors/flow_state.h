@@ -8,6 +8,7 @@
 #include "idle_inspector.h"
 #include "mtu_inspector.h"
 #include "options_inspector.h"
+#include "payload_scanner.h"
 #include "rst_inspector.h"
 #include "sack_inspector.h"
 #include "syn_unanswered.h"
@@ -28,11 +29,13 @@ struct FlowState {
     SackInspector::State sack;
     IdleInspector::State idle;
     RstInspector::State rst;
+    PayloadScanner::State payload;
 };
 static_assert(std::is_trivially_copyable_v<FlowState>);
 // Budget: see README "Bytes per flow". Growing past this is a decision, not an accident.
 // 608 bytes with every inspector of the catalog; the 192-byte target (issue: benchmarking) needs the cold per-side
 // fields (SYN layout, TTL/IP-ID history, counters) moved out of the hot entry.
-static_assert(sizeof(FlowState) <= 640, "FlowState grew; intended?");
+// Payload scanning added 40 bytes (PayloadScanner::State) and the flow's app tag.
+static_assert(sizeof(FlowState) <= 664, "FlowState grew; intended?");
 
 }  // namespace tcpsleuth

@@ -7,7 +7,8 @@ namespace tcpsleuth {
 Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept
     : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
       zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
-      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, cfg.rst.min_hop_difference, paths_), rst_(cfg.rst) {}
+      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, cfg.rst.min_hop_difference, paths_), rst_(cfg.rst),
+      payload_(cfg.payload) {}
 
 void Pipeline::reconfigure(const Config& cfg) noexcept {
     const std::uint32_t capacity = cfg_.flows.capacity;
@@ -23,6 +24,7 @@ void Pipeline::reconfigure(const Config& cfg) noexcept {
     sack_.reconfigure(cfg.sack);
     idle_.reconfigure(cfg.idle, cfg.rst.min_hop_difference);
     rst_.reconfigure(cfg.rst);
+    payload_.reconfigure(cfg.payload);
 }
 
 void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link) noexcept {
@@ -62,7 +64,7 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
         switch (status_[i]) {
             case ParseStatus::kOk:
             case ParseStatus::kBadTcpOption:
-                handle_tcp(views_[i], keys_[i], dirs_[i], hashes_[i], pkts[i].steer);
+                handle_tcp(pkts[i].data, views_[i], keys_[i], dirs_[i], hashes_[i], pkts[i].steer);
                 break;
             case ParseStatus::kIcmpQuote:
                 handle_icmp(views_[i], keys_[i], dirs_[i], hashes_[i]);
@@ -83,8 +85,8 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
     if (n != 0) sweep(pkts[n - 1].ts_ns, cfg_.flows.sweep_budget);
 }
 
-void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash,
-                          std::uint32_t steer) noexcept {
+void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir,
+                          std::uint64_t hash, std::uint32_t steer) noexcept {
     const auto found = table_.find_or_insert(key, hash, [&](FlowState& victim) { on_evict(victim, pkt.ts_ns); });
     FlowState& flow = *found.flow;
     if (found.created) {
@@ -100,9 +102,11 @@ void Pipeline::handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, st
         }
     }
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
+    sink_.track(flow.common.id, &flow.common.event_kinds, &flow.common.worst_event);
+    // Payload first: a tag it finds names the application in the findings below.
+    payload_.on_segment(frame, pkt, seg, flow.common, flow.payload, sink_, counters_);
     // The inspectors, in a fixed order. Each touches only its own state.
     const FlowCommon& c = flow.common;
-    sink_.track(c.id, &flow.common.event_kinds, &flow.common.worst_event);
     syn_.on_packet(pkt, seg, c, flow.syn, sink_);
     zero_window_.on_packet(pkt, seg, c, flow.zero_window, sink_);
     surge_.on_packet(pkt, seg, c, sink_);
@@ -163,6 +167,7 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     zero_window_.on_flow_end(flow.common, flow.zero_window, sink_, now_ns);
     idle_.on_flow_end(flow.common, flow.idle, sink_, now_ns);
     surge_.on_flow_end(flow.common);
+    payload_.on_flow_end(flow.payload);
     track_flow_end(flow.common, counters_);
 }
 

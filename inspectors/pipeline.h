@@ -13,6 +13,7 @@
 #include "events.h"
 #include "flow_table.h"
 #include "path_table.h"
+#include "payload_scanner.h"
 #include "syn_surge.h"
 
 namespace tcpsleuth {
@@ -51,12 +52,14 @@ public:
     const Config& config() const noexcept { return cfg_; }
 
     const FlowTable& table() const noexcept { return table_; }
+    const PayloadScanner& payload() const noexcept { return payload_; }
 
     // Several workers: judge state-table surges on all their flows together (see SurgeBoard).
     void share_surge_board(SurgeBoard* board, unsigned shard) noexcept { surge_.attach(board, shard); }
 
 private:
-    void handle_tcp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash, std::uint32_t steer) noexcept;
+    void handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash,
+                    std::uint32_t steer) noexcept;
     void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
     void end_flow(FlowState& flow, std::uint64_t now_ns) noexcept;
     void on_evict(FlowState& victim, std::uint64_t now_ns) noexcept;
@@ -77,6 +80,7 @@ private:
     SackInspector sack_;
     IdleInspector idle_;
     RstInspector rst_;
+    PayloadScanner payload_;
     std::uint32_t table_full_reports_ = 0;
     std::uint32_t table_full_next_ = 1;
 

@@ -95,6 +95,8 @@ struct FlowCommon {
     // severity among them + 1 (0: none): what `flows` filters on without the event log.
     std::uint32_t event_kinds = 0;
     std::uint16_t icmp_errors = 0;
+    // The application a payload rule's tag named (rule_names() index), 0 unknown.
+    std::uint16_t app = 0;
     TcpState state = TcpState::kMidstream;
     std::uint8_t flags = 0;           // FlowFlag
     std::uint8_t client_dir = 0;      // Dir index of the client's packets

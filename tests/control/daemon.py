@@ -245,7 +245,7 @@ def analyze(binary, ctl_binary, work, demo):
     events = os.path.join(work, "analyze-events.jsonl")
     ctl = Ctl(ctl_binary, sock)
     proc = subprocess.Popen([binary, "analyze", demo, "--control", sock, "--hold", "--events", events, "--report", "none"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=work)
     try:
         if not wait_for(lambda: ctl.json("stats")["progress"]["done"], 30, "analyze: holding after the file"):
             return
@@ -260,6 +260,7 @@ def analyze(binary, ctl_binary, work, demo):
         check(rc == 0, f"analyze: exits 0 after shutdown (rc {rc})")
         with open(events) as f:
             check(len(f.read().splitlines()) == 2, "analyze: the events file has both events")
+        check(not os.path.exists(os.path.join(work, "none")), "analyze: --report none writes no report (no file 'none')")
     finally:
         if proc.poll() is None:
             proc.kill()
