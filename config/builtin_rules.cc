@@ -21,7 +21,6 @@ struct Builtin {
     RuleSeverity severity;  // kInfo: identification only, no event
     const char* advice;
     bool caseless = false;
-    bool multiline = false;
 };
 
 constexpr RuleDirection kClient = RuleDirection::kClient;
@@ -38,22 +37,23 @@ const Builtin kBuiltins[] = {
     {"http.response", "^HTTP/1\\.[01] [1-5][0-9][0-9][ \\r]", kServer, "http", kInfo, ""},
     // RFC 9113 section 3.4: the client connection preface.
     {"http2.preface", "^PRI \\* HTTP/2\\.0\\r\\n\\r\\nSM\\r\\n\\r\\n", kClient, "http2", kInfo, ""},
-    // Any status line in the first bytes of the server's stream (keep-alive responses too).
-    {"http.status_502", "^HTTP/1\\.[01] 502[ \\r]", kServer, "http", kWarning,
+    // Any status line in the first bytes of the server's stream: not anchored, because a
+    // keep-alive response follows the previous body directly, without a line break.
+    {"http.status_502", "HTTP/1\\.[01] 502[ \\r]", kServer, "http", kWarning,
      "A proxy or load balancer could not get a valid answer from its backend: the backend connection was "
      "refused, reset or cut. Look at the proxy's backend connections for the TCP faults tcpsleuth names "
      "(resets after idle, MTU black holes, a full state table) and at the backend's health.",
-     false, true},
-    {"http.status_503", "^HTTP/1\\.[01] 503[ \\r]", kServer, "http", kWarning,
+},
+    {"http.status_503", "HTTP/1\\.[01] 503[ \\r]", kServer, "http", kWarning,
      "The server, or a proxy in front of it, says the service is unavailable: overloaded, in maintenance, "
      "or without a healthy backend. Check backend health checks and connection limits; a proxy whose "
      "backend handshakes fail (handshake.syn_unanswered on its side) answers this way.",
-     false, true},
-    {"http.status_504", "^HTTP/1\\.[01] 504[ \\r]", kServer, "http", kWarning,
+},
+    {"http.status_504", "HTTP/1\\.[01] 504[ \\r]", kServer, "http", kWarning,
      "A proxy or gateway gave up waiting for its backend. Look for stalls on the backend connection "
      "(window.zero_stall, mtu.blackhole, idle.timeout_drop) and compare the proxy's timeout with how long "
      "the backend takes to answer.",
-     false, true},
+},
     // TLS record header (RFC 8446 section 5.1): type, legacy version 3.x, length; then the
     // handshake type (1 ClientHello, 2 ServerHello).
     {"tls.client_hello", "^\\x16\\x03[\\x00-\\x04][\\x00-\\xff][\\x00-\\xff]\\x01", kClient, "tls", kInfo, ""},
@@ -95,7 +95,6 @@ std::vector<RuleSpec> make_builtins() {
         r.id = b.id;
         r.pattern = b.pattern;
         r.caseless = b.caseless;
-        r.multiline = b.multiline;
         // Identification needs the first match only; a failure signal is counted each time.
         r.single_match = b.severity == kInfo;
         r.direction = b.direction;

@@ -499,7 +499,9 @@ private:
             else if (str == "critical") rule.severity = RuleSeverity::kCritical;
             else bad("must be one of \"info\", \"warning\", \"critical\"");
         } else if (k == "tag") {
-            if (!str || !is_name(*str, 31, false)) return bad("expected 1 to 31 characters from a-z 0-9 . _ - (the application, as \"http\")");
+            if (!str || (!str->empty() && !is_name(*str, 31, false))) {
+                return bad("expected up to 31 characters from a-z 0-9 . _ - (the application, as \"http\"; \"\" for none)");
+            }
             rule.tag = *str;
         } else if (k == "ports") {
             const toml::array* a = v.as_array();

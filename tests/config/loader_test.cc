@@ -229,6 +229,123 @@ TEST(ConfigLoader, ChangesSayWhatALiveReloadMayTake) {
     EXPECT_EQ(got[4], "ports  -> \"net_null0\" restart");
 }
 
+TEST(ConfigLoader, RulesAreReadAndCompiled) {
+    const ConfigLoad load = load_config_text(R"([payload]
+scan_bytes = 1024
+disable_builtin = ["ssh.banner"]
+
+[[rules]]
+id = "shop.checkout_error"
+pattern = "ERR_CHECKOUT_[0-9]+"
+flags = ["caseless", "single-match"]
+direction = "server"
+ports = [8080, 8443]
+severity = "critical"
+tag = "shop"
+
+[[rules]]
+id = "http.status_502"
+pattern = "HTTP/1.1 502"
+literal = true
+event = false
+)",
+                                             "rules.toml");
+    for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
+    ASSERT_TRUE(load.ok());
+    const PayloadRules& p = load.config.rules;
+    ASSERT_EQ(p.rules.size(), 2u);
+    const RuleSpec& r = p.rules[0];
+    EXPECT_EQ(r.id, "shop.checkout_error");
+    EXPECT_TRUE(r.caseless && r.single_match && !r.dotall && !r.multiline && !r.literal);
+    EXPECT_EQ(r.direction, RuleDirection::kServer);
+    EXPECT_EQ(r.ports, (std::vector<std::uint16_t>{8080, 8443}));
+    EXPECT_EQ(r.severity, RuleSeverity::kCritical);
+    EXPECT_EQ(r.tag, "shop");
+    EXPECT_EQ(load.config.inspect.payload.scan_bytes, 1024u);
+    // Compiled: the built-ins less the disabled one and the replaced one, then the file's two.
+    const auto& set = load.config.inspect.payload.rules;
+    ASSERT_NE(set, nullptr);
+    EXPECT_EQ(set->rules().size(), builtin_rules().size() - 2 + 2);
+    EXPECT_EQ(set->builtin_count(), builtin_rules().size() - 2);
+    EXPECT_EQ(rule_names().name(set->rules().back().name), "http.status_502");
+    EXPECT_FALSE(set->rules().back().event);
+    EXPECT_FALSE(set->rules().back().builtin);
+
+    // Shown and read back equal; a changed pattern is a live change named "rules".
+    const ConfigLoad again = load_config_text(render_config(load.config), "rendered.toml");
+    for (const auto& e : again.errors) ADD_FAILURE() << e.to_string();
+    EXPECT_TRUE(again.config == load.config) << render_config(load.config);
+    DaemonConfig changed = load.config;
+    changed.rules.rules[1].pattern = "HTTP/1.1 503";
+    const auto changes = config_changes(load.config, changed);
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].key, "rules");
+    EXPECT_TRUE(changes[0].live);
+    EXPECT_NE(changes[0].from, changes[0].to);
+}
+
+TEST(ConfigLoader, EveryRejectedPatternIsAnErrorAtItsRuleWithHyperscansMessage) {
+    const ConfigLoad load = load_config_text(R"([[rules]]
+id = "good"
+pattern = "fine[0-9]"
+
+[[rules]]
+id = "unbalanced"
+pattern = "abc(def"
+
+[[rules]]
+id = "bad.range"
+pattern = "[z-a]"
+)",
+                                             "bad.toml");
+    ASSERT_EQ(load.errors.size(), 2u);
+    EXPECT_EQ(load.errors[0].line, 7u);
+    EXPECT_EQ(load.errors[0].column, 11u);
+    EXPECT_EQ(load.errors[0].key, "rules.pattern");
+    EXPECT_TRUE(load.errors[0].to_string().starts_with("bad.toml:7:11: rules.pattern: rule \"unbalanced\": Hyperscan rejects the pattern: "))
+        << load.errors[0].to_string();
+    EXPECT_NE(load.errors[0].message.find("parenthes"), std::string::npos) << load.errors[0].message;
+    EXPECT_EQ(load.errors[1].line, 11u);
+    EXPECT_NE(load.errors[1].message.find("rule \"bad.range\""), std::string::npos) << load.errors[1].message;
+    EXPECT_NE(load.errors[1].message.find("range"), std::string::npos) << load.errors[1].message;
+    EXPECT_EQ(load.config.inspect.payload.rules, nullptr) << "a file with problems yields no configuration";
+}
+
+TEST(ConfigLoader, RuleKeysAreCheckedOneByOne) {
+    const ConfigLoad load = load_config_text(R"([payload]
+disable_builtin = ["no.such.rule"]
+
+[[rules]]
+id = "has space"
+pattern = ""
+flags = ["caseless", "greedy"]
+direction = "up"
+ports = [80, 70000]
+severity = "fatal"
+tag = "Not OK"
+colour = "red"
+
+[[rules]]
+id = "dup"
+pattern = "a"
+
+[[rules]]
+id = "dup"
+pattern = "b"
+
+[[rules]]
+pattern = "no id"
+)",
+                                             "keys.toml");
+    std::vector<std::string> got;
+    for (const ConfigError& e : load.errors) got.push_back(std::to_string(e.line) + " " + e.key);
+    const std::vector<std::string> want = {"2 payload.disable_builtin", "5 rules.id", "6 rules.pattern", "7 rules.flags",
+                                           "8 rules.direction", "9 rules.ports", "10 rules.severity", "11 rules.tag",
+                                           "12 rules.colour", "19 rules.id", "22 rules.id"};
+    EXPECT_EQ(got, want);
+    for (const ConfigError& e : load.errors) EXPECT_FALSE(e.message.empty()) << e.key;
+}
+
 TEST(ConfigLoader, SyntaxErrorHasItsPosition) {
     const ConfigLoad load = load_config_text("[flows]\ncapacity = = 3\n", "syntax.toml");
     ASSERT_EQ(load.errors.size(), 1u);

@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,7 @@ public:
     FrameBuilder& flags(std::uint8_t f) { flags_ = f; return *this; }
     FrameBuilder& window(std::uint16_t w) { window_ = w; return *this; }
     FrameBuilder& payload(std::size_t n, std::uint8_t fill = 'x') { payload_.assign(n, fill); return *this; }
+    FrameBuilder& payload(std::string_view bytes) { payload_.assign(bytes.begin(), bytes.end()); return *this; }
     FrameBuilder& data_offset_words(std::uint8_t w) { doff_override_ = w; return *this; }
 
     // Options, in the order called. Kinds and lengths per the RFCs named in tcp_options.h.
