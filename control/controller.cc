@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "config/rules.h"
 #include "inspectors/event_format.h"
 #include "inspectors/idle_profiles.h"
 #include "inspectors/json_writer.h"
@@ -49,13 +50,13 @@ constexpr Command kCommands[] = {
     {"version", "", "the daemon's version and protocol version"},
     {"uptime", "", "seconds since start"},
     {"stats", "", "ports (rx/tx/missed/errors), workers (packets, flows, events, parse counters, ring drops), events by kind"},
-    {"flows", "addr,port,event,severity,sort,limit",
+    {"flows", "addr,port,event,severity,app,sort,limit",
      "flows in the tables: addr and port match either end; event (a kind, or a list) and severity (info, warning, "
-     "critical) match what a flow raised; sort by last_seen (default), first_seen, bytes, retransmissions or id; "
+     "critical) match what a flow raised; app (\"http\", \"tls\", ...) the application a payload rule tagged it with; sort by last_seen (default), first_seen, bytes, retransmissions or id; "
      "limit (default 50, at most 10000)"},
     {"flow", "id", "one flow explained: every tracked field in both directions, its events, and what they mean"},
-    {"events", "kind,severity,addr,port,flow,limit", "recent events, oldest first (limit: the newest N, default 50)"},
-    {"subscribe", "kind,severity,addr,port,flow",
+    {"events", "kind,severity,addr,port,flow,app,limit", "recent events, oldest first (limit: the newest N, default 50)"},
+    {"subscribe", "kind,severity,addr,port,flow,app",
      "stream new events as JSON lines (as in the events file) until the client disconnects; filters as for events"},
     {"config.show", "", "the configuration in effect, as TOML"},
     {"reload", "", "re-read the configuration file; apply what can change live, refuse the rest (SIGHUP does the same)"},
@@ -128,6 +129,7 @@ struct CommonFilter {
     std::uint32_t kinds = 0;
     std::uint8_t min_severity = 0;  // severity + 1
     std::uint64_t flow = 0;
+    std::uint16_t app = 0;
     std::uint32_t limit = 50;
 };
 
@@ -170,6 +172,13 @@ bool read_filter(const json::Value& args, CommonFilter& f, std::uint32_t max_lim
     if (const json::Value* v = args.find("flow")) {
         if (!uint_arg(*v, "flow", UINT64_MAX >> 1, f.flow, error)) return false;
     }
+    if (const json::Value* v = args.find("app")) {
+        f.app = v->is_string() ? rule_names().find(v->as_string()) : 0;
+        if (f.app == 0) {
+            error = "app: expected an application a rule tags flows with (tcpsleuth rules lists them), as \"http\"";
+            return false;
+        }
+    }
     if (const json::Value* v = args.find("limit")) {
         if (!uint_arg(*v, "limit", max_limit, n, error)) return false;
         f.limit = static_cast<std::uint32_t>(n);
@@ -193,6 +202,7 @@ void write_summary(JsonWriter& w, const FlowSummary& s) {
     w.field("client", ep.client).field("client_port", static_cast<std::uint32_t>(ep.client_port));
     w.field("server", ep.server).field("server_port", static_cast<std::uint32_t>(ep.server_port));
     if (s.key.vlan != 0) w.field("vlan", static_cast<std::uint32_t>(s.key.vlan));
+    if (s.app != 0) w.field("app", rule_names().name(s.app));
     w.field("state", to_string(s.state));
     w.field("first_seen", format_timestamp(s.first_ns)).field("last_seen", format_timestamp(s.last_ns));
     w.key("duration_s").value(static_cast<double>(s.last_ns - s.first_ns) / 1e9);
@@ -328,7 +338,8 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         std::string error;
         if (!read_filter(args, f, FlowQuery::kMaxLimit, error)) return reply(error_line(error));
         FlowQuery q;
-        q.filter = {.addr = f.addr, .has_addr = f.has_addr, .port = f.port, .event_kinds = f.kinds, .min_severity = f.min_severity};
+        q.filter = {.addr = f.addr, .has_addr = f.has_addr, .port = f.port, .event_kinds = f.kinds, .min_severity = f.min_severity,
+                    .app = f.app};
         q.limit = f.limit;
         if (const json::Value* s = args.find("sort")) {
             bool found = false;
@@ -574,7 +585,11 @@ std::string Controller::flow_json(const FlowState& f) const {
         w.field("out_of_order", static_cast<std::uint32_t>(s.out_of_order)).field("dup_acks", static_cast<std::uint32_t>(s.dup_acks));
         w.field("keepalives", static_cast<std::uint32_t>(s.keepalives));
         w.field("zero_window_probes", static_cast<std::uint32_t>(s.zero_window_probes));
-        w.field("last_seen_ms", s.last_ms).end_object();
+        w.field("last_seen_ms", s.last_ms);
+        const unsigned p = side == Side::kClient ? 0 : 1;
+        w.field("payload_scan", to_string(f.payload.status[p]));
+        if (f.payload.status[p] == ScanStatus::kScanning) w.field("payload_scanned", static_cast<std::uint32_t>(f.payload.next[p] - (s.isn + 1)));
+        w.end_object();
     }
     // What it means, in sentences a reader can check against the fields above.
     std::vector<std::string> said;

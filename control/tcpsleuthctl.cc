@@ -33,10 +33,10 @@ constexpr const char* kUsage =
     "commands:\n"
     "  stats                      ports, workers, counters and events by kind\n"
     "  flows [filters]            flows in the tables, as a table\n"
-    "      --addr A --port P --event KIND[,KIND] --severity info|warning|critical\n"
+    "      --addr A --port P --event KIND[,KIND] --severity info|warning|critical --app APP\n"
     "      --sort last_seen|first_seen|bytes|retransmissions|id --limit N\n"
     "  flow ID                    one flow explained, both directions, its events\n"
-    "  events [filters] [-f]      recent events (--kind, --severity, --addr, --port, --flow, --limit);\n"
+    "  events [filters] [-f]      recent events (--kind, --severity, --addr, --port, --flow, --app, --limit);\n"
     "                             -f keeps following new ones\n"
     "  subscribe                  stream every new event as a JSON line\n"
     "  config                     the configuration in effect (TOML)\n"
@@ -235,10 +235,11 @@ std::string endpoint(const Value& f, const char* side) {
 }
 
 void print_flows(const Value& d) {
-    Table t({"id", "client", "server", "state", "age_s", "bytes_c>s", "bytes_s>c", "retx", "rtt_ms", "events"});
+    Table t({"id", "client", "server", "app", "state", "age_s", "bytes_c>s", "bytes_s>c", "retx", "rtt_ms", "events"});
     for (const Value& f : d["flows"].items()) {
         const std::int64_t retx = f["retransmissions_from_client"].as_int() + f["retransmissions_from_server"].as_int();
-        t.add({text(f["id"]), endpoint(f, "client"), endpoint(f, "server"), text(f["state"]), text(f["duration_s"]),
+        t.add({text(f["id"]), endpoint(f, "client"), endpoint(f, "server"), f.find("app") ? text(f["app"]) : "-",
+               text(f["state"]), text(f["duration_s"]),
                text(f["bytes_from_client"]), text(f["bytes_from_server"]), std::to_string(retx),
                f.find("rtt_ms") ? text(f["rtt_ms"]) : "-", text(f["events"])});
     }
@@ -260,8 +261,9 @@ void print_events(const Value& d) {
 
 void print_flow(const Value& d) {
     const Value& f = d["flow"];
-    std::printf("flow %s  %s > %s  %s, %s s\n\n", text(f["id"]).c_str(), endpoint(f, "client").c_str(),
-                endpoint(f, "server").c_str(), text(f["state"]).c_str(), text(f["duration_s"]).c_str());
+    std::printf("flow %s  %s > %s%s  %s, %s s\n\n", text(f["id"]).c_str(), endpoint(f, "client").c_str(),
+                endpoint(f, "server").c_str(), f.find("app") ? (" (" + text(f["app"]) + ")").c_str() : "",
+                text(f["state"]).c_str(), text(f["duration_s"]).c_str());
     for (const Value& s : d["explanation"].items()) std::printf("  %s\n", s.as_string().c_str());
     std::printf("\n");
     Table t({"field", "client", "server"});
@@ -372,7 +374,8 @@ int main(int argc, char** argv) {
     if (cmd == "stats") return show(request(ctl, "stats", ""), print_stats);
     if (cmd == "flows") {
         if (!build_args(a, 1, {{"--addr", "addr", false, false}, {"--port", "port", true, false}, {"--event", "event", false, true},
-                               {"--severity", "severity", false, false}, {"--sort", "sort", false, false}, {"--limit", "limit", true, false}},
+                               {"--severity", "severity", false, false}, {"--app", "app", false, false},
+                               {"--sort", "sort", false, false}, {"--limit", "limit", true, false}},
                         args, nullptr)) {
             return 1;
         }
@@ -394,7 +397,8 @@ int main(int argc, char** argv) {
     if (cmd == "events") {
         bool follow = false;
         if (!build_args(a, 1, {{"--kind", "kind", false, true}, {"--severity", "severity", false, false}, {"--addr", "addr", false, false},
-                               {"--port", "port", true, false}, {"--flow", "flow", true, false}, {"--limit", "limit", true, false}},
+                               {"--port", "port", true, false}, {"--flow", "flow", true, false}, {"--app", "app", false, false},
+                               {"--limit", "limit", true, false}},
                         args, &follow)) {
             return 1;
         }

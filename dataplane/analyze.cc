@@ -353,6 +353,7 @@ int analyze_main(int argc, char** argv) {
     run.flow_capacity = table.capacity();
     run.flow_table_bytes = table.memory_bytes();
     run.bytes_per_flow = table.memory_bytes() / table.capacity();
+    run.payload_pool_bytes = pipeline.payload().memory_bytes();
     run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     if (std::fflush(events.get()) != 0 || std::ferror(events.get())) {

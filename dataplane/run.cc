@@ -588,6 +588,7 @@ private:
         info.flow_capacity = table.capacity();
         info.flow_table_bytes = table.memory_bytes();
         info.bytes_per_flow = table.memory_bytes() / table.capacity();
+        info.payload_pool_bytes = shared_.workers[0]->pipeline.payload().memory_bytes();
         info.wall_seconds = secs;
         FilePtr out = open_output(cfg_.output.report, stderr);
         if (!out) {

@@ -21,6 +21,7 @@ bool flow_matches(const FlowCommon& f, const FlowFilter& q) noexcept {
     if (q.port != 0 && f.key.port_lo != q.port && f.key.port_hi != q.port) return false;
     if (q.event_kinds != 0 && (f.event_kinds & q.event_kinds) == 0) return false;
     if (q.min_severity != 0 && f.worst_event < q.min_severity) return false;
+    if (q.app != 0 && f.app != q.app) return false;
     return true;
 }
 
@@ -32,6 +33,7 @@ FlowSummary summarize(const FlowCommon& f) noexcept {
     s.last_ns = f.last_ns;
     s.event_kinds = f.event_kinds;
     s.worst_event = f.worst_event;
+    s.app = f.app;
     s.state = f.state;
     s.flags = f.flags;
     s.client_is_lo = f.client_is_lo();

@@ -26,6 +26,7 @@ struct FlowFilter {
     std::uint16_t port = 0;               // either endpoint; 0 = any
     std::uint32_t event_kinds = 0;        // raised any of these kinds; 0 = any flow
     std::uint8_t min_severity = 0;        // worst event at least this severity + 1; 0 = any
+    std::uint16_t app = 0;                // tagged with this application (rule_names()); 0 = any
 };
 
 struct FlowQuery {
@@ -51,6 +52,7 @@ struct FlowSummary {
     bool client_is_lo = true;
     std::uint16_t window[2] = {};           // raw, last advertised
     std::uint8_t zero_window[2] = {};
+    std::uint16_t app = 0;                  // rule_names() index, 0 unknown
 };
 
 bool flow_matches(const FlowCommon& f, const FlowFilter& filter) noexcept;

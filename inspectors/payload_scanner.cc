@@ -10,6 +10,20 @@
 
 namespace tcpsleuth {
 
+const char* to_string(ScanStatus s) noexcept {
+    switch (s) {
+        case ScanStatus::kNotStarted: return "not_started";
+        case ScanStatus::kScanning: return "scanning";
+        case ScanStatus::kDone: return "done";
+        case ScanStatus::kClosed: return "closed";
+        case ScanStatus::kGap: return "gap";
+        case ScanStatus::kNoStream: return "pool_exhausted";
+        case ScanStatus::kMidstream: return "midstream";
+        case ScanStatus::kEnded: return "ended";
+    }
+    return "?";
+}
+
 // What the match callback needs to know about the bytes it was handed.
 struct PayloadScanner::MatchContext {
     PayloadScanner* self;

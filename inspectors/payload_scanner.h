@@ -37,6 +37,8 @@ enum class ScanStatus : std::uint8_t {
     kEnded,       // a reload replaced the rules while it was scanning
 };
 
+const char* to_string(ScanStatus s) noexcept;
+
 class PayloadScanner {
 public:
     // Per-flow state, in FlowState.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "config/rules.h"
 #include "event_format.h"
 #include "json_writer.h"
 
@@ -75,6 +76,7 @@ void Report::add(const Event& e) {
         f.server = line("%s:%u", p.server.c_str(), static_cast<unsigned>(p.server_port));
     }
     f.score += weight(e.severity);
+    if (e.app != 0) f.app = rule_names().name(e.app);
     ++f.kinds[kind];
     PathRow& path = paths_[f.server];
     add_unique(path.kinds[kind], e.flow_id);
@@ -141,14 +143,15 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
                 if (!kinds.empty()) kinds += ", ";
                 kinds += kind + (n > 1 ? line(" x%llu", static_cast<unsigned long long>(n)) : "");
             }
-            out += line("  flow %-6llu %s -> %s  %s\n", static_cast<unsigned long long>(rows[i]->id),
-                        rows[i]->client.c_str(), rows[i]->server.c_str(), kinds.c_str());
+            const std::string app = rows[i]->app.empty() ? "" : " (" + rows[i]->app + ")";
+            out += line("  flow %-6llu %s -> %s%s  %s\n", static_cast<unsigned long long>(rows[i]->id),
+                        rows[i]->client.c_str(), rows[i]->server.c_str(), app.c_str(), kinds.c_str());
         }
         out += "\n";
     }
 
     out += "Counters\n";
-    for (const std::string_view prefix : {"parse.", "flow.", "icmp.", "events."}) {
+    for (const std::string_view prefix : {"parse.", "flow.", "icmp.", "payload.", "events."}) {
         for (const CounterInfo* info : nonzero(c, prefix)) {
             out += line("  %-26s %12llu  %s\n", std::string(info->name).c_str(),
                         static_cast<unsigned long long>(c.get(info->id)), std::string(info->help).c_str());
@@ -156,6 +159,10 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     }
     out += line("  flow table: %u flows per core, %zu bytes per flow (table overhead included)\n", run.flow_capacity,
                 run.bytes_per_flow);
+    if (run.payload_pool_bytes != 0) {
+        out += line("  payload scanning: %.1f MiB per core of Hyperscan stream state and scratch\n",
+                    static_cast<double>(run.payload_pool_bytes) / (1 << 20));
+    }
     return out;
 }
 
@@ -230,6 +237,7 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
     w.field("bytes", static_cast<std::uint64_t>(run.flow_table_bytes));
     w.field("bytes_per_flow", static_cast<std::uint64_t>(run.bytes_per_flow));
     w.end_object();
+    w.field("payload_pool_bytes", static_cast<std::uint64_t>(run.payload_pool_bytes));
     w.end_object();
     return out;
 }

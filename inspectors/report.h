@@ -20,6 +20,7 @@ struct RunInfo {
     std::uint32_t flow_capacity = 0;
     std::size_t flow_table_bytes = 0;
     std::size_t bytes_per_flow = 0;
+    std::size_t payload_pool_bytes = 0;  // Hyperscan stream pool + scratch, per worker; 0 scanning off
     double wall_seconds = 0;
     std::string input_warning;
 };
@@ -43,6 +44,7 @@ private:
         std::uint64_t score = 0;
         std::string client;
         std::string server;
+        std::string app;  // the latest tag its events carried
         std::map<std::string, std::uint64_t> kinds;
     };
     struct PathRow {
