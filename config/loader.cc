@@ -343,6 +343,7 @@ std::vector<Field> schema() {
     TS_U32("payload.streams", payload.streams, 1, 1u << 24);
     f.push_back(bool_field("payload.builtin_rules", [](auto& c) -> auto& { return c.rules.builtin; }, true));
     f.push_back(string_array_field("payload.disable_builtin", [](auto& c) -> auto& { return c.rules.disable_builtin; }, true));
+    f.push_back(bool_field("payload.identification_events", [](auto& c) -> auto& { return c.rules.identification_events; }, true));
 #undef TS_U32
 #undef TS_BOOL
     return f;

@@ -97,6 +97,7 @@ std::vector<RuleSpec> effective_rules(const PayloadRules& cfg) {
             if (std::any_of(cfg.disable_builtin.begin(), cfg.disable_builtin.end(), named)) continue;
             if (std::any_of(cfg.rules.begin(), cfg.rules.end(), [&](const RuleSpec& r) { return r.id == b.id; })) continue;
             out.push_back(b);
+            if (cfg.identification_events) out.back().event = true;
         }
     }
     out.insert(out.end(), cfg.rules.begin(), cfg.rules.end());

@@ -52,6 +52,9 @@ struct PayloadRules {
     // The built-in set (builtin_rules()); a user rule with a built-in's id replaces it.
     bool builtin = true;
     std::vector<std::string> disable_builtin;  // built-in ids left out
+    // Built-in identification rules emit payload.match (info) too, not only tag the flow:
+    // to see what was identified where, or why a flow was not.
+    bool identification_events = false;
     std::vector<RuleSpec> rules;               // [[rules]], in file order
 
     bool operator==(const PayloadRules&) const = default;

@@ -35,6 +35,7 @@ from sensor_config import write_sensor_config  # noqa: E402 - the live tests' on
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peer.py")
+APPS = os.path.join(HERE, "apps.py")
 PORT = 7000
 
 
@@ -54,6 +55,7 @@ class Lab:
         self.sensor_log = os.path.join(workdir, name + ".sensor.log")
         self.procs = []
         self.log = []
+        self.payload_config = ""  # TOML the sensor gets besides the defaults (analyze: --config)
 
     def run(self, where, cmd, check=True, timeout=60):
         proc = subprocess.run(["ip", "netns", "exec", self.ns[where], "sh", "-c", cmd], capture_output=True,
@@ -128,7 +130,8 @@ class Lab:
             where, mode, ports = "r", "tap", ["m1"]
         config = os.path.join(self.workdir, self.name + ".toml")
         write_sensor_config(config, devices=[f"net_af_packet{i},iface={iface}" for i, iface in enumerate(ports)],
-                            events=self.events, prefix=self.tag, mode=mode, memory_mb=256, workers=self.workers)
+                            events=self.events, prefix=self.tag, mode=mode, memory_mb=256, workers=self.workers,
+                            extra=self.payload_config)
         log = open(self.sensor_log, "w")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[where], self.tcpsleuth, "run", "--config", config, "-v"],
                              stdout=subprocess.DEVNULL, stderr=log)
@@ -398,10 +401,64 @@ def seq_randomization(lab, seqrand):
     return {"sack.invalid_blocks": 1}, set()
 
 
+def applications(lab):
+    """Real clients against real servers: curl over HTTP and HTTPS, openssl s_client refusing a
+    self-signed certificate (a fatal alert in clear: TLS 1.2, before the keys change), ssh
+    meeting an SSH banner. The built-in rules must name every protocol on the wire and report
+    the 502 and the alert; identification_events makes the silent rules show themselves."""
+    lab.payload_config = "[payload]\nidentification_events = true\n"
+    lab.up()
+    cert, key = (os.path.join(lab.workdir, lab.name + ext) for ext in (".crt", ".key"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=lab.tcpsleuth.test"], check=True, capture_output=True, timeout=60)
+    lab.start_capture()
+    apps = lab.spawn("s", [sys.executable, APPS, "198.18.2.2", cert, key])
+    assert apps.stdout.readline().strip() == "ready", "the application servers did not start"
+    curl = "curl -sS --max-time 10 -o /dev/null -w '%{http_code}'"
+    assert lab.run("c", f"{curl} http://198.18.2.2:8080/ok").stdout == "200"
+    assert lab.run("c", f"{curl} http://198.18.2.2:8080/bad-gateway").stdout == "502"
+    assert lab.run("c", f"{curl} -k https://198.18.2.2:8443/ok").stdout == "200"
+    refused = lab.run("c", "openssl s_client -connect 198.18.2.2:8443 -tls1_2 -verify_return_error </dev/null",
+                      check=False, timeout=30)
+    assert refused.returncode != 0, "s_client must refuse the self-signed certificate"
+    lab.run("c", "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                 "-o ConnectTimeout=5 -p 2222 lab@198.18.2.2 true", check=False, timeout=30)
+    return {"payload.match": 2}, set(), check_applications
+
+
+def check_applications(events):
+    matches = [e for e in events if e["event"] == "payload.match"]
+    problems = []
+    # rule -> (the flow's app, whose bytes, how many flows at least)
+    expect = {"http.request": ("http", "client", 2), "http.response": ("http", "server", 2),
+              "http.status_502": ("http", "server", 1), "tls.client_hello": ("tls", "client", 2),
+              "tls.server_hello": ("tls", "server", 2), "tls.alert_fatal": ("tls", "client", 1),
+              "ssh.banner": ("ssh", None, 1)}
+    for rule, (app, direction, n) in expect.items():
+        got = [e for e in matches if e["evidence"]["rule"] == rule]
+        if len(got) < n:
+            problems.append(f"{rule}: {len(got)} payload.match, expected at least {n}")
+        for e in got:
+            if e["flow"].get("app") != app or (direction and e["evidence"]["direction"] != direction):
+                problems.append(f"{rule}: app {e['flow'].get('app')}, direction {e['evidence']['direction']}; "
+                                f"expected {app}, {direction}")
+    for rule, severity in (("http.status_502", "warning"), ("tls.alert_fatal", "warning"), ("http.request", "info")):
+        if any(e["severity"] != severity for e in matches if e["evidence"]["rule"] == rule):
+            problems.append(f"{rule}: severity other than {severity}")
+    alerts = [e for e in matches if e["evidence"]["rule"] == "tls.alert_fatal"]
+    if alerts and alerts[0]["evidence"].get("tls_alert_name") != "unknown_ca":
+        problems.append(f"the alert is {alerts[0]['evidence'].get('tls_alert_name')}, expected unknown_ca "
+                        "(s_client refusing a self-signed certificate)")
+    unknown = {e["evidence"]["rule"] for e in matches} - set(expect)
+    if unknown:
+        problems.append(f"rules that should not match this traffic did: {sorted(unknown)}")
+    return problems
+
+
 SCENARIOS = [clean_bulk, clean_loss, sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
              wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing, pmtud_working,
              ecn_syn_dropped, ecn_bleached, idle_timeout_drop, idle_timeout_rst, keepalive_survives,
-             state_table_full, zero_window, rst_injected, seq_randomization, short_connections]
+             state_table_full, zero_window, rst_injected, seq_randomization, short_connections, applications]
 
 
 def final_counters(log_text):
@@ -448,9 +505,14 @@ def counter_problems(log_text, inline):
     return problems
 
 
-def check(lab, tcpsleuth, want, allowed):
+def check(lab, tcpsleuth, want, allowed, extra_check=None):
     if lab.sensor == "capture":
-        proc = subprocess.run([tcpsleuth, "analyze", lab.pcap, "--report", "/dev/null"], capture_output=True,
+        config = []
+        if lab.payload_config:
+            config = ["--config", os.path.join(lab.workdir, lab.name + ".analyze.toml")]
+            with open(config[1], "w") as f:
+                f.write(lab.payload_config)
+        proc = subprocess.run([tcpsleuth, "analyze", lab.pcap, "--report", "/dev/null"] + config, capture_output=True,
                               text=True, timeout=120)
         if proc.returncode != 0:
             return [f"analyze failed: {proc.stderr.strip()}"]
@@ -472,6 +534,8 @@ def check(lab, tcpsleuth, want, allowed):
     for e in events:
         if e["severity"] != "info" and e["event"] not in want and e["event"] not in allowed:
             problems.append(f"unexpected {e['severity']} {e['event']}: {e['summary']}")
+    if extra_check is not None:
+        problems += extra_check(events)
     return problems
 
 
@@ -480,11 +544,11 @@ def run_one(index, scenario, args, workdir):
     started = time.time()
     try:
         if scenario is seq_randomization:
-            want, allowed = scenario(lab, args.seqrand)
+            expected = scenario(lab, args.seqrand)
         else:
-            want, allowed = scenario(lab)
+            expected = scenario(lab)
         lab.stop_capture()
-        problems = check(lab, args.tcpsleuth, want, allowed)
+        problems = check(lab, args.tcpsleuth, *expected)
     except Exception as e:  # noqa: BLE001 - report every failure with its context
         problems = [f"{type(e).__name__}: {e}"] + ["  " + line for line in traceback.format_exc().splitlines()[-3:]]
     finally:
