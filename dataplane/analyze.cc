@@ -354,6 +354,7 @@ int analyze_main(int argc, char** argv) {
     run.flow_table_bytes = table.memory_bytes();
     run.bytes_per_flow = table.memory_bytes() / table.capacity();
     run.payload_pool_bytes = pipeline.payload().memory_bytes();
+    run.payload_stream_bytes = pipeline.payload().stream_bytes_per_flow();
     run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     if (std::fflush(events.get()) != 0 || std::ferror(events.get())) {

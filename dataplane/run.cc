@@ -589,6 +589,7 @@ private:
         info.flow_table_bytes = table.memory_bytes();
         info.bytes_per_flow = table.memory_bytes() / table.capacity();
         info.payload_pool_bytes = shared_.workers[0]->pipeline.payload().memory_bytes();
+        info.payload_stream_bytes = shared_.workers[0]->pipeline.payload().stream_bytes_per_flow();
         info.wall_seconds = secs;
         FilePtr out = open_output(cfg_.output.report, stderr);
         if (!out) {

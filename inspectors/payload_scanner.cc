@@ -97,6 +97,10 @@ void PayloadScanner::build() noexcept {
     }
 }
 
+std::size_t PayloadScanner::stream_bytes_per_flow() const noexcept {
+    return active() ? rules_->stream_bytes(0) + rules_->stream_bytes(1) : 0;
+}
+
 void PayloadScanner::adopt(State& st, CoreCounters* counters) noexcept {
     for (unsigned side = 0; side < 2; ++side) {
         if (st.status[side] == ScanStatus::kScanning) {

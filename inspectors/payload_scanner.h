@@ -79,6 +79,8 @@ public:
     // Bytes the pool and the scratch hold (Hyperscan stream state, both sides).
     std::size_t memory_bytes() const noexcept { return memory_bytes_; }
     std::uint32_t streams_free(unsigned side) const noexcept { return pool_[side].free_count; }
+    // Hyperscan stream state a flow holds while both directions are scanned.
+    std::size_t stream_bytes_per_flow() const noexcept;
 
 private:
     struct Pool {

@@ -160,8 +160,9 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     out += line("  flow table: %u flows per core, %zu bytes per flow (table overhead included)\n", run.flow_capacity,
                 run.bytes_per_flow);
     if (run.payload_pool_bytes != 0) {
-        out += line("  payload scanning: %.1f MiB per core of Hyperscan stream state and scratch\n",
-                    static_cast<double>(run.payload_pool_bytes) / (1 << 20));
+        out += line("  payload scanning: %.1f MiB per core of Hyperscan stream state and scratch; %zu bytes per flow "
+                    "scanned both ways\n",
+                    static_cast<double>(run.payload_pool_bytes) / (1 << 20), run.payload_stream_bytes);
     }
     return out;
 }
@@ -238,6 +239,7 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
     w.field("bytes_per_flow", static_cast<std::uint64_t>(run.bytes_per_flow));
     w.end_object();
     w.field("payload_pool_bytes", static_cast<std::uint64_t>(run.payload_pool_bytes));
+    w.field("payload_stream_bytes_per_flow", static_cast<std::uint64_t>(run.payload_stream_bytes));
     w.end_object();
     return out;
 }

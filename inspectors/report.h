@@ -21,6 +21,7 @@ struct RunInfo {
     std::size_t flow_table_bytes = 0;
     std::size_t bytes_per_flow = 0;
     std::size_t payload_pool_bytes = 0;  // Hyperscan stream pool + scratch, per worker; 0 scanning off
+    std::size_t payload_stream_bytes = 0;  // stream state of one flow scanned both ways
     double wall_seconds = 0;
     std::string input_warning;
 };

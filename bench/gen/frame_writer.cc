@@ -95,8 +95,13 @@ std::uint32_t write_tcp_frame(const TcpFrame& f, std::uint8_t* out) {
     put16(tcp + 14, f.window);
     put32(tcp + 16, 0);  // checksum, urgent pointer
     if (f.options_len != 0) std::memcpy(tcp + 20, f.options, f.options_len);
-    std::memset(tcp + 20 + f.options_len, 0, f.payload);
-    put16(tcp + 16, fold(sum16(tcp, 20 + f.options_len, pseudo)));
+    if (f.content != nullptr) {
+        std::memcpy(tcp + 20 + f.options_len, f.content, f.payload);
+        put16(tcp + 16, fold(sum16(tcp, 20 + f.options_len + f.payload, pseudo)));
+    } else {
+        std::memset(tcp + 20 + f.options_len, 0, f.payload);
+        put16(tcp + 16, fold(sum16(tcp, 20 + f.options_len, pseudo)));
+    }
     return static_cast<std::uint32_t>(tcp + tcp_len - out);
 }
 

@@ -23,7 +23,8 @@ struct TcpFrame {
     std::uint16_t window = 0;            // the raw 16-bit field
     const std::uint8_t* options = nullptr;
     std::uint32_t options_len = 0;       // a multiple of 4, at most 40
-    std::uint32_t payload = 0;           // zero bytes: they add nothing to the checksum
+    std::uint32_t payload = 0;           // payload bytes: `content`, or zeros (which add nothing to the checksum)
+    const std::uint8_t* content = nullptr;  // at least `payload` bytes, or null for zeros
     std::uint8_t ttl = 64;
     std::uint8_t ip_ecn = kNotEct;
     std::uint16_t ip_id = 0;

@@ -37,6 +37,7 @@ constexpr const char* kUsage =
     "  --ipv6    percent of flows over IPv6 (default 0)\n"
     "  --ecn     percent of flows that negotiate ECN (default 0)\n"
     "  --port-base  first client port; flow f uses port-base + f / 65536 (default 20000)\n"
+    "  --http    HTTP/1.1 payloads (a GET, a 200 status line, HTML text) instead of zeros\n"
     "  --rate    packets per second: spacing of the pcap's timestamps, or the transmit rate;\n"
     "            `max` transmits as fast as the port takes them (default 1000000)\n"
     "  --laps    pcap: laps of healthy traffic to write; one lap brings every flow back to\n"
@@ -256,6 +257,10 @@ int main(int argc, char** argv) {
         }
         if (arg == "--json") {
             o.json = true;
+            continue;
+        }
+        if (arg == "--http") {
+            o.spec.http = true;
             continue;
         }
         if (i + 1 >= argc) {

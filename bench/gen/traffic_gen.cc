@@ -27,6 +27,19 @@ TrafficGen::TrafficGen(const GenSpec& spec) : spec_(spec) {
     if (spec_.ipv6_percent > 100 || spec_.ecn_percent > 100) throw std::invalid_argument("percentages must be 0..100");
     if (spec_.port_base + ((spec_.flows - 1) >> 16) > 65535) throw std::invalid_argument("port base too high for that many flows");
     if (spec_.rate_pps == 0) throw std::invalid_argument("rate must be at least 1 packet per second");
+    if (spec_.http) {
+        const auto text = [](std::string s, std::size_t n, const std::string& fill) {
+            while (s.size() < n) s += fill;
+            return std::vector<std::uint8_t>(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(n));
+        };
+        std::string req = "GET /catalog/item?id=4711 HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: tcpsleuth-gen\r\n"
+                          "Accept: text/html\r\nX-Pad: ";
+        req += std::string(request_len() - req.size() - 4, 'a') + "\r\n\r\n";
+        request_.assign(req.begin(), req.end());
+        const std::string html = "<p>tcpsleuth generated body text, as a page would carry it.</p>\n";
+        response_ = text("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n", kMaxFrame, html);
+        body_ = text("", kMaxFrame, html);
+    }
     const std::uint64_t positions = std::uint64_t{steps_per_connection()} * kConnectionsPerLap;
     pos_.resize(spec_.flows);
     // Flow f starts the lap at an even share of the way through its own two connections,
@@ -101,9 +114,11 @@ std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, st
         f.seq = client_isn + 1, f.ack = server_isn + 1;
     } else if (step == 3) {
         f.seq = client_isn + 1, f.ack = server_isn + 1, f.flags = kPsh | kAck, f.payload = q;
+        if (spec_.http) f.content = request_.data();
     } else if (is_data_round(step)) {
         const std::uint32_t round = (step - 4) / 2;
         f.seq = server_next, f.ack = client_next, f.payload = payload_len(flow, conn, round);
+        if (spec_.http) f.content = round == 0 ? response_.data() : body_.data();
         if (round + 1 == spec_.rounds) f.flags |= kPsh;
     } else if (step < fin_step) {
         f.seq = client_next, f.ack = server_next;  // acknowledges the round just sent

@@ -40,6 +40,10 @@ struct GenSpec {
     // own (the throughput search gives each trial its own, so no trial repeats another's
     // sequence numbers to the device under test).
     std::uint16_t port_base = 20000;
+    // Payload as HTTP/1.1 would carry it (for payload rules): the request is a GET, each
+    // connection's first server segment starts with a status line, the rest is HTML-like
+    // text. Otherwise payload bytes are zeros.
+    bool http = false;
 };
 
 struct Frame {
@@ -86,7 +90,7 @@ private:
     bool is_data_round(std::uint32_t step) const { return step >= 4 && step < 4 + 2 * spec_.rounds && (step - 4) % 2 == 0; }
     bool ipv6(std::uint32_t flow) const;
     std::uint32_t payload_len(std::uint32_t flow, std::uint32_t conn, std::uint32_t round) const;
-    std::uint32_t request_len() const { return spec_.sizes == SizeMix::kSmall ? 4 : 200; }
+    std::uint32_t request_len() const { return spec_.http ? 160 : (spec_.sizes == SizeMix::kSmall ? 4 : 200); }
     std::uint32_t write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent);
 
     GenSpec spec_;
@@ -94,6 +98,8 @@ private:
     std::uint32_t flow_cursor_ = 0;  // each visit steps every flow once, in flow order
     std::uint64_t emitted_ = 0;
     alignas(64) std::uint8_t buf_[2048];
+    // --http payloads: the request, the first response segment, and the body text.
+    std::vector<std::uint8_t> request_, response_, body_;
 };
 
 // "64" | "imix" | "1500"; false when the text is none of them.
