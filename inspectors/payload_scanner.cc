@@ -45,6 +45,8 @@ PayloadScanner::~PayloadScanner() { release(); }
 
 void PayloadScanner::reconfigure(const PayloadConfig& cfg) noexcept {
     const bool rebuild = cfg.rules != rules_ || cfg.streams != pool_size_ || cfg.enabled != cfg_.enabled;
+    // The streams go back while their database is still held: it may be freed below.
+    if (rebuild) release();
     cfg_ = cfg;
     if (!rebuild) return;
     rules_ = cfg.rules;
@@ -127,6 +129,16 @@ void PayloadScanner::end_side(State& st, unsigned side, ScanStatus why, MatchCon
     st.status[side] = why;
 }
 
+void PayloadScanner::restart(State& st, FlowCommon& c) noexcept {
+    // A new connection on the 4-tuple (the port reused, or an application retry): its
+    // streams start at its own ISNs, and it names its own application.
+    for (unsigned side = 0; side < 2; ++side) end_side(st, side, ScanStatus::kNotStarted, nullptr);
+    std::fill(std::begin(st.tally), std::end(st.tally), State::Tally{});
+    st.other = 0;
+    st.app_from_user = 0;
+    c.app = 0;
+}
+
 void PayloadScanner::on_flow_end(State& st) noexcept {
     if (st.generation != generation_) return;  // its streams belonged to replaced rules
     for (unsigned side = 0; side < 2; ++side) {
@@ -138,6 +150,7 @@ void PayloadScanner::on_segment(const std::uint8_t* frame, const PacketView& pkt
                                 State& st, EventSink& sink, CoreCounters& counters) noexcept {
     if (!active()) return;
     if (st.generation != generation_) adopt(st, &counters);
+    if (seg.new_connection) restart(st, c);
     const unsigned side = seg.from_client ? 0 : 1;
     ScanStatus& status = st.status[side];
     if (status != ScanStatus::kNotStarted && status != ScanStatus::kScanning) return;

@@ -94,6 +94,7 @@ private:
     void build() noexcept;
     void release() noexcept;
     void adopt(State& st, CoreCounters* counters) noexcept;
+    void restart(State& st, FlowCommon& c) noexcept;
     void end_side(State& st, unsigned side, ScanStatus why, MatchContext* eod) noexcept;
     void report(MatchContext& m, unsigned rule_index, unsigned long long to) noexcept;
 

@@ -134,6 +134,7 @@ struct SegmentInfo {
     bool from_client = false;
     bool syn_retransmission = false;
     bool app_retry = false;          // SYN with a new ISN on an unanswered 4-tuple
+    bool new_connection = false;     // SYN with a new ISN: both sides' state started over
     bool syn_ack_first = false;      // first SYN-ACK: the handshake got an answer
     bool handshake_completed = false;
     bool refused = false;            // RST answering a SYN

@@ -274,6 +274,7 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
                     self = DirState{};
                     peer = DirState{};
                     self.app_retries = retries;
+                    info.new_connection = true;
                     if (retry) {
                         info.app_retry = true;
                         counters.add(Counter::kTcpAppRetries);

@@ -268,7 +268,7 @@ def analyze(binary, ctl_binary, work, demo):
 
 
 def main():
-    binary, ctl_binary, work, demo = sys.argv[1], sys.argv[2], sys.argv[3], os.path.abspath(sys.argv[4])
+    binary, ctl_binary, work, demo = (os.path.abspath(a) for a in sys.argv[1:5])
     os.makedirs(work, exist_ok=True)
     live(binary, ctl_binary, work, demo)
     analyze(binary, ctl_binary, work, demo)

@@ -60,6 +60,7 @@ FrameBuilder server_data(std::uint32_t off, std::string_view bytes, std::uint16_
 }
 
 std::string rule_of(const Event& e) { return std::string(rule_names().name(std::get<PayloadMatch>(e.detail).rule)); }
+std::string app_of(const Event& e) { return std::string(rule_names().name(e.app)); }
 std::string tail_of(const Event& e) {
     const auto& d = std::get<PayloadMatch>(e.detail);
     return std::string(d.tail, d.tail_len);
@@ -259,6 +260,30 @@ TEST(PayloadScan, ReloadWithNewRulesEndsOngoingScansAndAppliesToNewFlows) {
     EXPECT_EQ(rule_of(ev[1]), "new");
 }
 
+TEST(PayloadScan, ANewConnectionOnTheSamePortsIsScannedFromItsOwnIsn) {
+    Harness h(with_rules({rule("abc", "ABC")}));
+    handshake(h);
+    h.feed(client_data(0, "SSH-2.0-x\r\nABC"), 10);
+    h.feed(c2s().seq(kClientIsn + 15).ack(kServerIsn + 1).flags(kAck | kFin), 20);
+    h.feed(s2c().seq(kServerIsn + 1).ack(kClientIsn + 16).flags(kAck | kFin), 21);
+    h.feed(c2s().seq(kClientIsn + 16).ack(kServerIsn + 2), 22);
+    EXPECT_EQ(rule_names().name(h.only_flow().common.app), "ssh");
+    // The port is reused: new ISNs, another application, the same rule reported again.
+    const std::uint32_t isn2 = 900000, sisn2 = 700000;
+    h.feed(c2s().seq(isn2).flags(kSyn).mss(1460), 1000);
+    EXPECT_EQ(h.only_flow().common.app, 0u);
+    h.feed(s2c().seq(sisn2).ack(isn2 + 1).flags(kSyn | kAck).mss(1460), 1001);
+    h.feed(c2s().seq(isn2 + 1).ack(sisn2 + 1), 1002);
+    h.feed(c2s().seq(isn2 + 1).ack(sisn2 + 1).flags(kAck | kPsh).payload("GET / HTTP/1.1\r\nX: ABC\r\n"), 1010);
+    EXPECT_EQ(rule_names().name(h.only_flow().common.app), "http");
+    const auto ev = h.events(PayloadMatch::kName);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(std::get<PayloadMatch>(ev[1].detail).stream_offset, 22u);  // "GET / HTTP/1.1\r\nX: ABC"
+    EXPECT_EQ(ev[1].occurrence, 1u);
+    EXPECT_EQ(app_of(ev[1]), "http");
+    EXPECT_EQ(h.counter(Counter::kPayloadStreams), 2u);
+}
+
 TEST(PayloadScan, DisabledScansNothing) {
     Config cfg = with_rules({rule("abc", "ABC")}, false);
     cfg.payload.enabled = false;
@@ -270,8 +295,6 @@ TEST(PayloadScan, DisabledScansNothing) {
 }
 
 // --- built-in rules ----------------------------------------------------------------------
-
-std::string app_of(const Event& e) { return std::string(rule_names().name(e.app)); }
 
 TEST(BuiltinRules, HttpIdentifiedAndA502ReportedWithTheStatusLine) {
     Harness h(with_rules({}));
