@@ -649,10 +649,7 @@ std::string render_rule(const RuleSpec& r) {
     std::string out = "id = " + toml_string(r.id) + "\npattern = " + toml_string(r.pattern) + "\n";
     out += std::string("literal = ") + (r.literal ? "true" : "false") + "\nflags = [";
     std::string flags;
-    for (const auto& [on, name] : {std::pair{r.caseless, "caseless"}, std::pair{r.dotall, "dotall"},
-                                   std::pair{r.multiline, "multiline"}, std::pair{r.single_match, "single-match"}}) {
-        if (on) flags += (flags.empty() ? "\"" : ", \"") + std::string(name) + "\"";
-    }
+    for (const char* name : rule_flag_names(r)) flags += (flags.empty() ? "\"" : ", \"") + std::string(name) + "\"";
     out += flags + "]\ndirection = " + toml_string(to_string(r.direction)) + "\nports = [";
     for (std::size_t i = 0; i < r.ports.size(); ++i) out += (i == 0 ? "" : ", ") + std::to_string(r.ports[i]);
     out += "]\nseverity = " + toml_string(to_string(r.severity)) + "\ntag = " + toml_string(r.tag) + "\n";

@@ -31,6 +31,15 @@ const char* to_string(RuleSeverity s) noexcept {
     return "?";
 }
 
+std::vector<const char*> rule_flag_names(const RuleSpec& r) {
+    std::vector<const char*> out;
+    for (const auto& [on, name] : {std::pair{r.caseless, "caseless"}, std::pair{r.dotall, "dotall"},
+                                   std::pair{r.multiline, "multiline"}, std::pair{r.single_match, "single-match"}}) {
+        if (on) out.push_back(name);
+    }
+    return out;
+}
+
 bool CompiledRule::port_matches(std::uint16_t server_port) const noexcept {
     return ports.empty() || std::binary_search(ports.begin(), ports.end(), server_port);
 }

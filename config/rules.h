@@ -47,6 +47,9 @@ struct RuleSpec {
     }
 };
 
+// The flags a rule has, as the config spells them ("caseless", "single-match", ...).
+std::vector<const char*> rule_flag_names(const RuleSpec& r);
+
 // The rule part of the configuration (DaemonConfig::rules).
 struct PayloadRules {
     // The built-in set (builtin_rules()); a user rule with a built-in's id replaces it.

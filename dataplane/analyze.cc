@@ -246,22 +246,16 @@ private:
 int analyze_main(int argc, char** argv) {
     Options opt;
     if (const int rc = parse_options(argc, argv, opt); rc >= 0) return rc;
-    DaemonConfig daemon;
-    if (!opt.config.empty()) {
-        ConfigLoad load = load_config_file(opt.config);
-        if (!load.ok()) {
-            for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-            std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing analysed\n", load.errors.size(), opt.config.c_str());
-            return 1;
-        }
-        daemon = load.config;
-    } else {
-        daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
-        std::vector<RuleError> errors;  // the built-in rules: a failure here is a bug, said plainly
-        daemon.inspect.payload.rules = compile_rules(daemon.rules, errors);
-        for (const RuleError& e : errors) std::fprintf(stderr, "tcpsleuth: built-in rule %s: %s\n", e.rule_id.c_str(), e.message.c_str());
-        if (!errors.empty()) return 1;
+    // Without --config: what an empty file gives (the defaults, the built-in rules compiled).
+    const std::string config_name = opt.config.empty() ? "the built-in defaults" : opt.config;
+    ConfigLoad load = opt.config.empty() ? load_config_text("", config_name) : load_config_file(opt.config);
+    if (!load.ok()) {
+        for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing analysed\n", load.errors.size(), config_name.c_str());
+        return 1;
     }
+    DaemonConfig daemon = std::move(load.config);
+    if (opt.config.empty()) daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
     const DaemonConfig file_cfg = daemon;
     if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;
     daemon.control.socket = opt.control;

@@ -676,31 +676,22 @@ int rules_main(int argc, char** argv) {
                    argc == 2 ? stdout : stderr);
         return argc == 2 ? 0 : 1;
     }
-    DaemonConfig c;
-    if (argc == 2) {
-        ConfigLoad load = load_config_file(argv[1]);
-        for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        if (!load.ok()) {
-            std::fprintf(stderr, "%zu problem(s) in %s\n", load.errors.size(), argv[1]);
-            return 1;
-        }
-        c = std::move(load.config);
-    } else {
-        std::vector<RuleError> errors;
-        c.inspect.payload.rules = compile_rules(c.rules, errors);
-        for (const RuleError& e : errors) std::fprintf(stderr, "%s: %s\n", e.rule_id.c_str(), e.message.c_str());
-        if (!errors.empty()) return 1;
+    // Without a file: what an empty one gives, the built-in rules compiled.
+    ConfigLoad load = argc == 2 ? load_config_file(argv[1]) : load_config_text("", "(built-in defaults)");
+    for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    if (!load.ok()) {
+        std::fprintf(stderr, "%zu problem(s) in %s\n", load.errors.size(), argc == 2 ? argv[1] : "the built-in rules");
+        return 1;
     }
+    const DaemonConfig& c = load.config;
     const std::vector<RuleSpec> rules = effective_rules(c.rules);
     std::printf("%-22s %-7s %-10s %-8s %-5s %-6s %s\n", "id", "side", "tag", "severity", "event", "origin", "pattern");
     for (std::size_t i = 0; i < rules.size(); ++i) {
         const RuleSpec& r = rules[i];
+        std::vector<const char*> names = rule_flag_names(r);
+        if (r.literal) names.insert(names.begin(), "literal");
         std::string flags;
-        for (const auto& [on, name] : {std::pair{r.literal, "literal"}, std::pair{r.caseless, "caseless"},
-                                       std::pair{r.dotall, "dotall"}, std::pair{r.multiline, "multiline"},
-                                       std::pair{r.single_match, "single-match"}}) {
-            if (on) flags += std::string(flags.empty() ? "  [" : ", ") + name;
-        }
+        for (const char* name : names) flags += std::string(flags.empty() ? "  [" : ", ") + name;
         if (!flags.empty()) flags += "]";
         std::string ports;
         for (const std::uint16_t p : r.ports) ports += (ports.empty() ? "  ports " : ",") + std::to_string(p);

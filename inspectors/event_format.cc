@@ -357,6 +357,17 @@ std::string_view tls_alert_name(std::uint8_t code) noexcept {
     return "unassigned";
 }
 
+namespace {
+
+// The alert description of a tls.alert_fatal match: the last matched byte.
+bool tls_alert_code(const PayloadMatch& d, std::uint8_t& code) {
+    if (d.tail_len == 0 || rule_names().name(d.rule) != "tls.alert_fatal") return false;
+    code = static_cast<std::uint8_t>(d.tail[d.tail_len - 1]);
+    return true;
+}
+
+}  // namespace
+
 std::string payload_tail_text(const PayloadMatch& d) {
     std::string out;
     for (unsigned i = 0; i < d.tail_len; ++i) {
@@ -525,8 +536,7 @@ std::string event_summary(const Event& e) {
                                   std::string(rule_names().name(d.rule)).c_str(), std::string(to_string(d.direction)).c_str(),
                                   static_cast<unsigned long long>(d.stream_offset));
             if (d.tail_len != 0) out += " (\"" + payload_tail_text(d) + "\")";
-            if (rule_names().name(d.rule) == "tls.alert_fatal" && d.tail_len != 0) {
-                const auto code = static_cast<std::uint8_t>(d.tail[d.tail_len - 1]);
+            if (std::uint8_t code = 0; tls_alert_code(d, code)) {
                 out += fmt(": fatal alert %u %s", code, std::string(tls_alert_name(code)).c_str());
             }
             if (d.matches > 1) out += fmt("; match %u of this rule in the flow", d.matches);
@@ -745,8 +755,7 @@ void write_evidence(JsonWriter& w, const Event& e) {
             w.field("direction", to_string(d.direction));
             w.field("stream_offset", d.stream_offset);
             if (d.tail_len != 0) w.field("matched_tail", payload_tail_text(d));
-            if (rule_names().name(d.rule) == "tls.alert_fatal" && d.tail_len != 0) {
-                const auto code = static_cast<std::uint8_t>(d.tail[d.tail_len - 1]);
+            if (std::uint8_t code = 0; tls_alert_code(d, code)) {
                 w.field("tls_alert", static_cast<std::uint32_t>(code));
                 w.field("tls_alert_name", tls_alert_name(code));
             }

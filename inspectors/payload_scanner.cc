@@ -103,6 +103,11 @@ std::size_t PayloadScanner::stream_bytes_per_flow() const noexcept {
     return active() ? rules_->stream_bytes(0) + rules_->stream_bytes(1) : 0;
 }
 
+void PayloadScanner::clear_tally(State& st) noexcept {
+    std::fill(std::begin(st.tally), std::end(st.tally), State::Tally{});
+    st.other = 0;
+}
+
 void PayloadScanner::adopt(State& st, CoreCounters* counters) noexcept {
     for (unsigned side = 0; side < 2; ++side) {
         if (st.status[side] == ScanStatus::kScanning) {
@@ -111,8 +116,7 @@ void PayloadScanner::adopt(State& st, CoreCounters* counters) noexcept {
         }
         st.slot[side] = 0;
     }
-    std::fill(std::begin(st.tally), std::end(st.tally), State::Tally{});
-    st.other = 0;
+    clear_tally(st);
     st.generation = generation_;
 }
 
@@ -133,8 +137,7 @@ void PayloadScanner::restart(State& st, FlowCommon& c) noexcept {
     // A new connection on the 4-tuple (the port reused, or an application retry): its
     // streams start at its own ISNs, and it names its own application.
     for (unsigned side = 0; side < 2; ++side) end_side(st, side, ScanStatus::kNotStarted, nullptr);
-    std::fill(std::begin(st.tally), std::end(st.tally), State::Tally{});
-    st.other = 0;
+    clear_tally(st);
     st.app_from_user = 0;
     c.app = 0;
 }

@@ -95,6 +95,7 @@ private:
     void release() noexcept;
     void adopt(State& st, CoreCounters* counters) noexcept;
     void restart(State& st, FlowCommon& c) noexcept;
+    static void clear_tally(State& st) noexcept;
     void end_side(State& st, unsigned side, ScanStatus why, MatchContext* eod) noexcept;
     void report(MatchContext& m, unsigned rule_index, unsigned long long to) noexcept;
 
