@@ -588,7 +588,7 @@ std::string Controller::flow_json(const FlowState& f) const {
         w.field("last_seen_ms", s.last_ms);
         const unsigned p = side == Side::kClient ? 0 : 1;
         w.field("payload_scan", to_string(f.payload.status[p]));
-        if (f.payload.status[p] == ScanStatus::kScanning) w.field("payload_scanned", static_cast<std::uint32_t>(f.payload.next[p] - (s.isn + 1)));
+        if (f.payload.status[p] == ScanStatus::kScanning) w.field("payload_scanned", PayloadScanner::scanned(f.payload, p, s));
         w.end_object();
     }
     // What it means, in sentences a reader can check against the fields above.

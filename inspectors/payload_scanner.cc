@@ -189,7 +189,7 @@ void PayloadScanner::on_segment(const std::uint8_t* frame, const PacketView& pkt
     }
     const std::uint32_t skip = static_cast<std::uint32_t>(next - data_seq);
     if (skip != 0) counters.add(Counter::kPayloadRetransmittedBytes, skip);
-    const auto offset = static_cast<std::uint32_t>(next - (d.isn + 1));
+    const std::uint32_t offset = scanned(st, side, d);
     const std::uint32_t room = cfg_.scan_bytes > offset ? cfg_.scan_bytes - offset : 0;
     std::uint32_t n = std::min(len - skip, room);
     // What the capture holds of the payload (a snap length, or a first fragment) and not

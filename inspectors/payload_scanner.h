@@ -75,6 +75,12 @@ public:
     // The flow is gone: its streams go back to the pool.
     void on_flow_end(State& st) noexcept;
 
+    // Bytes of a side's stream scanned so far (its stream offset): counted from the byte
+    // after the side's ISN. `side` 0 is the client.
+    static std::uint32_t scanned(const State& st, unsigned side, const DirState& d) noexcept {
+        return static_cast<std::uint32_t>(st.next[side] - (d.isn + 1));
+    }
+
     bool active() const noexcept { return rules_ != nullptr && cfg_.enabled; }
     // Bytes the pool and the scratch hold (Hyperscan stream state, both sides).
     std::size_t memory_bytes() const noexcept { return memory_bytes_; }
