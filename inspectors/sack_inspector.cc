@@ -18,6 +18,10 @@ void SackInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
                               EventSink& out) const noexcept {
     if (!cfg_.enabled || seg.rst || !pkt.has_flag(kAck) || pkt.has_flag(kSyn)) return;
     Receiver& r = st.dir[index(seg.dir)];
+    // Fast retransmit follows consecutive duplicates (RFC 5681 section 3.2): an advancing
+    // ACK ends the run. Isolated duplicates far apart (a sensor that missed a stretch of
+    // the flow and then sees old ACKs again, or a duplicated frame) are not a loss episode.
+    if (seg.ack_advanced) r.dup_acks_without_blocks = 0;
     if (pkt.opts.sack_blocks != 0) {
         r.flags |= kSawBlocks;
         r.dup_acks_without_blocks = 0;

@@ -61,7 +61,7 @@ def mean_frame_bytes(work):
 def search(work, *args):
     out = os.path.join(work, "search.json")
     r = subprocess.run([sys.executable, str(RFC2544), *args, "--build", str(rfc2544.TCPSLEUTH.parent.parent), "--json", out], capture_output=True, text=True, timeout=300)
-    print(r.stdout[-3000:], end="")
+    print(r.stdout[-6000:], end="")
     if r.returncode != 0:
         return None, [f"bench/rfc2544 {' '.join(args)} failed ({r.returncode}): {r.stderr[-800:]}"]
     return json.load(open(out)), []

@@ -561,6 +561,23 @@ TEST(Sack, DupAcksWithoutBlocksWhileSackIsAgreed) {
     EXPECT_EQ(ev[0].dup_acks, 3u);
 }
 
+TEST(Sack, DupAcksSeparatedByProgressAreNotALossEpisode) {
+    Harness h;
+    Conn c(h, "198.18.1.2", "198.18.2.2");
+    c.linux_handshake(0);
+    for (int i = 0; i < 6; ++i) c.client_data(30 + i, 1000);
+    // Three duplicate ACKs without blocks, as many as the threshold, but each after an ACK
+    // that advanced: never two in a row, so no loss episode.
+    for (std::uint32_t run = 1; run <= 3; ++run) {
+        const std::uint32_t ack = 1001 + 1000 * run;
+        h.feed(c.from_server().seq(c.snxt).ack(ack).window(500), 40 + 10 * run);
+        h.feed(c.from_server().seq(c.snxt).ack(ack).window(500), 41 + 10 * run);
+    }
+    h.finish();
+    EXPECT_TRUE(h.events(SackMissing::kName).empty());
+    EXPECT_EQ(h.counter(Counter::kTcpDupAcks), 3u);
+}
+
 TEST(Sack, ZeroWindowDupAcksAreNotLoss) {
     Harness h;
     Conn c(h, "198.18.1.2", "198.18.2.2");
