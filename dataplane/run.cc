@@ -242,6 +242,11 @@ private:
     }
 
     void launch() {
+        // Handlers first: "N worker(s)" below tells scripts the sensor is ready, and a SIGINT
+        // right after it must stop the sensor in order, not kill it.
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGHUP, on_hangup);
         const unsigned n = cfg_.workers.count;
         args_.resize(n + 1);
         unsigned next = 0;
@@ -264,9 +269,6 @@ private:
     }
 
     void serve() {
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
-        std::signal(SIGHUP, on_hangup);
         auto last_stats = std::chrono::steady_clock::now();
         auto last_packet = last_stats;
         auto last_check = last_stats;
