@@ -87,6 +87,16 @@ struct WindowConfig {
     std::uint32_t min_limited_rounds = 4;
     std::uint32_t limited_percent = 90;
     std::uint32_t min_limited_window = 32768;
+    // window.receiver_limited: episodes in which the receiver's window stopped the sender
+    // (a zero window, or a flight that filled the advertised window), before the transfer is
+    // called receiver-limited; the share of the transfer's time spent so (info), and the
+    // share at which it dominates the transfer (warning).
+    std::uint32_t receiver_limited_episodes = 4;
+    std::uint32_t receiver_limited_percent = 10;
+    std::uint32_t receiver_limited_warning_percent = 50;
+    // ... and only when the receiver held the sender back this long in all: a transfer of a
+    // few milliseconds spent mostly window-bound costs nobody anything (zero_window's 1 s).
+    std::uint32_t receiver_limited_warning_ms = 1000;
 
     bool operator==(const WindowConfig&) const = default;
 };
@@ -116,10 +126,18 @@ struct SackConfig {
 
 struct IdleConfig {
     bool enabled = true;
-    // Silence in both directions that counts as idle. Device timeouts below this are rare;
-    // gaps this long followed by unanswered retransmissions are not chance.
-    std::uint32_t min_gap_s = 15;
+    // A silence in both directions, after which the flow's packets go unanswered or are
+    // reset, is judged against the flow itself (README "Idle gaps"): it must be at least
+    // min_gap_s long (devices with idle timeouts of a few seconds exist: conntrack tuned low,
+    // carrier NAT, embryonic and half-closed timeouts), at least min_gap_rtts round trips
+    // (a pause of a few RTTs is the protocol's own, not idleness), and at least
+    // rhythm_factor times the longest silence the flow lived through before it (a poll every
+    // 5 s whose next poll meets a lost packet is the flow's rhythm, not a device forgetting it).
+    std::uint32_t min_gap_s = 1;
+    std::uint32_t min_gap_rtts = 20;
+    std::uint32_t rhythm_factor = 2;
     // Retransmissions of the first segment after the gap, unanswered, before timeout_drop.
+    // A capture that ends after fewer (but at least one) is still reported, at low confidence.
     std::uint32_t min_retransmissions = 2;
     // idle.stale_flow: an open flow idle this long (a device default, AWS NLB 350 s).
     std::uint32_t stale_after_s = 350;
@@ -129,10 +147,25 @@ struct IdleConfig {
 
 struct RstConfig {
     bool enabled = true;
-    // A RST whose hop distance differs from its claimed sender's by this many hops or more.
+    // A RST whose hop distance differs from its claimed sender's by this many hops or more
+    // is strong evidence of a forger.
     std::uint32_t min_hop_difference = 2;
+    // A RST one hop off a TTL that stayed exactly the same over this many packets of its
+    // claimed sender is weaker evidence (a device next to the endpoint): reported at lower
+    // confidence unless other evidence (IP ID, racing the handshake) joins it.
+    std::uint32_t constant_ttl_packets = 4;
 
     bool operator==(const RstConfig&) const = default;
+};
+
+struct PathConfig {
+    bool enabled = true;
+    // path.one_way_loss: retransmissions of one segment, with RTO back-off, that the sensor
+    // had already seen acknowledged (or, the other way, that the peer never acknowledged
+    // while it kept sending data of its own).
+    std::uint32_t min_retransmissions = 3;
+
+    bool operator==(const PathConfig&) const = default;
 };
 
 // Payload scanning: each direction's first bytes go through the compiled [[rules]]
@@ -167,6 +200,7 @@ struct Config {
     SackConfig sack;
     IdleConfig idle;
     RstConfig rst;
+    PathConfig path;
     PayloadConfig payload;
 
     bool operator==(const Config&) const = default;

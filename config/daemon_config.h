@@ -92,6 +92,9 @@ struct OutputConfig {
     // Stop after this many seconds without a packet on any port (a replayed capture has
     // ended); 0 = run until SIGINT/SIGTERM.
     std::uint32_t exit_when_idle_s = 0;
+    // Findings below this confidence ("low", "medium", "high") are not written to the events
+    // output, the report or the control socket (they are counted: events.below_confidence).
+    std::string min_confidence = "low";
 
     bool operator==(const OutputConfig&) const = default;
 };

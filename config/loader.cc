@@ -279,6 +279,8 @@ std::vector<Field> schema() {
                                         {{"text", "text"}, {"json", "json"}}));
     f.push_back(uint_field("output.stats_interval_s", [](auto& c) -> auto& { return c.output.stats_interval_s; }, 0, 86400, true));
     f.push_back(uint_field("output.exit_when_idle_s", [](auto& c) -> auto& { return c.output.exit_when_idle_s; }, 0, 86400, true));
+    f.push_back(enum_field<std::string>("output.min_confidence", [](auto& c) -> auto& { return c.output.min_confidence; },
+                                        {{"low", "low"}, {"medium", "medium"}, {"high", "high"}}, true));
 
     f.push_back(string_field("control.socket", [](auto& c) -> auto& { return c.control.socket; }));
     f.push_back(string_field("control.group", [](auto& c) -> auto& { return c.control.group; }));
@@ -325,6 +327,10 @@ std::vector<Field> schema() {
     TS_U32("window.min_limited_rounds", window.min_limited_rounds, 1, 1000);
     TS_U32("window.limited_percent", window.limited_percent, 1, 100);
     TS_U32("window.min_limited_window", window.min_limited_window, 1, 65535);
+    TS_U32("window.receiver_limited_episodes", window.receiver_limited_episodes, 1, 1000000);
+    TS_U32("window.receiver_limited_percent", window.receiver_limited_percent, 1, 100);
+    TS_U32("window.receiver_limited_warning_percent", window.receiver_limited_warning_percent, 1, 100);
+    TS_U32("window.receiver_limited_warning_ms", window.receiver_limited_warning_ms, 0, k32);
     TS_BOOL("ecn.enabled", ecn.enabled);
     TS_U32("ecn.min_not_ect_segments", ecn.min_not_ect_segments, 1, 100000);
     TS_U32("ecn.min_acks_without_ece", ecn.min_acks_without_ece, 1, 1000);
@@ -334,10 +340,15 @@ std::vector<Field> schema() {
     TS_U32("sack.min_dup_acks_without_blocks", sack.min_dup_acks_without_blocks, 1, 1000);
     TS_BOOL("idle.enabled", idle.enabled);
     TS_U32("idle.min_gap_s", idle.min_gap_s, 1, 86400);
+    TS_U32("idle.min_gap_rtts", idle.min_gap_rtts, 0, 1000000);
+    TS_U32("idle.rhythm_factor", idle.rhythm_factor, 0, 1000);
     TS_U32("idle.min_retransmissions", idle.min_retransmissions, 1, 100);
     TS_U32("idle.stale_after_s", idle.stale_after_s, 1, 86400 * 7);
     TS_BOOL("rst.enabled", rst.enabled);
     TS_U32("rst.min_hop_difference", rst.min_hop_difference, 1, 64);
+    TS_U32("rst.constant_ttl_packets", rst.constant_ttl_packets, 1, 255);
+    TS_BOOL("path.enabled", path.enabled);
+    TS_U32("path.min_retransmissions", path.min_retransmissions, 1, 100);
     TS_BOOL("payload.enabled", payload.enabled);
     TS_U32("payload.scan_bytes", payload.scan_bytes, 1, 1u << 20);
     TS_U32("payload.streams", payload.streams, 1, 1u << 24);

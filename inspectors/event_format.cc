@@ -114,6 +114,26 @@ std::string fmt(const char* f, auto... args) {
 
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 
+// "850 ms", "6.0 s", "400 s", "2.0 h": a gap in the unit a reader thinks in.
+std::string duration_text(std::uint32_t ms) {
+    if (ms < 1000) return fmt("%u ms", ms);
+    if (ms < 60'000) return fmt("%.1f s", ms / 1e3);
+    if (ms < 7'200'000) return fmt("%.0f s", ms / 1e3);
+    return fmt("%.1f h", ms / 3.6e6);
+}
+
+// Why a gap counted as idle for its flow: against its longest earlier silence, or its RTT.
+std::string gap_context(const GapJudgement& j) {
+    if (j.lived_ms != 0) {
+        return fmt("threshold %s; its longest earlier silence was %s", duration_text(j.needed_ms).c_str(),
+                   duration_text(j.lived_ms).c_str());
+    }
+    if (j.rtt_us != 0) {
+        return fmt("threshold %s; RTT %.2f ms, no earlier silence", duration_text(j.needed_ms).c_str(), j.rtt_us / 1e3);
+    }
+    return fmt("threshold %s", duration_text(j.needed_ms).c_str());
+}
+
 std::string layout_string(std::uint64_t layout) {
     char buf[160];
     const std::size_t n = format_layout(layout, buf, sizeof buf);
@@ -251,10 +271,25 @@ constexpr std::string_view kAdviceStale =
     "application close and reopen idle connections.";
 
 constexpr std::string_view kAdviceRstInjected =
-    "A RST arrived claiming to come from one side, but its TTL (hop distance) does not match that "
-    "side's other packets: a device between that side and the sensor forged it (an IPS, a firewall "
-    "timing the flow out, or a censor). Find the device from the hop distance and check its reset "
-    "policy.";
+    "A RST arrived claiming to come from one side, but its TTL (hop distance), its IP ID, or its "
+    "timing against the handshake (racing the real SYN-ACK) does not fit that side: a device between "
+    "that side and the sensor forged it (an IPS, a firewall timing the flow out, or a censor). Find "
+    "the device from the hop distance and check its reset policy; a RST racing the handshake is an "
+    "in-path IPS or filter refusing the connection by its destination or SNI.";
+
+constexpr std::string_view kAdviceOneWayLoss =
+    "Packets in one direction stop arriving while the other direction works: the sender keeps "
+    "retransmitting with back-off because what the sensor saw pass never reaches it. Look for a device "
+    "on that side of the sensor dropping one direction only: an asymmetric route through a stateful "
+    "firewall that never saw the other half of the flow, a NAT or load balancer that lost the "
+    "flow's state for one direction, a filter or policer on one interface, a duplex mismatch.";
+
+constexpr std::string_view kAdviceReceiverLimited =
+    "The receiver's window, not the network, sets the pace: again and again it is full or zero and the "
+    "sender has to wait. The receiving application reads slower than the data arrives, or its socket "
+    "buffer is too small for the path. Profile the reader (CPU, blocking calls, a slow disk or "
+    "downstream), read in larger chunks, or raise its receive buffer (SO_RCVBUF, net.ipv4.tcp_rmem).";
+
 constexpr std::string_view kAdvicePayloadMatch =
     "A payload rule matched. A built-in rule's advice says what the signal usually means; a rule from "
     "the configuration means what its author meant by it. Read it with the flow's TCP findings: an "
@@ -285,6 +320,8 @@ std::string_view kind_advice(std::string_view kind) {
     if (kind == IdleStaleFlow::kName) return kAdviceStale;
     if (kind == RstInjected::kName) return kAdviceRstInjected;
     if (kind == PayloadMatch::kName) return kAdvicePayloadMatch;
+    if (kind == PathOneWayLoss::kName) return kAdviceOneWayLoss;
+    if (kind == WindowReceiverLimited::kName) return kAdviceReceiverLimited;
     return {};
 }
 
@@ -430,12 +467,13 @@ std::string event_summary(const Event& e) {
             }
             if (d.delivered_payload != 0) {
                 return fmt("%u-byte segments from the %s (%u-byte packets) were sent %u times and never "
-                           "acknowledged; segments of <= %u bytes were", d.lost_payload, who.c_str(), d.lost_ip_len,
-                           d.retransmissions + 1u, d.delivered_payload);
+                           "acknowledged; segments of <= %u bytes were%s", d.lost_payload, who.c_str(), d.lost_ip_len,
+                           d.retransmissions + 1u, d.delivered_payload,
+                           d.delivered_after ? ", also while these were being lost" : "");
             }
             return fmt("%u-byte segments from the %s (%u-byte packets) were sent %u times and never acknowledged; "
-                       "only the handshake got through", d.lost_payload, who.c_str(), d.lost_ip_len,
-                       d.retransmissions + 1u);
+                       "only the handshake got through (its largest packet %u bytes)", d.lost_payload, who.c_str(),
+                       d.lost_ip_len, d.retransmissions + 1u, d.carried_ip_len);
         }
         std::string operator()(const IcmpFragNeeded& d) const {
             if (d.ignored) {
@@ -511,14 +549,18 @@ std::string event_summary(const Event& e) {
                        std::string(to_string(d.receiver)).c_str());
         }
         std::string operator()(const IdleTimeoutDrop& d) const {
-            return fmt("after %.0f s idle the %s's %s went unanswered (%u retransmissions)", d.gap_ms / 1e3,
+            return fmt("after %s idle (%s) the %s's %s went unanswered (%u retransmission%s%s)",
+                       duration_text(d.gap_ms).c_str(), gap_context(d.judged).c_str(),
                        std::string(to_string(d.first_sender)).c_str(), d.keepalive ? "keepalive" : "segment",
-                       d.retransmissions);
+                       d.retransmissions, d.retransmissions == 1 ? "" : "s",
+                       d.capture_ended ? " before the capture ended" : "");
         }
         std::string operator()(const IdleResetAfterIdle& d) const {
-            return fmt("after %.0f s idle a RST claiming to be from the %s ended the flow; its TTL %u %s that side's "
-                       "%u-%u", d.gap_ms / 1e3, std::string(to_string(d.rst_claims)).c_str(), d.rst_ttl,
-                       d.ttl_matches ? "matches" : "does not match", d.peer_ttl_min, d.peer_ttl_max);
+            return fmt("after %s idle (%s) a RST claiming to be from the %s ended the flow; its TTL %u %s that side's "
+                       "%u-%u", duration_text(d.gap_ms).c_str(), gap_context(d.judged).c_str(),
+                       std::string(to_string(d.rst_claims)).c_str(), d.rst_ttl,
+                       d.ttl_matches ? "matches" : (d.one_hop ? "is one hop off" : "does not match"), d.peer_ttl_min,
+                       d.peer_ttl_max);
         }
         std::string operator()(const IdleKeepaliveTooSlow& d) const {
             if (d.died) {
@@ -543,9 +585,49 @@ std::string event_summary(const Event& e) {
             return out;
         }
         std::string operator()(const RstInjected& d) const {
-            return fmt("a RST claiming to be from the %s had TTL %u (%u hops) while its other packets had %u-%u (%u hops)%s",
-                       std::string(to_string(d.claims)).c_str(), d.rst_ttl, d.rst_hops, d.peer_ttl_min, d.peer_ttl_max,
-                       d.peer_hops, d.ip_id_mismatch ? "; its IP ID breaks the sender's sequence too" : "");
+            const std::string who(to_string(d.claims));
+            std::string out;
+            switch (d.race) {
+                case RstRace::kBeforeSynAck:
+                    out = fmt("a RST claiming to be from the %s answered the SYN, then the %s's real SYN-ACK arrived: "
+                              "the RST had TTL %u, the SYN-ACK %u", who.c_str(), who.c_str(), d.rst_ttl, d.peer_ttl_max);
+                    break;
+                case RstRace::kBesideSynAck:
+                    out = fmt("a RST claiming to be from the %s came right after the handshake with TTL %u, while that "
+                              "side's handshake packets had %u-%u", who.c_str(), d.rst_ttl, d.peer_ttl_min,
+                              d.peer_ttl_max);
+                    break;
+                case RstRace::kAloneWrongAck:
+                    out = fmt("a RST claiming to be from the %s answered the SYN acknowledging %u instead of the ISN+1 "
+                              "%u that every stack sends", who.c_str(), d.rst_ack, d.expected_ack);
+                    break;
+                case RstRace::kNone:
+                    out = fmt("a RST claiming to be from the %s had TTL %u (%u hops) while its other %u packets had "
+                              "%u-%u (%u hops)", who.c_str(), d.rst_ttl, d.rst_hops, d.peer_ttl_samples,
+                              d.peer_ttl_min, d.peer_ttl_max, d.peer_hops);
+                    break;
+            }
+            if (d.ack_wrong && d.race == RstRace::kBeforeSynAck) out += fmt("; it acknowledged %u, not ISN+1", d.rst_ack);
+            if (d.ip_id_mismatch) out += "; its IP ID breaks the sender's sequence too";
+            return out;
+        }
+        std::string operator()(const PathOneWayLoss& d) const {
+            const std::string sender(to_string(d.sender)), lost(to_string(d.lost_from));
+            if (d.acknowledged) {
+                return fmt("the %s resent bytes %u-%u %u times over %.1f s although the sensor had seen the %s "
+                           "acknowledge them: the %s's packets stop arriving after the sensor", sender.c_str(),
+                           d.seq_from, d.seq_to, d.retransmissions, seconds(d.last_retx_ns - d.first_retx_ns),
+                           d.sender == Side::kClient ? "server" : "client", lost.c_str());
+            }
+            return fmt("the %s resent bytes %u-%u %u times over %.1f s without an acknowledgment while the %s kept "
+                       "sending data: the %s's packets stop arriving after the sensor", sender.c_str(), d.seq_from,
+                       d.seq_to, d.retransmissions, seconds(d.last_retx_ns - d.first_retx_ns),
+                       d.sender == Side::kClient ? "server" : "client", lost.c_str());
+        }
+        std::string operator()(const WindowReceiverLimited& d) const {
+            return fmt("the %s's window stopped the sender %u times (%u with a zero window), %s in all: %u%% of the "
+                       "%s transfer", std::string(to_string(d.receiver)).c_str(), d.episodes, d.zero_episodes,
+                       duration_text(d.limited_ms).c_str(), d.share_percent, duration_text(d.transfer_ms).c_str());
         }
     };
     return std::visit(Visitor{e}, e.detail);
@@ -610,8 +692,14 @@ void write_evidence(JsonWriter& w, const Event& e) {
             w.field("threshold_retransmissions", d.threshold);
             w.key("waited_s").value(d.waited_ms / 1e3);
             w.field("confirmed", d.confirmed);
-            if (d.delivered_ip_len != 0) {
-                w.field("pmtu_at_least", d.delivered_ip_len);
+            w.field("smaller_delivered_meanwhile", d.delivered_after);
+            w.field("largest_carried_packet_size", d.carried_ip_len);
+            w.field("carried_by", d.delivered_ip_len != 0 ? "data" : "handshake");
+            // The bracket, by IP total length: the largest packet the path carried in this
+            // direction (data, else the handshake) < PMTU <= the lost packet.
+            const std::uint16_t lower = d.carried_ip_len > d.delivered_ip_len ? d.carried_ip_len : d.delivered_ip_len;
+            if (lower != 0) {
+                w.field("pmtu_at_least", lower);
                 w.field("pmtu_below", d.lost_ip_len);
             }
             w.field("icmp_seen", d.icmp_seen);
@@ -721,22 +809,31 @@ void write_evidence(JsonWriter& w, const Event& e) {
             const std::uint32_t snapped = snap_to_device_default(b);
             if (snapped != 0) w.field("device_timeout_s", snapped);
         }
+        void write_judgement(const GapJudgement& j) const {
+            w.key("threshold_gap_s").value(j.needed_ms / 1e3);
+            w.key("longest_earlier_silence_s").value(j.lived_ms / 1e3);
+            if (j.rtt_us != 0) w.key("rtt_ms").value(j.rtt_us / 1e3);
+        }
         void operator()(const IdleTimeoutDrop& d) const {
             w.field("first_sender", to_string(d.first_sender));
             w.key("gap_s").value(d.gap_ms / 1e3);
+            write_judgement(d.judged);
             w.field("retransmissions", d.retransmissions);
             w.field("threshold_retransmissions", d.threshold);
             w.field("keepalive", d.keepalive);
+            w.field("capture_ended", d.capture_ended);
             write_bracket(d.bracket);
         }
         void operator()(const IdleResetAfterIdle& d) const {
             w.field("rst_claims", to_string(d.rst_claims));
             w.key("gap_s").value(d.gap_ms / 1e3);
+            write_judgement(d.judged);
             w.field("prompted", d.prompted);
             w.field("rst_ttl", static_cast<std::uint32_t>(d.rst_ttl));
             w.field("peer_ttl_min", static_cast<std::uint32_t>(d.peer_ttl_min));
             w.field("peer_ttl_max", static_cast<std::uint32_t>(d.peer_ttl_max));
             w.field("ttl_matches", d.ttl_matches);
+            w.field("ttl_one_hop", d.one_hop);
             write_bracket(d.bracket);
         }
         void operator()(const IdleKeepaliveTooSlow& d) const {
@@ -764,15 +861,51 @@ void write_evidence(JsonWriter& w, const Event& e) {
         }
         void operator()(const RstInjected& d) const {
             w.field("claims", to_string(d.claims));
+            w.field("racing_handshake", to_string(d.race));
             w.field("rst_ttl", static_cast<std::uint32_t>(d.rst_ttl));
             w.field("rst_hops", static_cast<std::uint32_t>(d.rst_hops));
             w.field("peer_ttl_min", static_cast<std::uint32_t>(d.peer_ttl_min));
             w.field("peer_ttl_max", static_cast<std::uint32_t>(d.peer_ttl_max));
+            w.field("peer_ttl_packets", static_cast<std::uint32_t>(d.peer_ttl_samples));
             w.field("peer_hops", static_cast<std::uint32_t>(d.peer_hops));
             w.field("ttl_mismatch", d.ttl_mismatch);
+            w.field("ttl_one_hop", d.ttl_one_hop);
             w.field("ip_id_mismatch", d.ip_id_mismatch);
             w.field("rst_ip_id", static_cast<std::uint32_t>(d.rst_ip_id));
             w.field("peer_last_ip_id", static_cast<std::uint32_t>(d.peer_last_ip_id));
+            if (d.race != RstRace::kNone) {
+                w.field("rst_ack", d.rst_ack);
+                w.field("expected_ack", d.expected_ack);
+                w.field("ack_wrong", d.ack_wrong);
+            }
+        }
+        void operator()(const PathOneWayLoss& d) const {
+            w.field("sender", to_string(d.sender));
+            w.field("lost_from", to_string(d.lost_from));
+            w.field("shape", d.acknowledged ? "acknowledged_but_resent" : "unanswered_while_peer_sends");
+            w.key("resent_range").begin_array().value(d.seq_from).value(d.seq_to).end_array();
+            if (d.acknowledged) w.field("acknowledged_to", d.acked_to);
+            w.field("retransmissions", d.retransmissions);
+            w.field("threshold_retransmissions", d.threshold);
+            w.field("first_retransmission", format_timestamp(d.first_retx_ns));
+            w.field("last_retransmission", format_timestamp(d.last_retx_ns));
+            w.key("span_s").value(seconds(d.last_retx_ns - d.first_retx_ns));
+            if (d.rtt_us != 0) w.key("rtt_ms").value(d.rtt_us / 1e3);
+        }
+        void operator()(const WindowReceiverLimited& d) const {
+            w.field("receiver", to_string(d.receiver));
+            w.field("episodes", d.episodes);
+            w.field("zero_window_episodes", d.zero_episodes);
+            w.key("limited_s").value(d.limited_ms / 1e3);
+            w.key("longest_episode_s").value(d.longest_ms / 1e3);
+            w.key("transfer_s").value(d.transfer_ms / 1e3);
+            w.field("share_percent", d.share_percent);
+            w.field("window_at_last_episode", d.window);
+            w.field("largest_window", d.max_window);
+            w.field("threshold_episodes", d.threshold_episodes);
+            w.field("threshold_percent", d.threshold_percent);
+            w.field("warning_percent", d.warning_percent);
+            w.field("at_flow_end", d.final);
         }
     };
     w.key("evidence").begin_object();

@@ -129,10 +129,12 @@ struct MtuBlackhole {
     Side sender = Side::kClient;
     bool confirmed = false;              // the sender shrank its segments and they got through
     bool icmp_seen = false;              // a frag-needed / packet-too-big for this flow passed the sensor
+    bool delivered_after = false;        // a smaller segment got through while this one stayed lost
     std::uint16_t lost_payload = 0;
     std::uint16_t lost_ip_len = 0;       // IP total length of the lost segment
     std::uint16_t delivered_payload = 0; // largest segment acknowledged (before or after shrinking)
     std::uint16_t delivered_ip_len = 0;
+    std::uint16_t carried_ip_len = 0;    // largest packet of the sender's the path carried (handshake or data)
     std::uint16_t retransmissions = 0;   // of the lost segment at the same size
     std::uint16_t icmp_mtu = 0;
     std::uint16_t threshold = 0;
@@ -267,14 +269,25 @@ struct SackMissing {
     std::uint32_t threshold = 0;
 };
 
+// How a gap was judged long for its flow (IdleConfig): the threshold it crossed and what
+// set it.
+struct GapJudgement {
+    std::uint32_t gap_ms = 0;
+    std::uint32_t needed_ms = 0;         // the shortest gap that counted as idle for this flow
+    std::uint32_t lived_ms = 0;          // the longest silence the flow lived through before
+    std::uint32_t rtt_us = 0;            // the flow's round trip (0 unknown)
+};
+
 // idle.timeout_drop: after an idle gap, the first segments go unanswered.
 struct IdleTimeoutDrop {
     static constexpr std::string_view kName = "idle.timeout_drop";
     Side first_sender = Side::kClient;
     bool keepalive = false;              // the unanswered segment was a keepalive
+    bool capture_ended = false;          // the input ended before min_retransmissions
     std::uint32_t gap_ms = 0;
     std::uint32_t retransmissions = 0;
     std::uint32_t threshold = 0;
+    GapJudgement judged;
     IdleBracket bracket;
 };
 
@@ -284,10 +297,12 @@ struct IdleResetAfterIdle {
     Side rst_claims = Side::kServer;     // the side the RST claims to come from
     bool prompted = false;               // the RST answered the first segment after the gap
     bool ttl_matches = false;            // its TTL fits that side's other packets
+    bool one_hop = false;                // it lies one hop off that side's constant TTL (weak)
     std::uint8_t rst_ttl = 0;
     std::uint8_t peer_ttl_min = 0;
     std::uint8_t peer_ttl_max = 0;
     std::uint32_t gap_ms = 0;
+    GapJudgement judged;
     IdleBracket bracket;
 };
 
@@ -308,19 +323,68 @@ struct IdleStaleFlow {
     IdleBracket bracket;
 };
 
+// How a RST relates to the handshake it may have raced.
+enum class RstRace : std::uint8_t {
+    kNone,            // mid-flow
+    kBeforeSynAck,    // answered the SYN; the real SYN-ACK came after it
+    kBesideSynAck,    // came right after the SYN-ACK, before the handshake carried data
+    kAloneWrongAck,   // answered the SYN with an ACK no stack sends (not ISN+1); no SYN-ACK seen
+};
+std::string_view to_string(RstRace r) noexcept;
+
 // rst.injected: a RST that its claimed sender's other packets contradict.
 struct RstInjected {
     static constexpr std::string_view kName = "rst.injected";
     Side claims = Side::kServer;
-    bool ttl_mismatch = false;
+    RstRace race = RstRace::kNone;
+    bool ttl_mismatch = false;           // min_hops or more off (or another initial family)
+    bool ttl_one_hop = false;            // one hop off a TTL that never varied (weaker)
     bool ip_id_mismatch = false;
+    bool ack_wrong = false;              // answering a SYN, it acknowledged something other than ISN+1
     std::uint8_t rst_ttl = 0;
     std::uint8_t peer_ttl_min = 0;
     std::uint8_t peer_ttl_max = 0;
     std::uint8_t rst_hops = 0;
     std::uint8_t peer_hops = 0;
+    std::uint8_t peer_ttl_samples = 0;   // packets behind peer_ttl_min/max
     std::uint16_t rst_ip_id = 0;
     std::uint16_t peer_last_ip_id = 0;
+    std::uint32_t rst_ack = 0;
+    std::uint32_t expected_ack = 0;      // ISN+1 of the SYN it answered (race shapes)
+};
+
+// path.one_way_loss: one direction's packets stop arriving while the other's do.
+struct PathOneWayLoss {
+    static constexpr std::string_view kName = "path.one_way_loss";
+    Side sender = Side::kClient;         // resent the segment
+    Side lost_from = Side::kServer;      // whose packets do not arrive (the ACKs' or the data's sender)
+    bool acknowledged = false;           // the sensor saw it acknowledged before it was resent
+    std::uint32_t retransmissions = 0;   // counted, RTO-spaced
+    std::uint32_t threshold = 0;
+    std::uint32_t seq_from = 0;          // the resent range, relative to the sender's ISN
+    std::uint32_t seq_to = 0;
+    std::uint32_t acked_to = 0;          // the receiver's ACK as seen, relative
+    std::uint64_t first_retx_ns = 0;
+    std::uint64_t last_retx_ns = 0;
+    std::uint32_t rtt_us = 0;
+};
+
+// window.receiver_limited: the receiver's window repeatedly stopped the sender.
+struct WindowReceiverLimited {
+    static constexpr std::string_view kName = "window.receiver_limited";
+    Side receiver = Side::kServer;
+    std::uint32_t episodes = 0;          // times the window stopped the sender
+    std::uint32_t zero_episodes = 0;     //   of them with a zero window
+    std::uint32_t limited_ms = 0;        // time spent stopped, in all
+    std::uint32_t longest_ms = 0;        // the longest single episode
+    std::uint32_t transfer_ms = 0;       // the sender's first to latest new data
+    std::uint32_t share_percent = 0;     // limited_ms of transfer_ms
+    std::uint32_t window = 0;            // the receiver's window in bytes when the last episode began
+    std::uint32_t max_window = 0;        // the largest it advertised
+    std::uint32_t threshold_episodes = 0;
+    std::uint32_t threshold_percent = 0;
+    std::uint32_t warning_percent = 0;
+    bool final = false;                  // judged when the flow ended
 };
 
 // payload.match: a payload rule matched one side's byte stream.
@@ -341,7 +405,7 @@ using EventDetail =
                  OptionsStripped, OptionsNotNegotiated, WindowScaleMismatch, WindowLimited, EcnSynBlackhole,
                  EcnNotNegotiated, EcnBleached, EcnCeErased, SackInvalidBlocks, SackUnnegotiated, SackMissing,
                  IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected,
-                 PayloadMatch>;
+                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited>;
 
 struct Event {
     FlowKey key;

@@ -30,11 +30,38 @@ constexpr std::uint32_t ttl_distance(std::uint8_t ttl, std::uint8_t lo, std::uin
     return 0;
 }
 
-// A RST claiming to come from `claimed` whose TTL lies `min_hops` or more from that side's
-// other packets (RstConfig::min_hop_difference: a route change moves a path by a hop, not
-// two). False when nothing else came from that side.
-inline bool ttl_foreign(std::uint8_t ttl, const DirState& claimed, std::uint32_t min_hops) noexcept {
-    return claimed.has(kDirSeen) && ttl_distance(ttl, claimed.ttl_min, claimed.ttl_max) >= min_hops;
+// How a RST's TTL compares with the other packets of the side it claims to come from.
+enum class TtlEvidence : std::uint8_t {
+    kUnknown,      // nothing else came from that side
+    kMatches,      // inside the range of that side's TTLs
+    kOneHopOff,    // one hop (or fewer than min_hops) off a TTL that never varied
+    kForeign,      // min_hops or more away, or another initial-TTL family
+};
+
+// The rule that tells a forged RST's TTL from the claimed sender's, shared by rst.injected
+// and idle.reset_after_idle. A route change moves a path by a hop, so a one-hop difference
+// from a TTL that varied proves nothing; but a route change moves every later packet, not
+// the RST alone, and a stack sends its RSTs with its connection TTL. So one hop off a TTL
+// that stayed the same over `constant_after` packets is evidence too (a firewall next to
+// the server), weaker than `min_hops` (RstConfig).
+struct TtlRule {
+    std::uint32_t min_hops = 2;
+    std::uint32_t constant_after = 4;
+};
+
+inline TtlEvidence judge_rst_ttl(std::uint8_t ttl, const DirState& claimed, const TtlRule& rule) noexcept {
+    if (!claimed.has(kDirSeen)) return TtlEvidence::kUnknown;
+    const std::uint32_t d = ttl_distance(ttl, claimed.ttl_min, claimed.ttl_max);
+    if (d >= rule.min_hops) return TtlEvidence::kForeign;
+    if (d >= 1 && claimed.ttl_min == claimed.ttl_max && claimed.ttl_samples >= rule.constant_after) {
+        return TtlEvidence::kOneHopOff;
+    }
+    return TtlEvidence::kMatches;
+}
+
+// True when the TTL is evidence of another sender, strong or weak.
+constexpr bool ttl_contradicts(TtlEvidence e) noexcept {
+    return e == TtlEvidence::kOneHopOff || e == TtlEvidence::kForeign;
 }
 
 }  // namespace tcpsleuth

@@ -1,7 +1,7 @@
 #include "idle_inspector.h"
 
 #include "event_builder.h"
-#include "hop_distance.h"
+#include "path_facts.h"
 
 namespace tcpsleuth {
 namespace {
@@ -18,16 +18,50 @@ bool was_open(const FlowCommon& flow) noexcept {
     return flow.has(kFlowHandshakeDone) || flow.has(kFlowMidstream);
 }
 
+// Everything either side sent is acknowledged and each side's window has room for a
+// full-sized segment: the flow is at rest, so a silence that follows is the application's.
+// A silence with data outstanding is a loss episode (its gaps are RTO back-off); one behind
+// a window smaller than a segment is flow control (the sender waits for the window to open,
+// RFC 9293 section 3.8.6.2.1, then probes), judged by the window detectors. A side whose
+// peer never acknowledged anything (a one-sided capture) is never at rest.
+bool at_rest(const FlowCommon& f) noexcept {
+    for (unsigned d = 0; d < 2; ++d) {
+        const DirState& sender = f.dir[d];
+        const DirState& receiver = f.dir[d ^ 1u];
+        if (!sender.has(kDirSeen)) continue;
+        if (sender.has(kDirZeroWindow)) return false;
+        if (!receiver.has(kDirHasAck) || after(sender.snd_nxt, receiver.max_ack)) return false;
+        if (sender.mss != 0 && f.window_bytes(static_cast<Dir>(d)) < sender.mss) return false;
+    }
+    return true;
+}
+
 }  // namespace
+
+std::uint64_t IdleInspector::significant_gap_ms(const FlowCommon& flow, const State& st) const noexcept {
+    std::uint64_t need = std::uint64_t{cfg_.min_gap_s} * 1000u;
+    const std::uint64_t rtts = std::uint64_t{flow.rtt_us()} * cfg_.min_gap_rtts / 1000u;
+    const std::uint64_t rhythm = std::uint64_t{st.lived_ms} * cfg_.rhythm_factor;
+    if (rtts > need) need = rtts;
+    if (rhythm > need) need = rhythm;
+    return need;
+}
 
 void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                               EventSink& out) const noexcept {
-    if (!cfg_.enabled || !was_open(flow)) return;
-    if (seg.gap_ms >= cfg_.min_gap_s * 1000ull) {
-        start_gap(pkt, seg, flow, st, out);
+    if (!cfg_.enabled) return;
+    const bool rested = st.quiet != 0;
+    st.quiet = at_rest(flow) ? 1 : 0;
+    if (!was_open(flow)) return;
+    if (seg.gap_ms != 0 && rested && !st.watching && seg.gap_ms >= significant_gap_ms(flow, st)) {
+        watch(pkt, seg, flow, st, out);
         return;
     }
-    if (!st.watching) return;
+    if (!st.watching) {
+        // A silence the flow went on after: the path kept its state at least this long.
+        if (seg.gap_ms > st.lived_ms) st.lived_ms = seg.gap_ms;
+        return;
+    }
     const Dir first = static_cast<Dir>(st.first_dir);
     if (seg.dir == first) {
         if (seg.rst) {  // the side that spoke first gave up itself: nothing more to learn
@@ -35,45 +69,35 @@ void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
             return;
         }
         if (!seg.retransmission && !seg.keepalive) return;
+        // Copies closer together than the sender's timer allows (a duplicating capture) are
+        // one transmission, not a retry.
+        const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
+        if (now_ms - st.last_ms < min_timer_interval_ms(flow)) return;
         saturating_inc(st.retransmissions);
+        st.last_ms = now_ms;
+        st.last_pkt = packet_number32(pkt.number);
         if (st.retransmissions < cfg_.min_retransmissions || (st.flags & kDropReported)) return;
-        st.flags |= kDropReported;
-        PathStats& path = paths_.server_of(flow);
-        const bool known_killer = path.idle.killed_min_s != 0;
-        note_gap_killed(path.idle, st.gap_ms / 1000);
-        const IdleTimeoutDrop d{
-            .first_sender = side_of(flow, first),
-            .keepalive = (st.flags & kAfterKeepalive) != 0,
-            .gap_ms = st.gap_ms,
-            .retransmissions = st.retransmissions,
-            .threshold = cfg_.min_retransmissions,
-            .bracket = path.idle,
-        };
-        // A gap this path already died of, or a keepalive (never lost by chance twice in a
-        // row on a working path) makes the verdict firm.
-        const Confidence c = known_killer || d.keepalive ? Confidence::kHigh : Confidence::kMedium;
-        Event e = flow_event(flow, pkt.ts_ns, Severity::kCritical, c, Where::kDownstream, d);
-        e.packets.add(st.first_pkt);
-        e.packets.add(pkt.number);
-        e.packets.total = st.retransmissions + 1u;
-        out.emit(e);
-        if (d.keepalive) report_keepalive(flow, st, first, st.gap_ms, true, path.idle, pkt.ts_ns, pkt.number, out);
+        report_drop(flow, st, pkt.ts_ns, false, out);
         return;
     }
     if (seg.rst) {
         report_reset(pkt, seg, flow, st, true, out);
     } else if (!(st.flags & kDropReported)) {
-        note_gap_survived(paths_.server_of(flow).idle, st.gap_ms / 1000);  // answered: the path still knew the flow
+        // Answered: the path still knew the flow after this long.
+        note_gap_survived(paths_.server_of(flow).idle, st.gap_ms / 1000);
+        if (st.gap_ms > st.lived_ms) st.lived_ms = st.gap_ms;
     }
     st.watching = 0;
 }
 
-void IdleInspector::start_gap(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                              EventSink& out) const noexcept {
+void IdleInspector::watch(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                          EventSink& out) const noexcept {
     st.watching = 1;
     st.gap_ms = seg.gap_ms;
     st.first_dir = static_cast<std::uint8_t>(index(seg.dir));
-    st.first_pkt = static_cast<std::uint32_t>(pkt.number);
+    st.first_pkt = packet_number32(pkt.number);
+    st.last_pkt = st.first_pkt;
+    st.last_ms = flow.rel_ms(pkt.ts_ns);
     st.retransmissions = 0;
     st.flags = static_cast<std::uint8_t>(st.flags & ~(kAfterKeepalive | kDropReported));
     if (seg.keepalive) {
@@ -86,36 +110,72 @@ void IdleInspector::start_gap(const PacketView& pkt, const SegmentInfo& seg, con
     if (seg.rst) {
         // A RST out of the silence with nothing to answer: a device timing the flow out, if its
         // TTL betrays it; otherwise the endpoint aborting, which is its business.
-        const DirState& claimed = flow.dir[index(seg.dir)];
-        if (ttl_foreign(pkt.ttl, claimed, min_hop_difference_)) {
+        if (ttl_contradicts(judge_rst_ttl(pkt.ttl, flow.dir[index(seg.dir)], rule_))) {
             report_reset(pkt, seg, flow, st, false, out);
         }
         st.watching = 0;
     }
 }
 
+void IdleInspector::report_drop(const FlowCommon& flow, State& st, std::uint64_t ts_ns, bool capture_ended,
+                                EventSink& out) const noexcept {
+    st.flags |= kDropReported;
+    PathStats& path = paths_.server_of(flow);
+    const std::uint32_t gap_s = st.gap_ms / 1000;
+    // A gap at least as long as one that already killed a flow on this server.
+    const bool known_killer = path.idle.killed_min_s != 0 && path.idle.killed_min_s <= gap_s;
+    note_gap_killed(path.idle, gap_s);
+    const IdleTimeoutDrop d{
+        .first_sender = side_of(flow, static_cast<Dir>(st.first_dir)),
+        .keepalive = (st.flags & kAfterKeepalive) != 0,
+        .capture_ended = capture_ended,
+        .gap_ms = st.gap_ms,
+        .retransmissions = st.retransmissions,
+        .threshold = cfg_.min_retransmissions,
+        .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, st)),
+                   .lived_ms = st.lived_ms, .rtt_us = flow.rtt_us()},
+        .bracket = path.idle,
+    };
+    // A gap this path already died of, or a keepalive (never lost by chance twice in a row
+    // on a working path) makes the verdict firm; a capture that ended before the sender had
+    // retried min_retransmissions times leaves it weak.
+    Confidence c = known_killer || d.keepalive ? Confidence::kHigh : Confidence::kMedium;
+    if (capture_ended) c = Confidence::kLow;
+    Event e = flow_event(flow, ts_ns, c == Confidence::kLow ? Severity::kWarning : Severity::kCritical, c,
+                         Where::kDownstream, d);
+    e.packets.add(st.first_pkt);
+    if (st.last_pkt != st.first_pkt) e.packets.add(st.last_pkt);
+    e.packets.total = st.retransmissions + 1u;
+    out.emit(e);
+    if (d.keepalive && !capture_ended) {
+        report_keepalive(flow, st, static_cast<Dir>(st.first_dir), st.gap_ms, true, path.idle, ts_ns, st.last_pkt, out);
+    }
+}
+
 void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                                  bool prompted, EventSink& out) const noexcept {
     if (st.flags & kResetReported) return;
+    const DirState& claimed = flow.dir[index(seg.dir)];
     st.flags |= kResetReported;
     PathStats& path = paths_.server_of(flow);
     note_gap_killed(path.idle, st.gap_ms / 1000);
-    const DirState& claimed = flow.dir[index(seg.dir)];
-    const bool known = claimed.has(kDirSeen);
-    const bool matches = known && !ttl_foreign(pkt.ttl, claimed, min_hop_difference_);
+    const TtlEvidence ttl = judge_rst_ttl(pkt.ttl, claimed, rule_);
     const IdleResetAfterIdle d{
         .rst_claims = side_of(flow, seg.dir),
         .prompted = prompted,
-        .ttl_matches = matches,
+        .ttl_matches = ttl == TtlEvidence::kMatches,
+        .one_hop = ttl == TtlEvidence::kOneHopOff,
         .rst_ttl = pkt.ttl,
         .peer_ttl_min = claimed.ttl_min,
         .peer_ttl_max = claimed.ttl_max,
         .gap_ms = st.gap_ms,
+        .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, st)),
+                   .lived_ms = st.lived_ms, .rtt_us = flow.rtt_us()},
         .bracket = path.idle,
     };
     // A RST with a foreign TTL answering the first segment after the gap is a device that
     // forgot the flow. A genuine-looking one may be the peer's own idle timeout.
-    const Confidence c = known && !matches ? Confidence::kHigh : Confidence::kMedium;
+    const Confidence c = ttl_contradicts(ttl) ? Confidence::kHigh : Confidence::kMedium;
     // The RST reached the sensor, so whoever sent it is on the claimed side of the sensor.
     Event e = flow_event(flow, pkt.ts_ns, Severity::kCritical, c, Where::kUpstream, d);
     e.packets.add(st.first_pkt);
@@ -138,7 +198,13 @@ void IdleInspector::report_keepalive(const FlowCommon& flow, State& st, Dir send
 
 void IdleInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out,
                                 std::uint64_t now_ns) const noexcept {
-    if (!cfg_.enabled || !was_open(flow) || (st.flags & (kStaleReported | kDropReported | kResetReported))) return;
+    if (!cfg_.enabled || !was_open(flow)) return;
+    // The input ended (or the flow left the table) while the first segment after a gap was
+    // still going unanswered: weaker than min_retransmissions, but evidence all the same.
+    if (st.watching && st.retransmissions >= 1 && !(st.flags & (kDropReported | kResetReported))) {
+        report_drop(flow, st, now_ns, true, out);
+    }
+    if (st.flags & (kStaleReported | kDropReported | kResetReported)) return;
     if (flow.state != TcpState::kEstablished && flow.state != TcpState::kMidstream) return;
     if (now_ns <= flow.last_ns) return;
     const std::uint64_t idle_s = (now_ns - flow.last_ns) / 1'000'000'000u;

@@ -1,25 +1,43 @@
 #include "mtu_inspector.h"
 
 #include "event_builder.h"
+#include "path_facts.h"
 
 namespace tcpsleuth {
 namespace {
 
-constexpr std::uint16_t kMinIpv4PathMtu = 576;
-constexpr std::uint16_t kMinIpv6PathMtu = 1280;
 constexpr std::uint16_t kEthernetMtu = 1500;
-// Retransmissions driven by the retransmission timer back off from at least 200 ms (Linux's
-// minimum RTO; RFC 6298 says 1 s): the first and third are at least 200 + 400 ms apart.
-// Faster repeats are a duplicating capture or a broken sender, not a path dropping by size.
-constexpr std::uint32_t kMinBackoffSpanMs = 300;
+// TCP options (timestamps: 12 bytes; SACK blocks more) make a full-sized segment's payload
+// a few dozen bytes smaller than the MSS it was cut to.
+constexpr std::uint16_t kOptionAllowance = 40;
 
 std::uint16_t clamp16(std::uint32_t v) noexcept { return v > 0xffff ? 0xffff : static_cast<std::uint16_t>(v); }
+
+void note_carried(MtuInspector::Sender& s, std::uint16_t ip_len) noexcept {
+    if (ip_len > s.carried_ip_len) s.carried_ip_len = ip_len;
+}
+
+std::uint16_t path_floor(const PacketView& pkt) noexcept { return min_path_mtu(pkt.is_ipv4()); }
 
 }  // namespace
 
 void MtuInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                              EventSink& out) const noexcept {
-    if (!cfg_.enabled || seg.rst || pkt.has_flag(kSyn)) return;
+    if (!cfg_.enabled || seg.rst) return;
+    if (pkt.has_flag(kSyn)) {
+        // The handshake is the first thing the path carried: the SYN once the SYN-ACK answers
+        // it, the SYN-ACK once the handshake's ACK does.
+        st.dir[index(seg.dir)].syn_ip_len = clamp16(pkt.ip_len);
+        if (seg.syn_ack_first) {
+            Sender& client = st.dir[index(reverse(seg.dir))];
+            note_carried(client, client.syn_ip_len);
+        }
+        return;
+    }
+    if (seg.handshake_completed) {
+        Sender& server = st.dir[index(reverse(seg.dir))];
+        note_carried(server, server.syn_ip_len);
+    }
     if (pkt.payload_len != 0 && !seg.keepalive && !seg.zero_window_probe) on_data(pkt, seg, flow, st, out);
     if (pkt.has_flag(kAck)) on_ack(pkt, seg, flow, st, out);
 }
@@ -63,12 +81,27 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
             s.probe_end = seq + len;
             s.probe_len = len;
             s.probe_ip_len = ip_len;
+        } else if (len < s.probe_len || len < s.stuck_len) {
+            // A smaller one behind it: if it is SACKed while the large one is not, size decides.
+            s.small_seq = seq;
+            s.small_len = len;
+            s.small_ip_len = ip_len;
         }
         return;
     }
     if (s.stuck_len != 0 && seq == s.stuck_seq) {
         if (len == s.stuck_len) {
+            switch (retx_timing(flow, now_ms, s.stuck_since_ms, s.last_retx_ms, s.stuck_retx)) {
+                case RetxTiming::kCopy: return;
+                case RetxTiming::kOffRhythm:  // not the timer's pace: count the timer's from here
+                    s.stuck_retx = 0;
+                    s.stuck_since_ms = now_ms;
+                    s.stuck_pkt = static_cast<std::uint32_t>(pkt.number);
+                    break;
+                case RetxTiming::kTimer: break;
+            }
             saturating_inc(s.stuck_retx);
+            s.last_retx_ms = now_ms;
             s.last_retx_pkt = static_cast<std::uint32_t>(pkt.number);
         } else if (len < s.stuck_len && (s.shrunk_len == 0 || len < s.shrunk_len)) {
             s.shrunk_len = len;  // the sender is trying smaller: confirmed if this one is ACKed
@@ -83,20 +116,21 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         s.stuck_ip_len = ip_len;
         s.stuck_retx = 1;
         s.stuck_since_ms = now_ms;
+        s.last_retx_ms = now_ms;
         s.stuck_pkt = static_cast<std::uint32_t>(pkt.number);
         s.last_retx_pkt = s.stuck_pkt;
         s.shrunk_len = 0;
         s.shrunk_ip_len = 0;
+        s.delivered_after = 0;
     }
     // Only a segment larger than anything delivered is size-suspect: the same size got
     // through before, so its loss is loss, not MTU. And it must be larger than any path can
     // fail to carry: IPv4 paths carry 576 bytes (RFC 791, RFC 1122 3.3.3), IPv6 1280 (RFC 8200
-    // section 5). Without smaller data delivered, a dead peer explains it as well; wait for
-    // the sender to shrink.
-    const std::uint16_t floor = pkt.is_ipv4() ? kMinIpv4PathMtu : kMinIpv6PathMtu;
+    // section 5). The path must have carried something of this sender's: smaller data, or at
+    // least the handshake (then the receiver was alive a moment ago and the path was up).
+    const bool path_proven = s.delivered_len != 0 || (flow.has(kFlowHandshakeDone) && s.carried_ip_len != 0);
     if (s.reported == 0 && s.stuck_retx >= cfg_.min_retransmissions && s.stuck_len > s.delivered_len &&
-        s.delivered_len != 0 && s.stuck_ip_len > floor && s.shrunk_len == 0 &&
-        now_ms - s.stuck_since_ms >= kMinBackoffSpanMs) {
+        path_proven && s.stuck_ip_len > path_floor(pkt) && s.shrunk_len == 0) {
         s.reported = 1;
         report(flow, st, seg.dir, false, 1, pkt.ts_ns, pkt.number, out);
     }
@@ -107,12 +141,28 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
     const Dir sender = reverse(seg.dir);
     Sender& s = st.dir[index(sender)];
     const Seq ack(pkt.tcp.ack);
+    const auto sacked = [&](Seq from, Seq to) {
+        for (unsigned i = 0; i < pkt.opts.sack_blocks; ++i) {
+            if (after_eq(from, Seq(pkt.opts.sack[i].left)) && before_eq(to, Seq(pkt.opts.sack[i].right))) return true;
+        }
+        return false;
+    };
     if (s.probe_len != 0 && after_eq(ack, s.probe_end)) {
         if (s.probe_len > s.delivered_len) {
             s.delivered_len = s.probe_len;
             s.delivered_ip_len = s.probe_ip_len;
         }
+        note_carried(s, s.probe_ip_len);
         s.probe_len = 0;
+    }
+    if (s.small_len != 0 && (after_eq(ack, s.small_seq + s.small_len) || sacked(s.small_seq, s.small_seq + s.small_len))) {
+        if (s.small_len > s.delivered_len) {
+            s.delivered_len = s.small_len;
+            s.delivered_ip_len = s.small_ip_len;
+        }
+        note_carried(s, s.small_ip_len);
+        if (s.stuck_len != 0 && s.small_len < s.stuck_len) s.delivered_after = 1;
+        s.small_len = 0;
     }
     if (s.stuck_len == 0) return;
     bool covered = after(ack, s.stuck_seq);
@@ -125,11 +175,10 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
         s.delivered_len = s.shrunk_len;
         s.delivered_ip_len = s.shrunk_ip_len;
     }
+    if (shrunk) note_carried(s, s.shrunk_ip_len);
     // Confirmed: the same bytes were lost at one size and delivered at a smaller one, after
-    // enough same-size retransmissions that chance loss is not the explanation.
-    if (shrunk && s.reported < 2 && s.stuck_retx >= cfg_.min_retransmissions &&
-        flow.rel_ms(pkt.ts_ns) - s.stuck_since_ms >= kMinBackoffSpanMs &&
-        s.stuck_ip_len > (pkt.is_ipv4() ? kMinIpv4PathMtu : kMinIpv6PathMtu)) {
+    // enough timer-spaced same-size retransmissions that chance loss is not the explanation.
+    if (shrunk && s.reported < 2 && s.stuck_retx >= cfg_.min_retransmissions && s.stuck_ip_len > path_floor(pkt)) {
         const std::uint32_t occurrence = s.reported == 1 ? 2 : 1;
         s.reported = 2;
         report(flow, st, sender, true, occurrence, pkt.ts_ns, pkt.number, out);
@@ -137,6 +186,7 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
     s.stuck_len = 0;
     s.stuck_retx = 0;
     s.shrunk_len = 0;
+    s.delivered_after = 0;
 }
 
 void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowCommon& flow, State& st,
@@ -165,23 +215,36 @@ void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowComm
 void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed,
                           std::uint32_t occurrence, std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept {
     const Sender& s = st.dir[index(sender)];
+    const DirState& receiver = flow.dir[index(reverse(sender))];
     const MtuBlackhole d{
         .sender = side_of(flow, sender),
         .confirmed = confirmed,
         .icmp_seen = st.icmp_mtu != 0 && st.icmp_dir == index(sender),
+        .delivered_after = s.delivered_after != 0,
         .lost_payload = s.stuck_len,
         .lost_ip_len = s.stuck_ip_len,
         .delivered_payload = s.delivered_len,
         .delivered_ip_len = s.delivered_ip_len,
+        .carried_ip_len = s.carried_ip_len,
         .retransmissions = s.stuck_retx,
         .icmp_mtu = st.icmp_dir == index(sender) ? st.icmp_mtu : std::uint16_t{0},
         .threshold = clamp16(cfg_.min_retransmissions),
         .waited_ms = flow.rel_ms(ts_ns) - s.stuck_since_ms,
     };
-    // Confirmed by the sender's own shrinking: certain. Smaller data delivered earlier: the
-    // loss is size-dependent, though a peer that died just then would look the same.
-    const Confidence c = confirmed ? Confidence::kHigh : Confidence::kMedium;
-    Event e = flow_event(flow, ts_ns, Severity::kCritical, c, Where::kDownstream, d);
+    // Confirmed by the sender's own shrinking, or a smaller segment delivered while this one
+    // stayed lost (the receiver alive, the size the only difference): firm. Smaller data
+    // delivered earlier: the loss is size-dependent, though a peer that died just then would
+    // look the same. Only the handshake: the commonest black hole when the lost segment is a
+    // full-sized one; a mid-sized first segment lost is weaker evidence.
+    Confidence c = Confidence::kMedium;
+    if (confirmed || d.delivered_after) {
+        c = Confidence::kHigh;
+    } else if (s.delivered_len == 0) {
+        const bool full_sized = receiver.mss != 0 && s.stuck_len + kOptionAllowance >= receiver.mss;
+        c = full_sized ? Confidence::kMedium : Confidence::kLow;
+    }
+    Event e = flow_event(flow, ts_ns, c == Confidence::kLow ? Severity::kWarning : Severity::kCritical, c,
+                         Where::kDownstream, d);
     e.occurrence = occurrence;
     e.packets.add(s.stuck_pkt);
     if (s.last_retx_pkt != s.stuck_pkt) e.packets.add(s.last_retx_pkt);

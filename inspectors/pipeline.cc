@@ -7,8 +7,10 @@ namespace tcpsleuth {
 Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept
     : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
       zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
-      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, cfg.rst.min_hop_difference, paths_), rst_(cfg.rst),
-      payload_(cfg.payload) {}
+      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, TtlRule{}, paths_), rst_(cfg.rst),
+      one_way_(cfg.path), receiver_limited_(cfg.window), payload_(cfg.payload) {
+    idle_.reconfigure(cfg.idle, rst_.ttl_rule());
+}
 
 void Pipeline::reconfigure(const Config& cfg) noexcept {
     const std::uint32_t capacity = cfg_.flows.capacity;
@@ -22,8 +24,10 @@ void Pipeline::reconfigure(const Config& cfg) noexcept {
     window_.reconfigure(cfg.window);
     ecn_.reconfigure(cfg.ecn);
     sack_.reconfigure(cfg.sack);
-    idle_.reconfigure(cfg.idle, cfg.rst.min_hop_difference);
     rst_.reconfigure(cfg.rst);
+    idle_.reconfigure(cfg.idle, rst_.ttl_rule());
+    one_way_.reconfigure(cfg.path);
+    receiver_limited_.reconfigure(cfg.window);
     payload_.reconfigure(cfg.payload);
 }
 
@@ -121,6 +125,10 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
     sack_.on_packet(pkt, seg, c, flow.sack, sink_);
     idle_.on_packet(pkt, seg, c, flow.idle, sink_);
     rst_.on_packet(pkt, seg, c, flow.rst, sink_);
+    std::uint16_t delivered[2];
+    MtuInspector::delivered_payload(flow.mtu, delivered);
+    one_way_.on_packet(pkt, seg, c, delivered, flow.one_way, sink_);
+    receiver_limited_.on_packet(pkt, seg, c, flow.receiver_limited, sink_);
     sink_.untrack();
 }
 
@@ -166,6 +174,8 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     syn_.on_flow_end(flow.common, flow.syn, sink_, now_ns);
     zero_window_.on_flow_end(flow.common, flow.zero_window, sink_, now_ns);
     idle_.on_flow_end(flow.common, flow.idle, sink_, now_ns);
+    rst_.on_flow_end(flow.common, flow.rst, sink_, now_ns);
+    receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, sink_);
     surge_.on_flow_end(flow.common);
     payload_.on_flow_end(flow.payload);
     track_flow_end(flow.common, counters_);

@@ -80,6 +80,8 @@ private:
     SackInspector sack_;
     IdleInspector idle_;
     RstInspector rst_;
+    OneWayLossInspector one_way_;
+    ReceiverLimitedInspector receiver_limited_;
     PayloadScanner payload_;
     std::uint32_t table_full_reports_ = 0;
     std::uint32_t table_full_next_ = 1;

@@ -63,6 +63,7 @@ struct DirState {
     std::uint16_t dup_acks = 0;
     std::uint16_t keepalives = 0;
     std::uint16_t zero_window_probes = 0;
+    std::uint8_t ttl_samples = 0;    // non-RST packets behind ttl_min/ttl_max (saturating)
 
     static constexpr std::uint8_t kNoWscale = 0xff;
     bool has(DirFlag f) const noexcept { return (flags & f) != 0; }
@@ -116,6 +117,20 @@ struct FlowCommon {
     std::uint32_t rel_ms(std::uint64_t now_ns) const noexcept {
         return static_cast<std::uint32_t>((now_ns - first_ns) / 1'000'000u);
     }
+    // The best round-trip estimate the sensor has, microseconds; 0 unknown. The handshake
+    // gives it directly (SYN -> SYN-ACK -> ACK); a flow joined mid-stream has the timestamp
+    // echoes of each side instead (sensor -> peer -> sensor, the two halves summed).
+    std::uint32_t rtt_us() const noexcept {
+        if (rtt_syn_us != 0 && rtt_ack_us != 0) return rtt_syn_us + rtt_ack_us;
+        return dir[0].rtt_ts_us + dir[1].rtt_ts_us;
+    }
+    // The receive window side `d` last advertised, in bytes: shifted by its scale when both
+    // SYNs agreed to scaling (RFC 7323 section 2.3; a shift above 14 is taken as 14).
+    std::uint32_t window_bytes(Dir d) const noexcept {
+        const DirState& s = dir[index(d)];
+        if (!has(kFlowWscaleOn) || s.wscale == DirState::kNoWscale) return s.window;
+        return std::uint32_t{s.window} << (s.wscale > 14 ? 14 : s.wscale);
+    }
     std::uint32_t rel_us(std::uint64_t now_ns) const noexcept {
         return static_cast<std::uint32_t>((now_ns - first_ns) / 1'000u);
     }
@@ -138,6 +153,9 @@ struct SegmentInfo {
     bool syn_ack_first = false;      // first SYN-ACK: the handshake got an answer
     bool handshake_completed = false;
     bool refused = false;            // RST answering a SYN
+    // A RST the client in SYN-SENT must drop (RFC 9293 section 3.10.7.3: no ACK, or an ACK
+    // other than ISN+1): it does not close the flow, and a genuine stack never sends one.
+    bool rst_unacceptable = false;
     bool new_data = false;
     bool retransmission = false;
     bool out_of_order = false;

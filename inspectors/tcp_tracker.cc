@@ -4,6 +4,7 @@ namespace tcpsleuth {
 namespace {
 
 void note_ip(const PacketView& pkt, DirState& d) noexcept {
+    saturating_inc(d.ttl_samples);
     if (!d.has(kDirSeen)) {
         d.ttl_first = d.ttl_min = d.ttl_max = pkt.ttl;
         d.last_ip_id = pkt.ip_id;
@@ -241,12 +242,20 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
 
     if (f & kRst) {
         info.rst = true;
-        self.flags |= kDirSawRst;
         counters.add(Counter::kTcpRst);
         if (flow.state == TcpState::kSynSent && !info.from_client) {
+            // RFC 9293 section 3.10.7.3: in SYN-SENT a RST is acceptable only if it acknowledges
+            // the SYN (ACK = ISN+1). The client drops any other, and the handshake goes on.
+            const bool acceptable = (f & kAck) && peer.has(kDirSawSyn) && Seq(pkt.tcp.ack) == peer.isn + 1;
+            if (!acceptable) {
+                info.rst_unacceptable = true;
+                self.last_ms = flow.rel_ms(pkt.ts_ns);
+                return info;
+            }
             info.refused = true;
             counters.add(Counter::kTcpHandshakeRefused);
         }
+        self.flags |= kDirSawRst;
         info.closed_now = flow.has(kFlowHandshakeDone) && flow.state != TcpState::kClosed;
         flow.state = TcpState::kClosed;
         self.last_ms = flow.rel_ms(pkt.ts_ns);

@@ -1,0 +1,46 @@
+#pragma once
+// Facts about paths and retransmission timers that more than one detector judges by.
+
+#include <cstdint>
+
+#include "tcp_state.h"
+
+namespace tcpsleuth {
+
+// The smallest packet every path must carry: IPv4 576 bytes (RFC 791; RFC 1122 section
+// 3.3.3), IPv6 1280 (RFC 8200 section 5). Nothing at or below it can be lost for its size.
+constexpr std::uint16_t min_path_mtu(bool ipv4) noexcept { return ipv4 ? 576 : 1280; }
+
+// Two retransmissions of one segment closer together than this are copies (a SPAN port
+// mirroring both directions, a capture merged with itself: microseconds apart), not the
+// sender's timer: no RTO is shorter than an RTT (RFC 6298 section 2; minimums are Linux
+// 200 ms, Windows 300 ms, FreeBSD 30 ms plus 200 ms slop). Half the flow's RTT, at least 10 ms.
+inline std::uint32_t min_timer_interval_ms(const FlowCommon& flow) noexcept {
+    const std::uint32_t half_rtt_ms = flow.rtt_us() / 2000u;
+    return half_rtt_ms > 10 ? half_rtt_ms : 10;
+}
+
+// Whether a retransmission of a segment already resent `count` times (the first of them at
+// first_ms, the latest at last_ms) came from the sender's retransmission timer. The timer
+// backs off (RFC 6298 section 5.5: the RTO doubles after each expiry), so each interval is
+// longer than the ones before; retransmissions at a steady pace are something else (a FIN
+// repeated on every ACK, a peer's duplicate ACKs driving resends). Jitter is allowed for: an
+// interval counts when it is at least 1.3 times the mean of the earlier ones.
+enum class RetxTiming : std::uint8_t {
+    kCopy,       // too soon after the previous one: a copy, ignore it
+    kTimer,      // spaced as the timer spaces them: count it
+    kOffRhythm,  // not backing off: not the timer; count again from here
+};
+
+inline RetxTiming retx_timing(const FlowCommon& flow, std::uint32_t now_ms, std::uint32_t first_ms,
+                              std::uint32_t last_ms, std::uint32_t count) noexcept {
+    const std::uint32_t interval = now_ms - last_ms;
+    if (interval < min_timer_interval_ms(flow)) return RetxTiming::kCopy;
+    if (count >= 2) {
+        const std::uint64_t mean_x10 = std::uint64_t{last_ms - first_ms} * 10u / (count - 1u);
+        if (std::uint64_t{interval} * 10u * 10u < mean_x10 * 13u) return RetxTiming::kOffRhythm;
+    }
+    return RetxTiming::kTimer;
+}
+
+}  // namespace tcpsleuth
