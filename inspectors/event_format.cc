@@ -692,6 +692,7 @@ void write_evidence(JsonWriter& w, const Event& e) {
             w.field("threshold_retransmissions", d.threshold);
             w.key("waited_s").value(d.waited_ms / 1e3);
             w.field("confirmed", d.confirmed);
+            w.field("capture_ended", d.capture_ended);
             w.field("smaller_delivered_meanwhile", d.delivered_after);
             w.field("largest_carried_packet_size", d.carried_ip_len);
             w.field("carried_by", d.delivered_ip_len != 0 ? "data" : "handshake");

@@ -128,6 +128,7 @@ struct MtuBlackhole {
     static constexpr std::string_view kName = "mtu.blackhole";
     Side sender = Side::kClient;
     bool confirmed = false;              // the sender shrank its segments and they got through
+    bool capture_ended = false;          // the input ended before min_retransmissions
     bool icmp_seen = false;              // a frag-needed / packet-too-big for this flow passed the sensor
     bool delivered_after = false;        // a smaller segment got through while this one stayed lost
     std::uint16_t lost_payload = 0;

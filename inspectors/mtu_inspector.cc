@@ -17,7 +17,6 @@ void note_carried(MtuInspector::Sender& s, std::uint16_t ip_len) noexcept {
     if (ip_len > s.carried_ip_len) s.carried_ip_len = ip_len;
 }
 
-std::uint16_t path_floor(const PacketView& pkt) noexcept { return min_path_mtu(pkt.is_ipv4()); }
 
 }  // namespace
 
@@ -123,16 +122,32 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         s.shrunk_ip_len = 0;
         s.delivered_after = 0;
     }
-    // Only a segment larger than anything delivered is size-suspect: the same size got
-    // through before, so its loss is loss, not MTU. And it must be larger than any path can
-    // fail to carry: IPv4 paths carry 576 bytes (RFC 791, RFC 1122 3.3.3), IPv6 1280 (RFC 8200
-    // section 5). The path must have carried something of this sender's: smaller data, or at
-    // least the handshake (then the receiver was alive a moment ago and the path was up).
-    const bool path_proven = s.delivered_len != 0 || (flow.has(kFlowHandshakeDone) && s.carried_ip_len != 0);
-    if (s.reported == 0 && s.stuck_retx >= cfg_.min_retransmissions && s.stuck_len > s.delivered_len &&
-        path_proven && s.stuck_ip_len > path_floor(pkt) && s.shrunk_len == 0) {
+    if (s.reported == 0 && size_suspect(flow, s, pkt.is_ipv4(), cfg_.min_retransmissions)) {
         s.reported = 1;
-        report(flow, st, seg.dir, false, 1, pkt.ts_ns, pkt.number, out);
+        report(flow, st, seg.dir, false, false, 1, pkt.ts_ns, pkt.number, out);
+    }
+}
+
+// Only a segment larger than anything delivered is size-suspect: the same size got through
+// before, so its loss is loss, not MTU. And it must be larger than any path can fail to
+// carry (min_path_mtu). The path must have carried something of this sender's: smaller
+// data, or at least the handshake (then the receiver was alive a moment ago and the path
+// was up).
+bool MtuInspector::size_suspect(const FlowCommon& flow, const Sender& s, bool ipv4,
+                                std::uint32_t min_retx) const noexcept {
+    const bool path_proven = s.delivered_len != 0 || (flow.has(kFlowHandshakeDone) && s.carried_ip_len != 0);
+    return s.stuck_len != 0 && s.stuck_retx >= min_retx && s.stuck_len > s.delivered_len && path_proven &&
+           s.stuck_ip_len > min_path_mtu(ipv4) && s.shrunk_len == 0;
+}
+
+void MtuInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept {
+    if (!cfg_.enabled) return;
+    const std::uint32_t min_retx = cfg_.min_retransmissions > 1 ? cfg_.min_retransmissions - 1 : 1;
+    for (unsigned d = 0; d < 2; ++d) {
+        Sender& s = st.dir[d];
+        if (s.reported != 0 || !size_suspect(flow, s, flow.key.ip_version == 4, min_retx)) continue;
+        s.reported = 1;
+        report(flow, st, static_cast<Dir>(d), false, true, 1, now_ns, 0, out);
     }
 }
 
@@ -178,10 +193,10 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
     if (shrunk) note_carried(s, s.shrunk_ip_len);
     // Confirmed: the same bytes were lost at one size and delivered at a smaller one, after
     // enough timer-spaced same-size retransmissions that chance loss is not the explanation.
-    if (shrunk && s.reported < 2 && s.stuck_retx >= cfg_.min_retransmissions && s.stuck_ip_len > path_floor(pkt)) {
+    if (shrunk && s.reported < 2 && s.stuck_retx >= cfg_.min_retransmissions && s.stuck_ip_len > min_path_mtu(pkt.is_ipv4())) {
         const std::uint32_t occurrence = s.reported == 1 ? 2 : 1;
         s.reported = 2;
-        report(flow, st, sender, true, occurrence, pkt.ts_ns, pkt.number, out);
+        report(flow, st, sender, true, false, occurrence, pkt.ts_ns, pkt.number, out);
     }
     s.stuck_len = 0;
     s.stuck_retx = 0;
@@ -212,13 +227,14 @@ void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowComm
     out.emit(e);
 }
 
-void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed,
+void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed, bool capture_ended,
                           std::uint32_t occurrence, std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept {
     const Sender& s = st.dir[index(sender)];
     const DirState& receiver = flow.dir[index(reverse(sender))];
     const MtuBlackhole d{
         .sender = side_of(flow, sender),
         .confirmed = confirmed,
+        .capture_ended = capture_ended,
         .icmp_seen = st.icmp_mtu != 0 && st.icmp_dir == index(sender),
         .delivered_after = s.delivered_after != 0,
         .lost_payload = s.stuck_len,
@@ -243,12 +259,13 @@ void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, b
         const bool full_sized = receiver.mss != 0 && s.stuck_len + kOptionAllowance >= receiver.mss;
         c = full_sized ? Confidence::kMedium : Confidence::kLow;
     }
+    if (capture_ended) c = Confidence::kLow;  // the sender had not retried min_retransmissions times yet
     Event e = flow_event(flow, ts_ns, c == Confidence::kLow ? Severity::kWarning : Severity::kCritical, c,
                          Where::kDownstream, d);
     e.occurrence = occurrence;
     e.packets.add(s.stuck_pkt);
     if (s.last_retx_pkt != s.stuck_pkt) e.packets.add(s.last_retx_pkt);
-    if (number != s.last_retx_pkt) e.packets.add(number);
+    if (number != 0 && number != s.last_retx_pkt) e.packets.add(number);
     out.emit(e);
 }
 

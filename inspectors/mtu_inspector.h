@@ -72,6 +72,10 @@ public:
     void on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowCommon& flow, State& st,
                  EventSink& out) const noexcept;
 
+    // The input ended (or the flow left the table) while a large segment was still being
+    // resent: one retransmission short of min_retransmissions is reported, at low confidence.
+    void on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept;
+
     // The largest segment each side (by Dir) got acknowledged: path.one_way_loss leaves a
     // larger lost segment to this inspector.
     static void delivered_payload(const State& st, std::uint16_t (&out)[2]) noexcept {
@@ -84,8 +88,9 @@ private:
                  EventSink& out) const noexcept;
     void on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                 EventSink& out) const noexcept;
-    void report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed, std::uint32_t occurrence,
-                std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept;
+    bool size_suspect(const FlowCommon& flow, const Sender& s, bool ipv4, std::uint32_t min_retx) const noexcept;
+    void report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed, bool capture_ended,
+                std::uint32_t occurrence, std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept;
 
     MtuConfig cfg_;
 };

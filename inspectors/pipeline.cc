@@ -8,7 +8,7 @@ Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCou
     : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
       zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
       window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, TtlRule{}, paths_), rst_(cfg.rst),
-      one_way_(cfg.path), receiver_limited_(cfg.window), payload_(cfg.payload) {
+      one_way_(cfg.path), receiver_limited_(cfg.window, cfg.zero_window), payload_(cfg.payload) {
     idle_.reconfigure(cfg.idle, rst_.ttl_rule());
 }
 
@@ -27,7 +27,7 @@ void Pipeline::reconfigure(const Config& cfg) noexcept {
     rst_.reconfigure(cfg.rst);
     idle_.reconfigure(cfg.idle, rst_.ttl_rule());
     one_way_.reconfigure(cfg.path);
-    receiver_limited_.reconfigure(cfg.window);
+    receiver_limited_.reconfigure(cfg.window, cfg.zero_window);
     payload_.reconfigure(cfg.payload);
 }
 
@@ -175,6 +175,7 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     zero_window_.on_flow_end(flow.common, flow.zero_window, sink_, now_ns);
     idle_.on_flow_end(flow.common, flow.idle, sink_, now_ns);
     rst_.on_flow_end(flow.common, flow.rst, sink_, now_ns);
+    mtu_.on_flow_end(flow.common, flow.mtu, sink_, now_ns);
     receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, sink_);
     surge_.on_flow_end(flow.common);
     payload_.on_flow_end(flow.payload);

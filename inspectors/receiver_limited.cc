@@ -20,6 +20,12 @@ bool window_full(const DirState& sender, const DirState& receiver, std::uint32_t
     return f > 0 && static_cast<std::uint64_t>(f) + mss > window;
 }
 
+void enter_recovery(const DirState& sender, ReceiverLimitedInspector::Sender& s) noexcept {
+    if (s.recovering) return;
+    s.recovering = 1;
+    s.recovery_point = sender.snd_nxt;
+}
+
 }  // namespace
 
 void ReceiverLimitedInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
@@ -33,6 +39,7 @@ void ReceiverLimitedInspector::on_packet(const PacketView& pkt, const SegmentInf
 
 void ReceiverLimitedInspector::on_sender(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
                                          Sender& s) const noexcept {
+    if (seg.retransmission) enter_recovery(flow.dir[index(seg.dir)], s);
     if (!seg.new_data || seg.retransmission) return;
     const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
     if (!s.has_data) {
@@ -41,7 +48,7 @@ void ReceiverLimitedInspector::on_sender(const PacketView& pkt, const SegmentInf
     }
     s.last_data_ms = now_ms;
     // A full window needs the receiver's scale to be read right: only from a seen handshake.
-    if (s.limited || !flow.saw_handshake()) return;
+    if (s.limited || s.recovering || !flow.saw_handshake()) return;
     const DirState& sender = flow.dir[index(seg.dir)];
     const DirState& receiver = flow.dir[index(reverse(seg.dir))];
     const std::uint32_t window = flow.window_bytes(reverse(seg.dir));
@@ -64,6 +71,11 @@ void ReceiverLimitedInspector::on_receiver(const PacketView& pkt, const SegmentI
     const std::uint32_t window = flow.window_bytes(seg.dir);
     if (window > s.max_window) s.max_window = window;
     const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
+    if (seg.dup_ack || pkt.opts.sack_blocks != 0) {
+        enter_recovery(sender, s);
+    } else if (s.recovering && receiver.has(kDirHasAck) && after_eq(receiver.max_ack, s.recovery_point)) {
+        s.recovering = 0;
+    }
     if (seg.window_closed) {
         if (s.limited) {
             if (s.limited != kEpisodeZero) saturating_inc(s.zero_episodes);
@@ -89,8 +101,14 @@ void ReceiverLimitedInspector::end_episode(const FlowCommon& flow, Dir sender_di
                                            EventSink& out) const noexcept {
     if (s.limited) {
         const std::uint32_t dur = now_ms - s.since_ms;
-        s.limited_ms += dur;
-        if (dur > s.longest_ms) s.longest_ms = dur;
+        if (s.limited == kEpisodeZero && dur >= stall_ms_) {
+            // One long closed window: window.zero_stall reports it; it is not a repetition.
+            --s.episodes;
+            --s.zero_episodes;
+        } else {
+            s.limited_ms += dur;
+            if (dur > s.longest_ms) s.longest_ms = dur;
+        }
         s.limited = 0;
         if (number != 0) s.last_pkt = packet_number32(number);
     }
