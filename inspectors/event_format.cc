@@ -485,6 +485,10 @@ std::string event_summary(const Event& e) {
         }
         std::string operator()(const OptionsStripped& d) const {
             const std::string opt(to_string(d.option)), who(to_string(d.side));
+            if ((d.evidence & kEvidenceFarEnd) && e.where == Where::kDownstream) {
+                return fmt("%s was stripped from the %s's SYN after the sensor: the %s acts as if it never got it",
+                           opt.c_str(), who.c_str(), d.side == Side::kClient ? "server" : "client");
+            }
             if (d.evidence & kEvidenceFarEnd) {
                 return fmt("%s was stripped from the %s's SYN: the %s acts as if it was agreed", opt.c_str(),
                            who.c_str(), who.c_str());
@@ -506,6 +510,13 @@ std::string event_summary(const Event& e) {
                        server_name(e).c_str(), d.server_flows, d.server_flows == 1 ? "" : "s");
         }
         std::string operator()(const WindowScaleMismatch& d) const {
+            if (d.reader_capped) {
+                const char* reader = d.scaling_side == Side::kClient ? "server" : "client";
+                return fmt("the %s announced window scale %u, but the %s sent exactly its raw window (%u-%u bytes) %u "
+                           "times, not the %u bytes it scales to: it never received the option",
+                           std::string(to_string(d.scaling_side)).c_str(), d.shift, reader, d.smallest_window,
+                           d.largest_window, d.tiny_windows, static_cast<unsigned>(d.smallest_window) << d.shift);
+            }
             return fmt("the %s's SYN had a %u-byte window but %u later windows were below one MSS (%u-%u bytes, MSS "
                        "%u): it scales a window the other side reads raw",
                        std::string(to_string(d.scaling_side)).c_str(), d.syn_window, d.tiny_windows, d.smallest_window,
@@ -745,6 +756,8 @@ void write_evidence(JsonWriter& w, const Event& e) {
             w.field("threshold_windows", d.threshold);
             w.field("peer_max_flight", d.max_flight);
             w.field("nop_fill", d.nop_fill);
+            w.field("peer_sends_raw_window", d.reader_capped);
+            if (d.reader_capped) w.field("shift", static_cast<std::uint32_t>(d.shift));
         }
         void operator()(const WindowLimited& d) const {
             w.field("receiver", to_string(d.receiver));

@@ -180,6 +180,7 @@ struct WindowScaleMismatch {
     static constexpr std::string_view kName = "window.scale_mismatch";
     Side scaling_side = Side::kServer;   // advertises shifted windows
     bool nop_fill = false;               // its SYN shows NOPs where window scale was
+    bool reader_capped = false;          // seen from beyond the device: the peer's flight is the raw window
     std::uint16_t syn_window = 0;        // its SYN window (never scaled, RFC 7323 section 2.2)
     std::uint16_t smallest_window = 0;
     std::uint16_t largest_window = 0;
@@ -187,6 +188,7 @@ struct WindowScaleMismatch {
     std::uint16_t mss = 0;
     std::uint16_t threshold = 0;
     std::uint32_t max_flight = 0;        // the peer's largest flight: capped by the raw window
+    std::uint8_t shift = 0;              // reader_capped: the scale the scaling side announced
 };
 
 // window.limited: an unscaled window caps throughput.

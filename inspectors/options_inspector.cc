@@ -109,7 +109,7 @@ void OptionsInspector::on_handshake(const PacketView& pkt, const FlowCommon& flo
     }
 }
 
-void OptionsInspector::on_far_end(const FlowCommon& flow, State& st, OptionKind option, Side side,
+void OptionsInspector::on_far_end(const FlowCommon& flow, State& st, OptionKind option, Side side, Where where,
                                   std::uint32_t segments, std::uint64_t ts_ns, std::uint64_t number,
                                   EventSink& out) const noexcept {
     if (!cfg_.enabled) return;
@@ -117,7 +117,7 @@ void OptionsInspector::on_far_end(const FlowCommon& flow, State& st, OptionKind 
     const OptionsStripped d{.option = option, .side = side, .evidence = kEvidenceFarEnd,
                             .stack = find_nop_fill(d_side.syn_layout).stack, .layout = d_side.syn_layout,
                             .far_end_segments = segments};
-    report_stripped(flow, st, d, Where::kUpstream, Confidence::kHigh, ts_ns, number, out);
+    report_stripped(flow, st, d, where, Confidence::kHigh, ts_ns, number, out);
 }
 
 void OptionsInspector::report_stripped(const FlowCommon& flow, State& st, const OptionsStripped& d, Where where,

@@ -31,10 +31,12 @@ public:
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;
 
-    // Another inspector saw `side` behave as if `option` were agreed although the sensor saw
-    // no agreement (window.scale_mismatch): far-end evidence that it was stripped.
-    void on_far_end(const FlowCommon& flow, State& st, OptionKind option, Side side, std::uint32_t segments,
-                    std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept;
+    // Another inspector saw the far end contradict what the sensor saw of `side`'s SYN
+    // (window.scale_mismatch): evidence that `option` was stripped from it, upstream of the
+    // sensor (the side acts as if agreed though its SYN arrived without it) or downstream
+    // (its SYN carried it past the sensor, and the peer acts as if it never did).
+    void on_far_end(const FlowCommon& flow, State& st, OptionKind option, Side side, Where where,
+                    std::uint32_t segments, std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept;
 
 private:
     void on_handshake(const PacketView& pkt, const FlowCommon& flow, State& st, EventSink& out) const noexcept;

@@ -116,9 +116,8 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
     surge_.on_packet(pkt, seg, c, sink_);
     mtu_.on_packet(pkt, seg, c, flow.mtu, sink_);
     options_.on_packet(pkt, seg, c, flow.options, sink_);
-    if (window_.on_packet(pkt, seg, c, flow.window, sink_)) {
-        const Side scaling = seg.from_client ? Side::kClient : Side::kServer;
-        options_.on_far_end(c, flow.options, OptionKind::kWscale, scaling, flow.window.tiny_windows, pkt.ts_ns,
+    if (const WindowInspector::Mismatch m = window_.on_packet(pkt, seg, c, flow.window, sink_); m.reported) {
+        options_.on_far_end(c, flow.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
                             pkt.number, sink_);
     }
     ecn_.on_packet(pkt, seg, c, flow.ecn, sink_);

@@ -7,6 +7,12 @@
 // server is shifting its window: its option was removed between it and the sensor, and the
 // client reads a 64 KiB window as a few hundred bytes.
 //
+// Seen from the other side of that device (the SYN-ACK still carried the option at the
+// sensor, so scaling is agreed here), the same fault shows in the peer's sending: it reads
+// the raw window as bytes, so with a raw value below one segment it sends exactly that many
+// bytes, again and again, while the scaled window has room for far more. The option was
+// removed after the sensor, on its way to the peer.
+//
 // Without scaling a receiver can offer at most 65535 bytes, so a sender that keeps its
 // flight at >= 90 % of such a window for several round trips, without loss, is limited by
 // the window rather than by the path: at most 64 KiB per RTT.
@@ -28,6 +34,8 @@ public:
     };
     struct State {
         Limited limited[2];               // by Dir of the data sender
+        std::uint32_t first_capped_pkt = 0;
+        std::uint16_t capped[2] = {};     // by Dir of the data sender: flights equal to the raw window
         std::uint32_t first_tiny_pkt = 0;
         std::uint16_t syn_window[2] = {};  // by Dir: the window in each side's SYN
         std::uint16_t tiny_windows = 0;
@@ -40,14 +48,22 @@ public:
     // A reload: new thresholds and switches, state kept.
     void reconfigure(const WindowConfig& cfg) noexcept { cfg_ = cfg; }
 
-    // True when window.scale_mismatch was reported by this packet (the options inspector
-    // records it as far-end evidence of a stripped window scale).
-    bool on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                   EventSink& out) const noexcept;
+    // When window.scale_mismatch is reported, the side whose SYN lost window scale and where
+    // relative to the sensor: the options inspector records it as far-end evidence.
+    struct Mismatch {
+        bool reported = false;
+        Side scaling = Side::kServer;
+        Where where = Where::kUnknown;
+        std::uint16_t segments = 0;
+    };
+    Mismatch on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                       EventSink& out) const noexcept;
 
 private:
-    bool check_scale(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                     EventSink& out) const noexcept;
+    Mismatch check_scale(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                         EventSink& out) const noexcept;
+    Mismatch check_raw_reader(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+                              EventSink& out) const noexcept;
     void check_limited(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                        EventSink& out) const noexcept;
 

@@ -6,14 +6,17 @@
 with a fault injected by the router (iptables, tc, sysctls, an NFQUEUE program) and the
 sensor on the client side of it, in one of three ways (--sensor):
 
-    capture  tcpdump on the router's client-facing port r0, then `tcpsleuth analyze`
+    capture  tcpdump on the router's client-facing port r0, then `tcpsleuth analyze`; and a
+             second capture on its server-facing port r1: the sensor on the far side of
+             the faulty device, where some faults leave a trace and others none
     inline   `tcpsleuth run` in a fourth namespace as the only link between client and
              router: client c0 -- x0 [tcpsleuth inline] x1 -- r0 router
     span     a SPAN port as a switch gives one: both directions of r0 mirrored (tc mirred)
              to a veth m0, and `tcpsleuth run` in tap mode on its peer m1
 
 Each scenario asserts the events it must produce and that no other warning or critical
-event appears. Scenarios run in parallel, each in its own namespaces, and everything is
+event appears (Expect), on the client side of the router and, in capture mode, on its
+server side. Scenarios run in parallel, each in its own namespaces, and everything is
 deleted afterwards, also when a step fails.
 
 Usage (root): lab.py --tcpsleuth PATH --seqrand PATH [--sensor capture|inline|span]
@@ -39,6 +42,22 @@ APPS = os.path.join(HERE, "apps.py")
 PORT = 7000
 
 
+class Expect:
+    """What a scenario must produce: at least `want[kind]` events of each kind, no other
+    warning or critical event except the `allowed` kinds, and no problem from `check(events)`
+    (on both sides).
+    `server_want` / `server_allowed` say the same for the capture on the router's server
+    side (capture mode), where the fault is seen from beyond the device: the default is
+    silence, for faults that leave no trace there."""
+
+    def __init__(self, want=None, allowed=(), check=None, server_want=None, server_allowed=()):
+        self.want = want or {}
+        self.allowed = set(allowed)
+        self.check = check
+        self.server_want = server_want or {}
+        self.server_allowed = set(server_allowed)
+
+
 class Lab:
     def __init__(self, name, workdir, index, sensor="capture", tcpsleuth=None, workers=1):
         self.workers = workers
@@ -51,6 +70,7 @@ class Lab:
         self.tcpsleuth = tcpsleuth
         self.workdir = workdir
         self.pcap = os.path.join(workdir, name + ".pcap")
+        self.server_pcap = os.path.join(workdir, name + ".server.pcap")
         self.events = os.path.join(workdir, name + ".events.jsonl")
         self.sensor_log = os.path.join(workdir, name + ".sensor.log")
         self.procs = []
@@ -116,12 +136,12 @@ class Lab:
     def start_capture(self):
         if self.sensor != "capture":
             return self.start_live_sensor()
-        p = self.spawn("r", ["tcpdump", "-i", "r0", "-w", self.pcap, "-U", "--immediate-mode", "-s", "0", "-n"])
+        self.capture = [self.spawn("r", ["tcpdump", "-i", port, "-w", path, "-U", "--immediate-mode", "-s", "0", "-n"])
+                        for port, path in (("r0", self.pcap), ("r1", self.server_pcap))]
         deadline = time.time() + 5
-        while time.time() < deadline and not os.path.exists(self.pcap):
+        while time.time() < deadline and not (os.path.exists(self.pcap) and os.path.exists(self.server_pcap)):
             time.sleep(0.05)
         time.sleep(0.3)
-        self.capture = p
 
     def start_live_sensor(self):
         if self.sensor == "inline":
@@ -153,8 +173,9 @@ class Lab:
     def stop_capture(self):
         time.sleep(0.5)
         if self.sensor == "capture":
-            self.capture.terminate()
-            self.capture.wait(timeout=10)
+            for p in self.capture:
+                p.terminate()
+                p.wait(timeout=10)
             return
         self.capture.send_signal(signal.SIGINT)
         rc = self.capture.wait(timeout=60)
@@ -202,7 +223,7 @@ def clean_bulk(lab):
     lab.start_capture()
     lab.server()
     assert lab.client(2_000_000, 0) and lab.client(100, 2_000_000)
-    return {}, set()
+    return Expect({})
 
 
 def clean_loss(lab):
@@ -211,7 +232,7 @@ def clean_loss(lab):
     lab.start_capture()
     lab.server()
     assert lab.client(1_000_000, 0, timeout=30) and lab.client(100, 1_000_000, timeout=30)
-    return {}, set()
+    return Expect({})
 
 
 def sack_stripped_syn(lab):
@@ -222,7 +243,7 @@ def sack_stripped_syn(lab):
     lab.server()
     assert lab.client(1000, 1000, src="198.18.1.3")  # another client of the same server: SACK agreed
     assert lab.client(200_000, 0)
-    return {"options.stripped": 1}, set()
+    return Expect({"options.stripped": 1})
 
 
 def sack_stripped_synack(lab):
@@ -234,7 +255,7 @@ def sack_stripped_synack(lab):
     lab.start_capture()
     lab.server()
     assert lab.client(2_000_000, 0, timeout=60)
-    return {"options.stripped": 1, "sack.unnegotiated_blocks": 1}, set()
+    return Expect({"options.stripped": 1, "sack.unnegotiated_blocks": 1})
 
 
 def wscale_stripped_syn(lab):
@@ -246,7 +267,9 @@ def wscale_stripped_syn(lab):
     assert lab.client(1000, 1000, src="198.18.1.3")
     assert lab.client(1_000_000, 0)
     # Without scaling a bulk transfer on a fast link fills the 64 KiB window: true, allowed.
-    return {"options.stripped": 1}, {"window.limited"}
+    return Expect({"options.stripped": 1}, allowed={"window.limited"},
+                  # NOPs where Linux puts window scale, seen on the server's side too.
+                  server_want={"options.stripped": 1}, server_allowed={"window.limited"})
 
 
 def wscale_stripped_synack(lab):
@@ -258,7 +281,10 @@ def wscale_stripped_synack(lab):
     # The client reads the server's shifted window (65160 >> 7) raw and crawls; the transfer
     # need not finish for the diagnosis.
     lab.client(100_000, 0, timeout=8)
-    return {"options.stripped": 1, "window.scale_mismatch": 1}, set()
+    # Beyond the device the SYN-ACK still carries the option: the client sending exactly
+    # the server's raw window betrays that it never got it.
+    return Expect({"options.stripped": 1, "window.scale_mismatch": 1},
+                  server_want={"options.stripped": 1, "window.scale_mismatch": 1})
 
 
 def mtu_blackhole(lab, probing):
@@ -269,7 +295,7 @@ def mtu_blackhole(lab, probing):
     lab.server()
     ok = lab.client(200_000, 0, rounds=2, first=300, timeout=25 if probing else 6)
     assert ok == probing, "with probing the upload must finish, without it must not"
-    return {"mtu.blackhole": 1}, set()
+    return Expect({"mtu.blackhole": 1})
 
 
 def mtu_blackhole_probing(lab):
@@ -285,7 +311,7 @@ def pmtud_working(lab):
     lab.start_capture()
     lab.server()
     assert lab.client(200_000, 0, rounds=2, first=300)
-    return {"mtu.icmp_frag_needed": 1}, set()
+    return Expect({"mtu.icmp_frag_needed": 1})
 
 
 def ecn_syn_dropped(lab):
@@ -297,7 +323,7 @@ def ecn_syn_dropped(lab):
     lab.server()
     for _ in range(3):
         assert lab.client(1000, 1000)
-    return {"ecn.syn_blackhole": 1}, set()
+    return Expect({"ecn.syn_blackhole": 1})
 
 
 def ecn_bleached(lab):
@@ -307,7 +333,7 @@ def ecn_bleached(lab):
     lab.start_capture()
     lab.server()
     assert lab.client(100, 1_000_000)
-    return {"ecn.bleached": 1}, set()
+    return Expect({"ecn.bleached": 1})
 
 
 def conntrack_timeout(lab, action):
@@ -323,7 +349,7 @@ def idle_timeout_drop(lab):
     lab.start_capture()
     lab.server()
     assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
-    return {"idle.timeout_drop": 1}, set()
+    return Expect({"idle.timeout_drop": 1})
 
 
 def idle_timeout_rst(lab):
@@ -332,7 +358,7 @@ def idle_timeout_rst(lab):
     lab.start_capture()
     lab.server()
     assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
-    return {"idle.reset_after_idle": 1, "rst.injected": 1}, set()
+    return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
 
 
 def keepalive_survives(lab):
@@ -341,7 +367,7 @@ def keepalive_survives(lab):
     lab.start_capture()
     lab.server()
     assert lab.client(100, 100, rounds=2, gap=20, timeout=6, keepalive=3)
-    return {}, set()
+    return Expect({})
 
 
 def state_table_full(lab):
@@ -357,7 +383,7 @@ def state_table_full(lab):
         p.wait(timeout=60)
     assert all(p.returncode != 0 for p in failed), "new connections must fail while the table is full"
     assert all(p.returncode == 0 for p in long_lived), "established flows must keep working"
-    return {"handshake.syn_drop_surge": 1, "handshake.syn_unanswered": 20}, set()
+    return Expect({"handshake.syn_drop_surge": 1, "handshake.syn_unanswered": 20})
 
 
 def short_connections(lab):
@@ -369,7 +395,7 @@ def short_connections(lab):
         for p in batch:
             p.wait(timeout=60)
         assert all(p.returncode == 0 for p in batch), "every short connection must complete"
-    return {}, set()
+    return Expect({})
 
 
 def zero_window(lab):
@@ -377,7 +403,7 @@ def zero_window(lab):
     lab.start_capture()
     lab.server("slow", "4")
     assert lab.client(2_000_000, 0, timeout=30)
-    return {"window.zero_stall": 1}, set()
+    return Expect({"window.zero_stall": 1}, server_want={"window.zero_stall": 1})
 
 
 def rst_injected(lab):
@@ -387,7 +413,7 @@ def rst_injected(lab):
     lab.start_capture()
     lab.server()
     assert not lab.client(500_000, 0)
-    return {"rst.injected": 1}, set()
+    return Expect({"rst.injected": 1})
 
 
 def seq_randomization(lab, seqrand):
@@ -400,7 +426,7 @@ def seq_randomization(lab, seqrand):
     lab.start_capture()
     lab.server()
     assert lab.client(2_000_000, 0, timeout=60)
-    return {"sack.invalid_blocks": 1}, set()
+    return Expect({"sack.invalid_blocks": 1})
 
 
 def applications(lab):
@@ -425,7 +451,7 @@ def applications(lab):
     assert refused.returncode != 0, "s_client must refuse the self-signed certificate"
     lab.run("c", "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                  "-o ConnectTimeout=5 -p 2222 lab@198.18.2.2 true", check=False, timeout=30)
-    return {"payload.match": 2}, set(), check_applications
+    return Expect({"payload.match": 2}, check=check_applications, server_want={"payload.match": 2})
 
 
 def check_applications(events):
@@ -509,38 +535,48 @@ def counter_problems(log_text, inline):
     return problems
 
 
-def check(lab, tcpsleuth, want, allowed, extra_check=None):
-    if lab.sensor == "capture":
-        config = []
-        if lab.payload_config:
-            config = ["--config", os.path.join(lab.workdir, lab.name + ".analyze.toml")]
-            with open(config[1], "w") as f:
-                f.write(lab.payload_config)
-        proc = subprocess.run([tcpsleuth, "analyze", lab.pcap, "--report", "/dev/null"] + config, capture_output=True,
-                              text=True, timeout=120)
-        if proc.returncode != 0:
-            return [f"analyze failed: {proc.stderr.strip()}"]
-        lines = proc.stdout.splitlines()
-    else:
-        lines = open(lab.events).read().splitlines()
-    events = [json.loads(line) for line in lines]
-    if lab.sensor != "capture":
-        problems = sensor_problems(lab)
-        if problems:
-            return problems
+def analyze(tcpsleuth, lab, pcap):
+    config = []
+    if lab.payload_config:
+        config = ["--config", os.path.join(lab.workdir, lab.name + ".analyze.toml")]
+        with open(config[1], "w") as f:
+            f.write(lab.payload_config)
+    proc = subprocess.run([tcpsleuth, "analyze", pcap, "--report", "/dev/null"] + config, capture_output=True,
+                          text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"analyze {os.path.basename(pcap)} failed: {proc.stderr.strip()}")
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def judge(events, want, allowed, extra_check, where):
     counts = {}
     for e in events:
         counts[e["event"]] = counts.get(e["event"], 0) + 1
     problems = []
     for kind, n in want.items():
         if counts.get(kind, 0) < n:
-            problems.append(f"expected at least {n} {kind}, got {counts.get(kind, 0)}")
+            problems.append(f"{where}: expected at least {n} {kind}, got {counts.get(kind, 0)}")
     for e in events:
         if e["severity"] != "info" and e["event"] not in want and e["event"] not in allowed:
-            problems.append(f"unexpected {e['severity']} {e['event']}: {e['summary']}")
+            problems.append(f"{where}: unexpected {e['severity']} {e['event']}: {e['summary']}")
     if extra_check is not None:
-        problems += extra_check(events)
+        problems += [f"{where}: {p}" for p in extra_check(events)]
     return problems
+
+
+def check(lab, tcpsleuth, expect):
+    if lab.sensor == "capture":
+        problems = judge(analyze(tcpsleuth, lab, lab.pcap), expect.want, expect.allowed, expect.check, "client side")
+        # The check reads what the scenario's traffic shows; where the server side is expected
+        # silent there is nothing for it to read.
+        problems += judge(analyze(tcpsleuth, lab, lab.server_pcap), expect.server_want, expect.server_allowed,
+                          expect.check if expect.server_want else None, "server side")
+        return problems
+    problems = sensor_problems(lab)
+    if problems:
+        return problems
+    events = [json.loads(line) for line in open(lab.events).read().splitlines()]
+    return judge(events, expect.want, expect.allowed, expect.check, f"{lab.sensor} sensor")
 
 
 def run_one(index, scenario, args, workdir):
@@ -552,7 +588,7 @@ def run_one(index, scenario, args, workdir):
         else:
             expected = scenario(lab)
         lab.stop_capture()
-        problems = check(lab, args.tcpsleuth, *expected)
+        problems = check(lab, args.tcpsleuth, expected)
     except Exception as e:  # noqa: BLE001 - report every failure with its context
         problems = [f"{type(e).__name__}: {e}"] + ["  " + line for line in traceback.format_exc().splitlines()[-3:]]
     finally:
