@@ -18,20 +18,26 @@ bool was_open(const FlowCommon& flow) noexcept {
     return flow.has(kFlowHandshakeDone) || flow.has(kFlowMidstream);
 }
 
-// Everything either side sent is acknowledged and each side's window has room for a
-// full-sized segment: the flow is at rest, so a silence that follows is the application's.
-// A silence with data outstanding is a loss episode (its gaps are RTO back-off); one behind
-// a window smaller than a segment is flow control (the sender waits for the window to open,
-// RFC 9293 section 3.8.6.2.1, then probes), judged by the window detectors. A side whose
-// peer never acknowledged anything (a one-sided capture) is never at rest.
-bool at_rest(const FlowCommon& f) noexcept {
-    for (unsigned d = 0; d < 2; ++d) {
-        const DirState& sender = f.dir[d];
-        const DirState& receiver = f.dir[d ^ 1u];
-        if (!sender.has(kDirSeen)) continue;
-        if (sender.has(kDirZeroWindow)) return false;
-        if (!receiver.has(kDirHasAck) || after(sender.snd_nxt, receiver.max_ack)) return false;
-        if (sender.mss != 0 && f.window_bytes(static_cast<Dir>(d)) < sender.mss) return false;
+// Judged at the first segment after a silence: was the flow at rest when it fell silent?
+// Everything either side had sent was acknowledged and each side's window had room for a
+// full-sized segment, so the silence was the application's. A silence with data outstanding
+// is a loss episode (its gaps are RTO back-off); one behind a window smaller than a segment
+// is flow control (the sender waits for the window to open, RFC 9293 section 3.8.6.2.1),
+// judged by the window detectors. The segment after the gap is itself evidence: its ACK
+// covers what its peer had sent, even when the sensor missed the ACK before the silence.
+// A side whose peer never acknowledged anything (a one-sided capture) is never at rest.
+bool was_at_rest(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& f) noexcept {
+    const DirState& self = f.dir[index(seg.dir)];
+    const DirState& peer = f.dir[index(reverse(seg.dir))];
+    // This side's data before this segment: acknowledged by the peer. A retransmission
+    // resends data that was outstanding; new data starts where this side had got to.
+    const Seq sent_before = seg.retransmission ? self.snd_nxt : Seq(pkt.tcp.seq);
+    if (!peer.has(kDirHasAck) || after(sent_before, peer.max_ack)) return false;
+    // The peer's data: acknowledged by this side, by now (this segment's ACK included).
+    if (peer.has(kDirSeen) && (!self.has(kDirHasAck) || after(peer.snd_nxt, self.max_ack))) return false;
+    for (const Dir d : {seg.dir, reverse(seg.dir)}) {
+        const DirState& s = f.dir[index(d)];
+        if (s.has(kDirZeroWindow) || (s.mss != 0 && f.window_bytes(d) < s.mss)) return false;
     }
     return true;
 }
@@ -49,11 +55,8 @@ std::uint64_t IdleInspector::significant_gap_ms(const FlowCommon& flow, const St
 
 void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                               EventSink& out) const noexcept {
-    if (!cfg_.enabled) return;
-    const bool rested = st.quiet != 0;
-    st.quiet = at_rest(flow) ? 1 : 0;
-    if (!was_open(flow)) return;
-    if (seg.gap_ms != 0 && rested && !st.watching && seg.gap_ms >= significant_gap_ms(flow, st)) {
+    if (!cfg_.enabled || !was_open(flow)) return;
+    if (seg.gap_ms != 0 && !st.watching && seg.gap_ms >= significant_gap_ms(flow, st) && was_at_rest(pkt, seg, flow)) {
         watch(pkt, seg, flow, st, out);
         return;
     }

@@ -37,7 +37,6 @@ public:
         std::uint8_t first_dir = 0;
         std::uint8_t retransmissions = 0;
         std::uint8_t flags = 0;         // kAfterKeepalive, k*Reported
-        std::uint8_t quiet = 0;         // nothing in flight after the latest packet
     };
 
     // `rule` is rst.injected's: one rule decides whether a RST's TTL is foreign.

@@ -13,11 +13,13 @@ std::int32_t flight(const DirState& sender, const DirState& receiver) noexcept {
     return receiver.has(kDirHasAck) ? sender.snd_nxt - receiver.max_ack : 0;
 }
 
-// The sender cannot put another full-sized segment into the window.
+// The sender cannot put another full-sized segment into the window: its flight fills it, or
+// the window itself is smaller than a segment (the receiver holds it there until it can
+// open it by a segment or more, RFC 9293 section 3.8.6.2.2, and the sender waits).
 bool window_full(const DirState& sender, const DirState& receiver, std::uint32_t window) noexcept {
     const std::int32_t f = flight(sender, receiver);
     const std::uint32_t mss = receiver.mss != 0 ? receiver.mss : kDefaultMss;
-    return f > 0 && static_cast<std::uint64_t>(f) + mss > window;
+    return window < mss || (f > 0 && static_cast<std::uint64_t>(f) + mss > window);
 }
 
 void enter_recovery(const DirState& sender, ReceiverLimitedInspector::Sender& s) noexcept {

@@ -19,7 +19,7 @@ event appears (Expect), on the client side of the router and, in capture mode, o
 server side. Scenarios run in parallel, each in its own namespaces, and everything is
 deleted afterwards, also when a step fails.
 
-Usage (root): lab.py --tcpsleuth PATH --seqrand PATH [--sensor capture|inline|span]
+Usage (root): lab.py --tcpsleuth PATH --seqrand PATH --rstrace PATH [--sensor capture|inline|span]
               [--workers N] [--only NAME ...] [--keep DIR]"""
 import argparse
 import concurrent.futures
@@ -93,7 +93,9 @@ class Lab:
 
     # mtu_server_link narrows the router's server-side port only: the server still announces a
     # 1460-byte MSS, as it would behind a narrow link further down the path.
-    def up(self, mtu_server_link=None, server_ttl=None, server_addrs=(), client_addrs=()):
+    # ipv6 adds 2001:2:1::2 (client), 2001:2:1::1 / 2001:2:2::1 (router), 2001:2:2::2
+    # (server) beside the IPv4 addresses (RFC 5180's benchmarking prefix).
+    def up(self, mtu_server_link=None, server_ttl=None, server_addrs=(), client_addrs=(), ipv6=False):
         for ns in self.ns.values():
             subprocess.run(["ip", "netns", "add", ns], check=True)
         if self.sensor == "inline":
@@ -118,6 +120,11 @@ class Lab:
                       "ip route add default via 198.18.2.1")
         for a in server_addrs:
             self.run("s", f"ip addr add {a}/24 dev s0")
+        if ipv6:
+            self.run("c", "ip -6 addr add 2001:2:1::2/64 dev c0 nodad && ip -6 route add default via 2001:2:1::1")
+            self.run("r", "ip -6 addr add 2001:2:1::1/64 dev r0 nodad && ip -6 addr add 2001:2:2::1/64 dev r1 nodad && "
+                          "sysctl -qw net.ipv6.conf.all.forwarding=1")
+            self.run("s", "ip -6 addr add 2001:2:2::2/64 dev s0 nodad && ip -6 route add default via 2001:2:2::1")
         if server_ttl:
             self.run("s", f"sysctl -qw net.ipv4.ip_default_ttl={server_ttl}")
         # Offloads off, or captured sizes and checksums are the host's, not the wire's.
@@ -306,6 +313,48 @@ def mtu_blackhole_no_probing(lab):
     return mtu_blackhole(lab, False)
 
 
+def mtu_blackhole_first_segment(lab):
+    """The commonest black hole: the upload's very first segment is full-sized and lost; no
+    smaller data was ever sent, so only the handshake proves the path."""
+    lab.up(mtu_server_link=1280)
+    lab.run("r", "iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP")
+    lab.run("c", "sysctl -qw net.ipv4.tcp_mtu_probing=0")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(200_000, 0, timeout=6), "the upload must not get through"
+    return Expect({"mtu.blackhole": 1}, check=blackhole_bracket("handshake", 60))
+
+
+def mtu_blackhole_ipv6_first_segment(lab):
+    """The same over IPv6: a 1280-byte link (the IPv6 minimum) and ICMPv6 packet-too-big
+    filtered; 1500-byte packets from the first data segment on."""
+    lab.up(mtu_server_link=1280, ipv6=True)
+    lab.run("r", "ip6tables -A OUTPUT -p icmpv6 --icmpv6-type packet-too-big -j DROP")
+    lab.run("c", "sysctl -qw net.ipv4.tcp_mtu_probing=0")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(200_000, 0, host="2001:2:2::2", timeout=6), "the upload must not get through"
+    return Expect({"mtu.blackhole": 1}, check=blackhole_bracket("handshake", 80))
+
+
+def blackhole_bracket(carried_by, syn_size):
+    """The bracket's lower end is the largest packet the path carried in that direction: for
+    a first-segment black hole the client's SYN (IPv4 60 bytes with Linux's options, IPv6 80)."""
+    def check(events):
+        problems = []
+        for e in events:
+            if e["event"] != "mtu.blackhole":
+                continue
+            ev = e["evidence"]
+            if ev["carried_by"] != carried_by or ev["pmtu_at_least"] != syn_size or ev["pmtu_below"] != 1500:
+                problems.append(f"bracket {ev.get('carried_by')} [{ev.get('pmtu_at_least')}, {ev.get('pmtu_below')}), "
+                                f"expected {carried_by} [{syn_size}, 1500)")
+            if e["confidence"] == "low":
+                problems.append("a full-sized first segment lost is medium confidence, not low")
+        return problems
+    return check
+
+
 def pmtud_working(lab):
     lab.up(mtu_server_link=1280)
     lab.start_capture()
@@ -359,6 +408,44 @@ def idle_timeout_rst(lab):
     lab.server()
     assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
     return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
+
+
+def conntrack_short_timeout(lab, action):
+    lab.run("r", f"iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
+    lab.run("r", "iptables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
+    lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3 "
+                 "net.netfilter.nf_conntrack_tcp_loose=0")
+
+
+def idle_short_drop(lab):
+    """A device that forgets flows after 3 s: an exchange answered within a millisecond, 6 s of
+    silence, then the next request goes unanswered. Judged against the flow, not a fixed 15 s."""
+    lab.up()
+    conntrack_short_timeout(lab, "DROP")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(100, 100, rounds=2, gap=6, timeout=4)
+    return Expect({"idle.timeout_drop": 1})
+
+
+def idle_short_rst(lab):
+    lab.up(server_ttl=60)
+    conntrack_short_timeout(lab, "REJECT --reject-with tcp-reset")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(100, 100, rounds=2, gap=6, timeout=4)
+    return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
+
+
+def idle_rhythm(lab):
+    """Request/response every 2 s through the same 3 s device: every gap is the flow's rhythm
+    and every one survives; nothing to report."""
+    lab.up()
+    conntrack_short_timeout(lab, "DROP")
+    lab.start_capture()
+    lab.server()
+    assert lab.client(100, 100, rounds=4, gap=2, timeout=4)
+    return Expect({})
 
 
 def keepalive_survives(lab):
@@ -416,9 +503,70 @@ def rst_injected(lab):
     return Expect({"rst.injected": 1})
 
 
-def seq_randomization(lab, seqrand):
+def rst_race(lab, tools, ack="next"):
+    """An in-path injector answers every SYN with a forged RST from the router's own stack,
+    20 ms before the server's real SYN-ACK gets there. With ACK = ISN+1 the client takes it
+    and the connection is refused; with ACK = ISN the client must ignore it."""
     lab.up()
-    p = lab.spawn("r", [seqrand, "0", "198.18.1.2", "0x40000000", "40"])
+    p = lab.spawn("r", [tools.rstrace, "0", ack, "40"])
+    assert p.stdout.readline().strip() == "ready", "rstrace did not start"
+    lab.run("r", f"iptables -A FORWARD -i r0 -p tcp --syn --dport {PORT} -j NFQUEUE --queue-num 0")
+    lab.start_capture()
+    lab.server()
+    ok = lab.client(1000, 1000, timeout=5)
+    assert ok == (ack == "isn"), "ISN+1 must refuse the connection, ISN must not"
+    return Expect({"rst.injected": 1}, check=raced_handshake)
+
+
+def rst_race_wrong_ack(lab, tools):
+    return rst_race(lab, tools, ack="isn")
+
+
+def raced_handshake(events):
+    return [f"rst.injected says {e['evidence'].get('racing_handshake')}, expected before_syn_ack"
+            for e in events if e["event"] == "rst.injected" and e["evidence"].get("racing_handshake") != "before_syn_ack"]
+
+
+def one_way_acks_lost(lab):
+    """Past the first 100 kB of an upload the server's packets stop reaching the client (a
+    filter on the client's side of the sensor): the sensor sees the server acknowledge data
+    the client keeps resending with back-off."""
+    lab.up()
+    lab.run("c", f"iptables -A INPUT -p tcp --sport {PORT} -m connbytes --connbytes 100000: "
+                 "--connbytes-dir original --connbytes-mode bytes -j DROP")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(2_000_000, 0, timeout=5), "the upload must stall"
+    # The server side sees the same ACKs pass toward the client.
+    return Expect({"path.one_way_loss": 1}, server_want={"path.one_way_loss": 1})
+
+
+def receiver_limited(lab):
+    """The server reads 8 KiB every 5 ms with a 32 KiB buffer: the network could deliver far
+    faster, so the window fills and closes again and again."""
+    lab.up()
+    lab.start_capture()
+    lab.server("trickle", "0.005")
+    assert lab.client(3_000_000, 0, timeout=30)
+    # About 2 s of upload, nearly all of it waiting on the window: reported as info after four
+    # episodes, then as a warning once it dominates with more than 1 s held back.
+    return Expect({"window.receiver_limited": 2}, check=receiver_dominates,
+                  server_want={"window.receiver_limited": 2})
+
+
+def receiver_dominates(events):
+    worst = [e for e in events if e["event"] == "window.receiver_limited" and e["severity"] == "warning"]
+    if not worst:
+        return ["window.receiver_limited never reached warning"]
+    ev = worst[0]["evidence"]
+    if ev["share_percent"] < 50 or ev["limited_s"] < 1.0 or ev["receiver"] != "server":
+        return [f"the warning's evidence does not show a dominant receiver: {ev}"]
+    return []
+
+
+def seq_randomization(lab, tools):
+    lab.up()
+    p = lab.spawn("r", [tools.seqrand, "0", "198.18.1.2", "0x40000000", "40"])
     assert p.stdout.readline().strip() == "ready", "seqrand did not start"
     lab.run("r", "iptables -A FORWARD -i r0 -p tcp -m length --length 1000:65535 "
                  "-m statistic --mode random --probability 0.03 -j DROP")
@@ -484,9 +632,13 @@ def check_applications(events):
 
 
 SCENARIOS = [clean_bulk, clean_loss, sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
-             wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing, pmtud_working,
-             ecn_syn_dropped, ecn_bleached, idle_timeout_drop, idle_timeout_rst, keepalive_survives,
-             state_table_full, zero_window, rst_injected, seq_randomization, short_connections, applications]
+             wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing, mtu_blackhole_first_segment,
+             mtu_blackhole_ipv6_first_segment, pmtud_working, ecn_syn_dropped, ecn_bleached, idle_timeout_drop,
+             idle_timeout_rst, idle_short_drop, idle_short_rst, idle_rhythm, keepalive_survives, state_table_full,
+             zero_window, rst_injected, rst_race, rst_race_wrong_ack, one_way_acks_lost, receiver_limited,
+             seq_randomization, short_connections, applications]
+# Scenarios that drive one of the lab's own tools (NFQUEUE programs).
+USES_TOOLS = {seq_randomization, rst_race, rst_race_wrong_ack}
 
 
 def final_counters(log_text):
@@ -583,10 +735,7 @@ def run_one(index, scenario, args, workdir):
     lab = Lab(scenario.__name__, workdir, index, args.sensor, args.tcpsleuth, args.workers)
     started = time.time()
     try:
-        if scenario is seq_randomization:
-            expected = scenario(lab, args.seqrand)
-        else:
-            expected = scenario(lab)
+        expected = scenario(lab, args) if scenario in USES_TOOLS else scenario(lab)
         lab.stop_capture()
         problems = check(lab, args.tcpsleuth, expected)
     except Exception as e:  # noqa: BLE001 - report every failure with its context
@@ -602,6 +751,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tcpsleuth", required=True)
     ap.add_argument("--seqrand", required=True)
+    ap.add_argument("--rstrace", required=True)
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--keep", help="keep the captures in this directory")
     ap.add_argument("--jobs", type=int, default=6)

@@ -8,11 +8,14 @@ import time
 
 
 def serve(port, mode, arg):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)  # dual-stack: IPv4 clients too
+    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if mode == "slow":
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-    ls.bind(("0.0.0.0", port))
+    if mode == "trickle":
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    ls.bind(("::", port))
     ls.listen(256)
     ls.settimeout(120)
     while True:
@@ -36,6 +39,9 @@ def serve_one(conn, mode, arg):
 def handle(conn, mode, arg):
     if mode == "slow":  # a receiver that stops reading: its window closes
         time.sleep(float(arg))
+    # "trickle": a receiver that reads 8 KiB every `arg` seconds, slower than the network
+    # delivers: its window fills and closes again and again.
+    read_size, pause = (8192, float(arg)) if mode == "trickle" else (65536, 0.0)
     while True:
         line = b""
         while not line.endswith(b"\n"):
@@ -47,15 +53,17 @@ def handle(conn, mode, arg):
         up, down = (int(x) for x in line.split())
         got = 0
         while got < up:
-            chunk = conn.recv(min(65536, up - got))
-            if not chunk:
+            data = conn.recv(min(read_size, up - got))
+            if not data:
                 return
-            got += len(chunk)
+            got += len(data)
+            if pause:
+                time.sleep(pause)
         conn.sendall(b"d" * down if down else b"k")
 
 
 def client(host, port, up, down, rounds=1, gap=0.0, keepalive=0, timeout=10.0, src=None, first=-1):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     if keepalive:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive)
