@@ -42,6 +42,7 @@ constexpr const char* kUsage =
     "  --report FILE          write the report to FILE instead of stderr ('-' stdout, 'none' no report)\n"
     "  --report-format FMT    text (default) or json\n"
     "  --no-report            do not write a report\n"
+    "  --min-confidence C     leave out findings below C: low (default), medium or high (counted in the report)\n"
     "  --flows N              flow table capacity (default 1048576; overrides flows.capacity)\n"
     "  --config FILE          thresholds, switches, idle profiles and payload rules from a tcpsleuth TOML\n"
     "                         file (without it: the defaults and the built-in rules; see `tcpsleuth rules`)\n"
@@ -67,6 +68,7 @@ struct Options {
     std::string control;
     bool hold = false;
     bool progress = true;
+    std::optional<Confidence> min_confidence;  // overrides output.min_confidence
 };
 
 // Returns -1 to continue, otherwise an exit code.
@@ -121,6 +123,15 @@ int parse_options(int argc, char** argv, Options& o) {
             const char* v = need_value(a.c_str());
             if (v == nullptr) return 1;
             (a == "--config" ? o.config : o.control) = v;
+        } else if (a == "--min-confidence") {
+            const char* v = need_value("--min-confidence");
+            if (v == nullptr) return 1;
+            Confidence c;
+            if (!parse_confidence(v, c)) {
+                std::fprintf(stderr, "tcpsleuth analyze: --min-confidence must be low, medium or high, not '%s'\n", v);
+                return 1;
+            }
+            o.min_confidence = c;
         } else if (a == "--hold") {
             o.hold = true;
         } else if (a == "--no-progress") {
@@ -308,11 +319,11 @@ int analyze_main(int argc, char** argv) {
     std::signal(SIGTERM, on_stop);
 
     EventWriter writer(events.get(), report);
+    writer.set_min_confidence(opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output));
     const auto drain = [&] {
         Event e;
         while (ring.try_pop(e)) {
-            writer.write(e);
-            control.on_event(e, writer.last_line());
+            if (writer.write(e)) control.on_event(e, writer.last_line());
         }
     };
 

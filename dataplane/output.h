@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "config/daemon_config.h"
 #include "inspectors/event_format.h"
 #include "inspectors/report.h"
 
@@ -24,17 +25,33 @@ inline FilePtr open_output(const std::string& path, std::FILE* dflt) {
     return FilePtr(std::fopen(path.c_str(), "w"));
 }
 
+// output.min_confidence as a Confidence (the loader accepts only the three names).
+inline Confidence min_confidence(const OutputConfig& out) noexcept {
+    Confidence c = Confidence::kLow;
+    parse_confidence(out.min_confidence, c);
+    return c;
+}
+
 // Each event as one JSON line, and into the report. Off the packet path (the main core or
 // analyze's loop): formatting and I/O happen here, never in a worker.
 class EventWriter {
 public:
     EventWriter(std::FILE* out, Report& report) : out_(out), report_(report) {}
 
-    void write(const Event& e) {
+    // Findings below `c` are counted in the report and written nowhere (output.min_confidence).
+    void set_min_confidence(Confidence c) noexcept { min_ = c; }
+
+    // False when the event was below the minimum confidence: it goes nowhere else either.
+    bool write(const Event& e) {
+        if (e.confidence < min_) {
+            report_.add_below_confidence(min_);
+            return false;
+        }
         report_.add(e);
         line_ = format_event_json(e);
         line_ += '\n';
         std::fwrite(line_.data(), 1, line_.size(), out_);
+        return true;
     }
 
     // The last event written, without its newline (the control socket streams it as is).
@@ -46,6 +63,7 @@ private:
     std::FILE* out_;
     Report& report_;
     std::string line_;  // reused: one allocation for the whole run
+    Confidence min_ = Confidence::kLow;
 };
 
 }  // namespace tcpsleuth

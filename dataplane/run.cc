@@ -135,6 +135,7 @@ public:
         }
         events_ = events.get();
         writer_ = std::make_unique<EventWriter>(events_, report_);
+        writer_->set_min_confidence(min_confidence(cfg_.output));
         if (cfg_.ports.empty()) {
             std::fprintf(stderr, "tcpsleuth: %s: no [[ports]]: give at least one device to receive from\n", config_path_.c_str());
             return 1;
@@ -386,6 +387,8 @@ private:
         r.on_config = [this, next, done = std::move(done)] {
             cfg_.output.stats_interval_s = next.output.stats_interval_s;
             cfg_.output.exit_when_idle_s = next.output.exit_when_idle_s;
+            cfg_.output.min_confidence = next.output.min_confidence;
+            writer_->set_min_confidence(min_confidence(cfg_.output));
             cfg_.inspect = next.inspect;
             cfg_.inspect.flows.capacity = shared_.workers[0]->table.capacity();
             cfg_.logging.level = next.logging.level;
@@ -528,8 +531,7 @@ private:
         Event e;
         for (auto& w : shared_.workers) {
             while (w->events.try_pop(e)) {
-                writer_->write(e);
-                control_.on_event(e, writer_->last_line());
+                if (writer_->write(e)) control_.on_event(e, writer_->last_line());
             }
         }
         std::fflush(events_);

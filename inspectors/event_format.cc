@@ -30,6 +30,16 @@ std::string_view to_string(Confidence c) noexcept {
     return "?";
 }
 
+bool parse_confidence(std::string_view text, Confidence& out) noexcept {
+    for (const Confidence c : {Confidence::kLow, Confidence::kMedium, Confidence::kHigh}) {
+        if (text == to_string(c)) {
+            out = c;
+            return true;
+        }
+    }
+    return false;
+}
+
 std::string_view to_string(Where w) noexcept {
     switch (w) {
         case Where::kUnknown: return "unknown";

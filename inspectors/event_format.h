@@ -23,6 +23,9 @@ struct FlowEndpoints {
 FlowEndpoints endpoints(const FlowKey& key, bool client_is_lo);
 FlowEndpoints endpoints(const Event& e);
 
+// "low" | "medium" | "high" (to_string's inverse); false for anything else.
+bool parse_confidence(std::string_view text, Confidence& out) noexcept;
+
 std::string event_summary(const Event& e);
 std::string event_advice(const Event& e);
 // The advice shared by every event of a kind (for the report's per-diagnosis section).

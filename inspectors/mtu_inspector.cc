@@ -120,7 +120,6 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         s.last_retx_pkt = s.stuck_pkt;
         s.shrunk_len = 0;
         s.shrunk_ip_len = 0;
-        s.delivered_after = 0;
     }
     if (s.reported == 0 && size_suspect(flow, s, pkt.is_ipv4(), cfg_.min_retransmissions)) {
         s.reported = 1;
@@ -176,7 +175,13 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
             s.delivered_ip_len = s.small_ip_len;
         }
         note_carried(s, s.small_ip_len);
-        if (s.stuck_len != 0 && s.small_len < s.stuck_len) s.delivered_after = 1;
+        // SACKed, not cumulatively acknowledged: something before it is still missing. If the
+        // large segment resent later lies before it, the receiver took a smaller segment sent
+        // after the large one while the large one never arrived.
+        if (before(ack, s.small_seq)) {
+            s.sacked_end = s.small_seq + s.small_len;
+            s.has_sacked_end = 1;
+        }
         s.small_len = 0;
     }
     if (s.stuck_len == 0) return;
@@ -201,7 +206,7 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
     s.stuck_len = 0;
     s.stuck_retx = 0;
     s.shrunk_len = 0;
-    s.delivered_after = 0;
+    s.has_sacked_end = 0;
 }
 
 void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowCommon& flow, State& st,
@@ -236,7 +241,7 @@ void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, b
         .confirmed = confirmed,
         .capture_ended = capture_ended,
         .icmp_seen = st.icmp_mtu != 0 && st.icmp_dir == index(sender),
-        .delivered_after = s.delivered_after != 0,
+        .delivered_after = s.has_sacked_end != 0 && after_eq(s.sacked_end, s.stuck_seq + s.stuck_len),
         .lost_payload = s.stuck_len,
         .lost_ip_len = s.stuck_ip_len,
         .delivered_payload = s.delivered_len,

@@ -35,6 +35,7 @@ public:
         Seq probe_end;                    // end of the largest unconfirmed new segment
         Seq stuck_seq;                    // start of the segment being retransmitted unacknowledged
         Seq small_seq;                    // the latest new segment smaller than the largest unconfirmed
+        Seq sacked_end;                   // end of a smaller segment SACKed (has_sacked_end)
         std::uint32_t stuck_since_ms = 0; // its first retransmission
         std::uint32_t last_retx_ms = 0;   // its latest counted retransmission
         std::uint32_t stuck_pkt = 0;
@@ -47,7 +48,7 @@ public:
         std::uint16_t syn_ip_len = 0;     // this side's SYN (or SYN-ACK)
         std::uint16_t carried_ip_len = 0; // largest packet of this side proven across: SYN or data
         std::uint8_t stuck_retx = 0;
-        std::uint8_t delivered_after = 0; // a smaller segment got through while this one was stuck
+        std::uint8_t has_sacked_end = 0;  // a smaller segment was SACKed while larger ones before it were not
         std::uint8_t reported = 0;        // 1: suspected, 2: confirmed
     };
     struct State {

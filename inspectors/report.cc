@@ -107,8 +107,10 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     if (!run.input_warning.empty()) out += "  input        " + run.input_warning + "\n";
     out += "\n";
 
-    if (kinds_.empty()) {
+    if (kinds_.empty() && below_confidence_ == 0) {
         out += "Diagnoses: none. Every TCP flow in this input looks healthy to the enabled inspectors.\n\n";
+    } else if (kinds_.empty()) {
+        out += "Diagnoses: none at or above the minimum confidence.\n\n";
     } else {
         out += "Diagnoses\n";
         for (const auto& [name, k] : kinds_) {
@@ -119,6 +121,11 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
             out += "    advice: " + std::string(kind_advice(name)) + "\n";
         }
         out += "\n";
+    }
+    if (below_confidence_ != 0) {
+        out += line("  %llu finding%s below %s confidence left out (output.min_confidence, --min-confidence)\n\n",
+                    static_cast<unsigned long long>(below_confidence_), below_confidence_ == 1 ? "" : "s",
+                    std::string(to_string(min_confidence_)).c_str());
     }
 
     if (!paths_.empty()) {
@@ -199,6 +206,8 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
         w.end_object();
     }
     w.end_array();
+    w.field("min_confidence", to_string(min_confidence_));
+    w.field("below_min_confidence", below_confidence_);
     w.key("by_server").begin_array();
     for (const auto& [server, row] : paths_) {
         for (const auto& [kind, ids] : row.kinds) {

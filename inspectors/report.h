@@ -29,6 +29,11 @@ struct RunInfo {
 class Report {
 public:
     void add(const Event& e);
+    // A finding left out for its confidence (output.min_confidence): counted, said in the report.
+    void add_below_confidence(Confidence min) noexcept {
+        ++below_confidence_;
+        min_confidence_ = min;
+    }
 
     std::string text(const RunInfo& run, const CoreCounters& c) const;
     std::string json(const RunInfo& run, const CoreCounters& c) const;
@@ -56,6 +61,8 @@ private:
     std::map<std::string, Kind> kinds_;
     std::map<std::uint64_t, FlowRow> flows_;
     std::map<std::string, PathRow> paths_;  // "server:port"
+    std::uint64_t below_confidence_ = 0;
+    Confidence min_confidence_ = Confidence::kLow;
 };
 
 }  // namespace tcpsleuth
