@@ -9,6 +9,7 @@ namespace {
 
 constexpr const char* kFaultNames[kFaultKinds] = {
     "syn-unanswered", "mtu-blackhole", "options-stripped", "ecn-bleached", "sack-invalid", "idle-timeout", "zero-window",
+    "mtu-blackhole-first", "mtu-blackhole-first-v6", "idle-short", "rst-race", "one-way-loss", "receiver-limited",
 };
 
 constexpr std::uint64_t kMs = 1'000'000;
@@ -34,11 +35,20 @@ bool parse_fault(const std::string& name, Fault& out) {
 // (1 kHz, RFC 7323) the way the stacks would, so a script says only what its fault needs.
 class EpisodeConn {
 public:
-    EpisodeConn(FaultEpisodes& out, std::uint32_t episode, std::uint64_t start_ns) : out_(out), start_ns_(start_ns) {
-        client_[0] = 198, client_[1] = 19, client_[2] = static_cast<std::uint8_t>(128 + episode / 125);
-        client_[3] = static_cast<std::uint8_t>(1 + episode % 125);
-        server_[0] = 198, server_[1] = 19, server_[2] = static_cast<std::uint8_t>(64 + episode / 250);
-        server_[3] = static_cast<std::uint8_t>(1 + episode % 250);
+    EpisodeConn(FaultEpisodes& out, std::uint32_t episode, std::uint64_t start_ns, bool ipv6 = false)
+        : out_(out), start_ns_(start_ns), ipv6_(ipv6) {
+        if (ipv6) {
+            // 2001:2:f::N (clients) and 2001:2:e::N (servers), N = episode + 1.
+            for (std::uint8_t* a : {client_, server_}) a[0] = 0x20, a[1] = 0x01, a[3] = 0x02;
+            client_[5] = 0x0f, server_[5] = 0x0e;
+            put16(client_ + 14, episode + 1);
+            put16(server_ + 14, episode + 1);
+        } else {
+            client_[0] = 198, client_[1] = 19, client_[2] = static_cast<std::uint8_t>(128 + episode / 125);
+            client_[3] = static_cast<std::uint8_t>(1 + episode % 125);
+            server_[0] = 198, server_[1] = 19, server_[2] = static_cast<std::uint8_t>(64 + episode / 250);
+            server_[3] = static_cast<std::uint8_t>(1 + episode % 250);
+        }
         client_port_ = static_cast<std::uint16_t>(40000 + episode % 1000);
         const std::uint64_t h = mix(0xfa17'0000'0000ull + episode);
         client_isn_ = static_cast<std::uint32_t>(h);
@@ -62,14 +72,17 @@ public:
         if (extra_len != 0) std::memcpy(options + 12, extra, extra_len);
         emit(from_client, ms, seq, ack, flags, payload, window, ecn, options, 12 + extra_len);
     }
+    // Payload of a full-sized segment: the MSS less the timestamp option.
+    std::uint32_t full_payload() const { return mss() - 12; }
+
     void client_syn(std::uint64_t ms, std::uint8_t ecn_flags = 0) {
         std::uint8_t o[20];
-        linux_syn_options(o, 1460, tsval(true, ms), 0, 7);
+        linux_syn_options(o, mss(), tsval(true, ms), 0, 7);
         emit(true, ms, client_isn_, 0, kSyn | ecn_flags, 0, kClientSynWindow, kNotEct, o, 20);
     }
     void server_synack(std::uint64_t ms, std::uint8_t ecn_flags = 0) {
         std::uint8_t o[20];
-        linux_syn_options(o, 1460, tsval(false, ms), tsecr(false), 7);
+        linux_syn_options(o, mss(), tsval(false, ms), tsecr(false), 7);
         emit(false, ms, server_isn_, client_isn_ + 1, kSyn | kAck | ecn_flags, 0, kServerSynWindow, kNotEct, o, 20);
     }
     // The SYN-ACK as Linux with timestamps writes it (MSS, SACK_PERM, TS, NOP, WS) with the
@@ -99,6 +112,13 @@ public:
     void server_ack(std::uint64_t ms, std::uint16_t window = kServerWindow) {
         segment(false, ms, snxt_, cnxt_, kAck, 0, window);
     }
+    // A RST claiming to come from the server, made elsewhere: its own TTL and IP ID.
+    void forged_server_rst(std::uint64_t ms, std::uint32_t seq, std::uint32_t ack, std::uint8_t ttl) {
+        TcpFrame f = frame(false, seq, ack, kRst | kAck, 0, 0, kNotEct, nullptr, 0);
+        f.ttl = ttl;
+        f.ip_id = 0x5a5a;
+        out_.add(start_ns_ + ms * kMs, f);
+    }
     void close(std::uint64_t ms, std::uint16_t server_window = kServerWindow, std::uint16_t client_window = kClientWindow) {
         segment(true, ms, cnxt_, snxt_, kFin | kAck, 0, client_window);
         ++cnxt_;
@@ -115,13 +135,20 @@ private:
     }
     std::uint32_t tsecr(bool from_client) const { return from_client ? last_server_tsval_ : last_client_tsval_; }
 
+    std::uint16_t mss() const { return ipv6_ ? 1440 : 1460; }
+
     void emit(bool from_client, std::uint64_t ms, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags,
               std::uint32_t payload, std::uint16_t window, std::uint8_t ecn, const std::uint8_t* options,
               std::uint32_t options_len) {
+        out_.add(start_ns_ + ms * kMs, frame(from_client, seq, ack, flags, payload, window, ecn, options, options_len));
+    }
+    TcpFrame frame(bool from_client, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags, std::uint32_t payload,
+                   std::uint16_t window, std::uint8_t ecn, const std::uint8_t* options, std::uint32_t options_len) {
         TcpFrame f;
+        f.ipv6 = ipv6_;
         f.from_client = from_client;
-        std::memcpy(f.src, from_client ? client_ : server_, 4);
-        std::memcpy(f.dst, from_client ? server_ : client_, 4);
+        std::memcpy(f.src, from_client ? client_ : server_, 16);
+        std::memcpy(f.dst, from_client ? server_ : client_, 16);
         f.sport = from_client ? client_port_ : 443;
         f.dport = from_client ? 443 : client_port_;
         f.seq = seq, f.ack = ack, f.flags = flags, f.window = window;
@@ -130,12 +157,13 @@ private:
         f.ttl = from_client ? 64 : 57;
         f.ip_ecn = ecn;
         f.ip_id = from_client ? client_ip_id_++ : server_ip_id_++;
-        out_.add(start_ns_ + ms * kMs, f);
+        return f;
     }
 
     FaultEpisodes& out_;
     std::uint64_t start_ns_;
-    std::uint8_t client_[4], server_[4];
+    bool ipv6_;
+    std::uint8_t client_[16] = {}, server_[16] = {};
     std::uint16_t client_port_;
     std::uint32_t client_isn_, server_isn_, cnxt_, snxt_;
     std::uint32_t client_clock_, server_clock_, last_client_tsval_ = 0, last_server_tsval_ = 0;
@@ -175,7 +203,7 @@ void FaultEpisodes::add(std::uint64_t ts_ns, const TcpFrame& f) {
 // Each script is the shape the inspector's catalog test documents, as a real stack would
 // continue it. Times in milliseconds from the episode's start.
 void FaultEpisodes::script(Fault kind, std::uint32_t episode, std::uint64_t start_ns) {
-    EpisodeConn c(*this, episode, start_ns);
+    EpisodeConn c(*this, episode, start_ns, kind == Fault::kMtuBlackholeFirstV6);
     switch (kind) {
         case Fault::kSynUnanswered:
             // A full state table drops the SYN; Linux retries with the same ISN at +1, +3, +7 s.
@@ -264,6 +292,68 @@ void FaultEpisodes::script(Fault kind, std::uint32_t episode, std::uint64_t star
             c.client_data(2110, 1000);
             c.server_ack(2120);
             c.close(2130);
+            break;
+        }
+        case Fault::kMtuBlackholeFirst:
+        case Fault::kMtuBlackholeFirstV6: {
+            // The upload's first segment is full-sized (IP length 1500) and the path carries
+            // less, with ICMP filtered: resent with RTO back-off, never acknowledged; nothing
+            // smaller was ever sent, so only the handshake proves the path.
+            c.handshake(0);
+            const std::uint32_t full = c.full_payload();
+            const std::uint32_t lost = c.cnxt();
+            c.client_data(30, full);
+            for (const std::uint64_t ms : {250, 650, 1450, 3050}) c.segment(true, ms, lost, c.snxt(), kAck | kPsh, full, 502);
+            break;
+        }
+        case Fault::kIdleShort: {
+            // A device that forgets flows after a few seconds: an exchange answered within a
+            // millisecond, 6 s of silence, then the client's request is resent unanswered.
+            c.handshake(0);
+            c.client_data(30, 100);
+            c.server_data(31, 200);
+            c.client_ack(32);
+            const std::uint32_t seq = c.cnxt();
+            c.client_data(6032, 100);
+            for (const std::uint64_t ms : {6232, 6632}) c.segment(true, ms, seq, c.snxt(), kAck | kPsh, 100, 502);
+            break;
+        }
+        case Fault::kRstRace: {
+            // An in-path filter answers the SYN with a RST (acknowledging ISN+1, from its own
+            // stack: TTL 64, against the server's 57) before the real SYN-ACK arrives; the
+            // client, having taken the RST, answers the SYN-ACK with a RST of its own.
+            c.client_syn(0);
+            c.forged_server_rst(1, 0, c.client_isn() + 1, 64);
+            c.server_synack(10);
+            c.segment(true, 11, c.client_isn() + 1, 0, kRst, 0, 0);
+            break;
+        }
+        case Fault::kOneWayLoss: {
+            // The server's packets stop reaching the client somewhere past the sensor: the
+            // server acknowledges the upload's segment, the client resends it with back-off.
+            c.handshake(0);
+            c.client_data(30, 1000);
+            c.server_ack(35);
+            const std::uint32_t seq = c.cnxt();
+            c.client_data(40, 1000);
+            c.server_ack(45);
+            for (const std::uint64_t ms : {250, 650, 1450}) {
+                c.segment(true, ms, seq, c.snxt(), kAck | kPsh, 1000, 502);
+                c.server_ack(ms + 5);  // a duplicate ACK, lost on its way like the first
+            }
+            break;
+        }
+        case Fault::kReceiverLimited: {
+            // The server's application reads slowly: each burst fills its 16 KiB window
+            // (128 << 7), the window closes, and reopens 100 ms later; 15 times over 1.5 s.
+            c.handshake(0);
+            std::uint64_t ms = 30;
+            for (int round = 0; round < 15; ++round, ms += 100) {
+                for (int i = 0; i < 11; ++i) c.client_data(ms, 1448);
+                c.server_ack(ms + 1, 0);
+                c.server_ack(ms + 99, 128);
+            }
+            c.close(ms);
             break;
         }
     }

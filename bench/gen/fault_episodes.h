@@ -2,8 +2,9 @@
 // Fault episodes: scripted connections that show one fault of the event catalog each, the
 // way it looks at a sensor on the client side of the path (DESIGN.md, "How each fault
 // shows at one sensor"). They run beside the healthy lap, on addresses of their own:
-// clients 198.19.128.0/17, servers 198.19.64.0/18, one server per episode so no finding on
-// one episode's path can come from another's.
+// clients 198.19.128.0/17, servers 198.19.64.0/18 (IPv6 episodes: clients 2001:2:f::/64,
+// servers 2001:2:e::/64), one server per episode so no finding on one episode's path can
+// come from another's.
 //
 // Episode k (over all kinds, interleaved) starts k x 2 s after the first: no more than five
 // SYN episodes fail inside the 10 s surge window, below the state-table surge's ten, so each
@@ -25,8 +26,14 @@ enum class Fault : std::uint8_t {
     kSackInvalid,     // a sequence-randomizing firewall: SACK edges off by a constant
     kIdleTimeout,     // 400 s of silence, then the client's data goes unanswered
     kZeroWindow,      // the server's window closed for 2 s while the client probes
+    kMtuBlackholeFirst,    // the upload's first, full-sized segment never arrives; nothing smaller was sent
+    kMtuBlackholeFirstV6,  // the same over IPv6 (packet-too-big filtered, path MTU 1280)
+    kIdleShort,       // 6 s of silence after an exchange answered in a millisecond; then unanswered
+    kRstRace,         // a forged RST answers the SYN before the server's real SYN-ACK
+    kOneWayLoss,      // the server acknowledges the upload; the client keeps resending it
+    kReceiverLimited, // the server's window closes and opens again and again: a slow reader
 };
-constexpr unsigned kFaultKinds = 7;
+constexpr unsigned kFaultKinds = 13;
 
 // CLI names ("syn-unanswered", ...), in enum order.
 const char* fault_name(Fault f);

@@ -115,7 +115,7 @@ def faults_on_the_wire(work):
         time.sleep(3)
         faults = [a for f in FAULTS if f != "idle-timeout" for a in ("--fault", f)]
         r = topo.run("g", str(rfc2544.GEN), "--flows", "300", "--rounds", "6", "--sizes", "imix", "--ecn", "30",
-                     "--rate", "20000", "--duration", "20", *faults, "--tx", "net_af_packet0,iface=g0", "--json",
+                     "--rate", "20000", "--duration", "28", *faults, "--tx", "net_af_packet0,iface=g0", "--json",
                      "--eal", f"--no-huge -m 256 --no-pci --no-shconf --file-prefix tsl-gen-tx{os.getpid()}", check=False)
         time.sleep(1)
         sensor.send_signal(signal.SIGINT)
