@@ -631,6 +631,128 @@ TEST(Shapes, SlowReader) {
     }
 }
 
+// ---- options.stripped, window.scale_mismatch ---------------------------------------------------
+
+// A device overwrites window scale in the SYN-ACK with NOPs. The server scales its windows
+// (65160 >> shift, below one segment); the client reads them raw and sends exactly that.
+// In front of the device the sensor sees the NOPs and the tiny windows; behind it, the
+// option intact and a client that never used it.
+TEST(Shapes, WindowScaleStrippedFromTheSynAck) {
+    for (const Shape& shape : shapes(false)) {
+        SCOPED_TRACE(shape.name());
+        PathSim sim(shape);
+        sim.set_device([](Seg& s, double) {
+            if ((s.flags & (kSyn | kAck)) == (kSyn | kAck)) s.wscale_nopped = true;
+            return true;
+        });
+        SimConn conn(sim);
+        double t = conn.handshake(0);
+        const auto raw = static_cast<std::uint16_t>(65160 >> sim.wscale());
+        for (int i = 0; i < 6; ++i) {
+            Seg ack = conn.ack_from(false);
+            ack.window = raw;
+            const double at = *sim.send(ack, t);
+            const Seg d = conn.data(true, raw);
+            conn.received(false, d.seq + raw);
+            t = *sim.send(d, at + 0.05) + 0.05;
+        }
+        const bool client_side = shape.sensor == SensorSide::kClientSide;
+        const std::vector<Event> ev = run(sim);
+        const auto strip = judge(ev, "options.stripped", true, {"window.scale_mismatch"});
+        const auto mismatch = judge(ev, "window.scale_mismatch", true, {"options.stripped"});
+        if (strip.empty() || mismatch.empty()) continue;
+        const auto& o = std::get<OptionsStripped>(strip[0].detail);
+        EXPECT_EQ(o.option, OptionKind::kWscale);
+        EXPECT_EQ(o.side, Side::kServer);
+        // Stripped between the server and the sensor (upstream), or past it (downstream).
+        EXPECT_EQ(strip[0].where, client_side ? Where::kUpstream : Where::kDownstream);
+        const auto& m = std::get<WindowScaleMismatch>(mismatch[0].detail);
+        EXPECT_EQ(m.scaling_side, Side::kServer);
+        EXPECT_EQ(m.reader_capped, !client_side);
+        EXPECT_EQ(mismatch[0].where, client_side ? Where::kUpstream : Where::kDownstream);
+    }
+}
+
+// ---- ecn.bleached ------------------------------------------------------------------------------
+
+// ECN agreed; a device rewriting the TOS byte clears ECT from the server's data. In front of
+// the device the data arrives Not-ECT; behind it, still ECT(0).
+TEST(Shapes, EcnBleached) {
+    for (const Shape& shape : shapes(false)) {
+        SCOPED_TRACE(shape.name());
+        PathSim sim(shape);
+        sim.set_device([](Seg& s, double) {
+            if (!s.from_client) s.ecn = 0;
+            return true;
+        });
+        SimConn conn(sim);
+        double t = conn.handshake(0, true);
+        for (int i = 0; i < 12; ++i) {
+            Seg d = conn.data(false, 1000);
+            d.ecn = 2;  // ECT(0) on new data (RFC 3168 section 6.1.1)
+            const double at = *sim.send(d, t);
+            conn.received(true, d.seq + 1000);
+            t = *sim.send(conn.ack_from(true), at + 0.05) + 0.05;
+        }
+        const bool sees = shape.sensor == SensorSide::kClientSide;
+        const auto found = judge(run(sim), "ecn.bleached", sees);
+        if (!found.empty()) {
+            EXPECT_EQ(std::get<EcnBleached>(found[0].detail).sender, Side::kServer);
+        }
+    }
+}
+
+// ---- mtu.icmp_frag_needed ----------------------------------------------------------------------
+
+// A narrow link whose router does send frag-needed / packet-too-big. When the ICMP gets to
+// the client, the client shrinks its segments: information. When it is dropped between the
+// sensor and the client, the client keeps resending full-sized: the ICMP is ignored (warning),
+// and no sensor on the client's side takes it for a black hole.
+void icmp_too_big(const Shape& shape, bool reaches_sender) {
+    PathSim sim(shape);
+    const std::uint32_t pmtu = shape.family == Family::kV4 ? 1400 : 1280;
+    sim.set_device([&](Seg& s, double) { return sim.ip_len(s.len) <= pmtu; });
+    SimConn conn(sim);
+    const double rtt = shape.rtt_ms;
+    const double t = conn.handshake(0);
+    const std::uint32_t full = sim.full_payload();
+    const Seg big = conn.data(true, full);
+    sim.send(big, t);
+    sim.inject_icmp_too_big(big, t + rtt / 4, static_cast<std::uint16_t>(pmtu));
+    if (reaches_sender) {
+        const std::uint32_t fits = pmtu - (sim.ip_len(0));
+        const auto at = sim.send(conn.resend(true, big.seq, fits), t + rtt / 2 + 1);
+        conn.received(false, big.seq + fits);
+        sim.send(conn.ack_from(false), *at + 0.05);
+    } else {
+        double rt = t;
+        for (std::uint32_t k = 1; k <= 4; ++k) {
+            rt += test::rto_ms(*shape.stack, rtt, k);
+            sim.send(conn.resend(true, big.seq, full), rt);
+        }
+    }
+    const bool sees = shape.sensor == SensorSide::kClientSide;
+    const std::vector<Event> ev = run(sim);
+    SCOPED_TRACE(reaches_sender ? "icmp-reaches-sender" : "icmp-lost-past-sensor");
+    // The first report is information; an ignored one is reported again as a warning. A
+    // sensor that saw the ICMP does not call the loss a black hole; one behind the device
+    // sees neither the segment nor the ICMP.
+    const auto found = judge(ev, "mtu.icmp_frag_needed", sees, {"mtu.blackhole"});
+    if (!sees || found.empty()) return;
+    EXPECT_EQ(std::get<IcmpFragNeeded>(found[0].detail).mtu, pmtu);
+    EXPECT_EQ(found.back().severity, reaches_sender ? Severity::kInfo : Severity::kWarning) << listing(ev);
+    for (const Event& e : of_kind(ev, "mtu.blackhole")) EXPECT_TRUE(std::get<MtuBlackhole>(e.detail).icmp_seen);
+}
+
+TEST(Shapes, IcmpFragNeeded) {
+    for (bool reaches : {true, false}) {
+        for (const Shape& s : shapes(false)) {
+            SCOPED_TRACE(s.name());
+            icmp_too_big(s, reaches);
+        }
+    }
+}
+
 // ---- handshake.syn_unanswered ------------------------------------------------------------------
 
 // A device drops every SYN to the server: the client retries on its stack's schedule.

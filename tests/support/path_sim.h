@@ -104,6 +104,8 @@ struct Seg {
     bool syn_options = false;  // the stack's SYN options (MSS, window scale 7, SACK, TS)
     std::uint8_t ttl = 0;      // 0: the sender's stack TTL
     std::uint16_t ip_id = 0;   // 0: the sender's counter
+    std::uint8_t ecn = 0;      // the IP header's ECN codepoint (RFC 3168: 2 = ECT(0))
+    bool wscale_nopped = false;  // a device overwrote the SYN's window scale with NOPs
 
     std::uint32_t seq_len() const { return len + ((flags & (kSyn | kFin)) ? 1u : 0u); }
 };
@@ -135,6 +137,24 @@ public:
         s.ttl = ttl;
         if (s.ip_id == 0) s.ip_id = static_cast<std::uint16_t>(0x9e37 * ++injected_);  // the device's own IDs
         if ((shape_.sensor == SensorSide::kClientSide) == toward_client) record(s, t_ms + shape_.rtt_ms / 8, 0);
+    }
+
+    // An ICMP error the device sends toward the sender of `quoted` (frag-needed / packet too
+    // big, RFC 1191 / RFC 8201), quoting it as it reached the device.
+    void inject_icmp_too_big(const Seg& quoted, double t_ms, std::uint16_t mtu) {
+        Seg q = quoted;
+        q.ttl = static_cast<std::uint8_t>(shape_.stack->ttl - hops_to_sensor(q.from_client));
+        FrameBuilder::Bytes inner = build(q, q.ttl);
+        inner.erase(inner.begin(), inner.begin() + 14);  // quoted from the IP header on
+        const bool v4 = shape_.family == Family::kV4;
+        const std::string router = v4 ? "198.18.9.1" : "2001:2:9::1";
+        const std::string to = quoted.from_client ? (v4 ? "198.18.1.2" : "2001:2:1::2") : (v4 ? "198.18.2.2" : "2001:2:2::2");
+        FrameBuilder b;
+        v4 ? b.ipv4(router, to).icmp4_frag_needed(mtu, inner) : b.ipv6(router, to).icmp6_packet_too_big(mtu, inner);
+        b.ttl(64);
+        if ((shape_.sensor == SensorSide::kClientSide) == quoted.from_client) {
+            frames_.push_back({t_ms + shape_.rtt_ms / 8, {b.build(), false}});
+        }
     }
 
     // TTL a side's packets show at the sensor: the client is 2 hops from the client-side
@@ -175,20 +195,24 @@ public:
         }
         b.tcp(s.from_client ? 40000 : 443, s.from_client ? 443 : 40000).seq(s.seq).flags(s.flags).window(s.window);
         if (s.flags & kAck) b.ack(s.ack);
-        b.ttl(ttl).ip_id(s.ip_id);
+        b.ttl(ttl).ip_id(s.ip_id).ecn(s.ecn);
         const Stack& st = *shape_.stack;
         const std::uint32_t ts = static_cast<std::uint32_t>(1000 + s.seq % 997);
         if (s.syn_options) {
             const std::uint16_t mss = v4 ? 1460 : 1440;
             const std::uint32_t ecr = s.flags & kAck ? 1000 : 0;
+            // Window scale, or the three NOPs a scrubbing device leaves in its place.
+            const auto ws = [&](FrameBuilder& f) -> FrameBuilder& {
+                return s.wscale_nopped ? f.nop().nop().nop() : f.wscale(wscale());
+            };
             if (&st == &kWindows) {
-                b.mss(mss).nop().wscale(wscale()).nop().nop().sack_perm();
+                ws(b.mss(mss).nop()).nop().nop().sack_perm();
             } else if (&st == &kMacos) {
-                b.mss(mss).nop().wscale(wscale()).nop().nop().timestamps(ts, ecr).sack_perm().eol();
+                ws(b.mss(mss).nop()).nop().nop().timestamps(ts, ecr).sack_perm().eol();
             } else if (&st == &kFreebsd) {
-                b.mss(mss).nop().wscale(wscale()).sack_perm().timestamps(ts, ecr);
+                ws(b.mss(mss).nop()).sack_perm().timestamps(ts, ecr);
             } else {
-                b.mss(mss).sack_perm().timestamps(ts, ecr).nop().wscale(wscale());
+                ws(b.mss(mss).sack_perm().timestamps(ts, ecr).nop());
             }
         } else if (st.timestamps && !(s.flags & kRst)) {
             b.nop().nop().timestamps(ts, 1000);
@@ -237,12 +261,14 @@ public:
 
     explicit SimConn(PathSim& sim) : sim_(sim) {}
 
-    // SYN, SYN-ACK, ACK; returns when the client's ACK reaches the server.
-    double handshake(double t) {
-        Seg syn{.from_client = true, .seq = kClientIsn, .flags = kSyn, .window = 64240, .syn_options = true};
+    // SYN, SYN-ACK, ACK; returns when the client's ACK reaches the server. With `ecn` the
+    // SYN asks for ECN (ECE+CWR) and the SYN-ACK agrees (ECE), RFC 3168 section 6.1.1.
+    double handshake(double t, bool ecn = false) {
+        Seg syn{.from_client = true, .seq = kClientIsn, .flags = static_cast<std::uint8_t>(kSyn | (ecn ? kEce | kCwr : 0)),
+                .window = 64240, .syn_options = true};
         const double at_server = *sim_.send(syn, t);
-        Seg synack{.from_client = false, .seq = kServerIsn, .ack = kClientIsn + 1, .flags = kSyn | kAck,
-                   .window = 65160, .syn_options = true};
+        Seg synack{.from_client = false, .seq = kServerIsn, .ack = kClientIsn + 1,
+                   .flags = static_cast<std::uint8_t>(kSyn | kAck | (ecn ? kEce : 0)), .window = 65160, .syn_options = true};
         const double at_client = *sim_.send(synack, at_server + 0.01);
         return *sim_.send(ack_from(true), at_client + 0.01);
     }
