@@ -134,7 +134,7 @@ struct IdleConfig {
     // rhythm_factor times the longest silence the flow lived through before it (a poll every
     // 5 s whose next poll meets a lost packet is the flow's rhythm, not a device forgetting it).
     std::uint32_t min_gap_s = 1;
-    std::uint32_t min_gap_rtts = 20;
+    std::uint32_t min_gap_rtts = 10;
     std::uint32_t rhythm_factor = 2;
     // Retransmissions of the first segment after the gap, unanswered, before timeout_drop.
     // A capture that ends after fewer (but at least one) is still reported, at low confidence.

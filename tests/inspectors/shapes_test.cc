@@ -362,7 +362,7 @@ void idle(const Shape& shape, double gap, IdleFate fate) {
 
 TEST(Shapes, IdleGaps) {
     for (IdleFate fate : {IdleFate::kDropped, IdleFate::kReset, IdleFate::kRhythm, IdleFate::kHalfClosed}) {
-        for (double gap : {2'000.0, 60'000.0, 3'600'000.0}) {
+        for (double gap : {2'000.0, 8'000.0, 60'000.0, 3'600'000.0}) {
             for (const Shape& s : shapes(true)) {
                 SCOPED_TRACE(s.name());
                 idle(s, gap, fate);
