@@ -51,6 +51,7 @@ check(["analyze"], 1, ["no input file"])
 check(["analyze", cut, "--bogus"], 1, ["unknown option"])
 check(["analyze", cut, "--flows", "abc"], 1, ["--flows"])
 check(["analyze", cut, "--report-format", "xml"], 1, ["text or json"])
+check(["analyze", cut, "--min-confidence", "certain"], 1, ["low, medium or high"])
 check(["frobnicate"], 1, ["unknown command"])
 
 if problems:
