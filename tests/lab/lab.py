@@ -437,6 +437,18 @@ def idle_short_rst(lab):
     return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
 
 
+def idle_short_drop_ipv6(lab):
+    """The same 3 s device over IPv6 (ip6tables conntrack)."""
+    lab.up(ipv6=True)
+    lab.run("r", "ip6tables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j DROP")
+    lab.run("r", "ip6tables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
+    lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3 net.netfilter.nf_conntrack_tcp_loose=0")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(100, 100, host="2001:2:2::2", rounds=2, gap=6, timeout=4)
+    return Expect({"idle.timeout_drop": 1})
+
+
 def idle_rhythm(lab):
     """Request/response every 2 s through the same 3 s device: every gap is the flow's rhythm
     and every one survives; nothing to report."""
@@ -527,6 +539,22 @@ def raced_handshake(events):
             for e in events if e["event"] == "rst.injected" and e["evidence"].get("racing_handshake") != "before_syn_ack"]
 
 
+def rst_race_ipv6(lab):
+    """The race over IPv6, without a program: the router clones each SYN on to the server
+    (TEE) and refuses the original itself (REJECT with a TCP reset from its own stack), so
+    the client gets the router's RST first and the server's SYN-ACK after it."""
+    lab.up(ipv6=True)
+    # The router must already know the server's link address for the clone to leave.
+    mac = lab.run("s", "cat /sys/class/net/s0/address").stdout.strip()
+    lab.run("r", f"ip -6 neigh replace 2001:2:2::2 lladdr {mac} dev r1 nud permanent")
+    lab.run("r", f"ip6tables -t mangle -A PREROUTING -i r0 -p tcp --syn --dport {PORT} -j TEE --gateway 2001:2:2::2")
+    lab.run("r", f"ip6tables -A FORWARD -i r0 -p tcp --syn --dport {PORT} -j REJECT --reject-with tcp-reset")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(1000, 1000, host="2001:2:2::2", timeout=5), "the forged RST must refuse the connection"
+    return Expect({"rst.injected": 1}, check=raced_handshake)
+
+
 def one_way_acks_lost(lab):
     """Past the first 100 kB of an upload the server's packets stop reaching the client (a
     filter on the client's side of the sensor): the sensor sees the server acknowledge data
@@ -538,6 +566,16 @@ def one_way_acks_lost(lab):
     lab.server()
     assert not lab.client(2_000_000, 0, timeout=5), "the upload must stall"
     # The server side sees the same ACKs pass toward the client.
+    return Expect({"path.one_way_loss": 1}, server_want={"path.one_way_loss": 1})
+
+
+def one_way_acks_lost_ipv6(lab):
+    lab.up(ipv6=True)
+    lab.run("c", f"ip6tables -A INPUT -p tcp --sport {PORT} -m connbytes --connbytes 100000: "
+                 "--connbytes-dir original --connbytes-mode bytes -j DROP")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(2_000_000, 0, host="2001:2:2::2", timeout=5), "the upload must stall"
     return Expect({"path.one_way_loss": 1}, server_want={"path.one_way_loss": 1})
 
 
@@ -634,8 +672,9 @@ def check_applications(events):
 SCENARIOS = [clean_bulk, clean_loss, sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
              wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing, mtu_blackhole_first_segment,
              mtu_blackhole_ipv6_first_segment, pmtud_working, ecn_syn_dropped, ecn_bleached, idle_timeout_drop,
-             idle_timeout_rst, idle_short_drop, idle_short_rst, idle_rhythm, keepalive_survives, state_table_full,
-             zero_window, rst_injected, rst_race, rst_race_wrong_ack, one_way_acks_lost, receiver_limited,
+             idle_timeout_rst, idle_short_drop, idle_short_drop_ipv6, idle_short_rst, idle_rhythm, keepalive_survives,
+             state_table_full, zero_window, rst_injected, rst_race, rst_race_wrong_ack, rst_race_ipv6, one_way_acks_lost,
+             one_way_acks_lost_ipv6, receiver_limited,
              seq_randomization, short_connections, applications]
 # Scenarios that drive one of the lab's own tools (NFQUEUE programs).
 USES_TOOLS = {seq_randomization, rst_race, rst_race_wrong_ack}
