@@ -36,6 +36,23 @@ struct FlowState {
     PayloadScanner::State payload;
 };
 static_assert(std::is_trivially_copyable_v<FlowState>);
+
+// A new connection on a reused 4-tuple (a new ISN, or the old one replayed after the
+// connection ran) is a connection of its own: nothing the detectors learned of the old one
+// may count as evidence about it. The SYN detector keeps its state (an application retrying
+// with new ISNs is what it counts), and the payload scanner returns its streams itself.
+inline void restart_connection(FlowState& f) noexcept {
+    f.zero_window = {};
+    f.mtu = {};
+    f.options = {};
+    f.window = {};
+    f.ecn = {};
+    f.sack = {};
+    f.idle = {};
+    f.rst = {};
+    f.one_way = {};
+    f.receiver_limited = {};
+}
 // Budget: see README "Bytes per flow". Growing past this is a decision, not an accident.
 // 608 bytes with every inspector of the catalog; the 192-byte target (issue: benchmarking) needs the cold per-side
 // fields (SYN layout, TTL/IP-ID history, counters) moved out of the hot entry.

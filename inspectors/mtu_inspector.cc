@@ -90,15 +90,9 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
     }
     if (s.stuck_len != 0 && seq == s.stuck_seq) {
         if (len == s.stuck_len) {
-            switch (retx_timing(flow, now_ms, s.stuck_since_ms, s.last_retx_ms, s.stuck_retx)) {
-                case RetxTiming::kCopy: return;
-                case RetxTiming::kOffRhythm:  // not the timer's pace: count the timer's from here
-                    s.stuck_retx = 0;
-                    s.stuck_since_ms = now_ms;
-                    s.stuck_pkt = static_cast<std::uint32_t>(pkt.number);
-                    break;
-                case RetxTiming::kTimer: break;
-            }
+            const RetxStep step = retx_step(flow, now_ms, s.stuck_since_ms, s.last_retx_ms, s.stuck_retx);
+            if (step.copy) return;
+            s.backed_off = step.backed_off;
             saturating_inc(s.stuck_retx);
             s.last_retx_ms = now_ms;
             s.last_retx_pkt = static_cast<std::uint32_t>(pkt.number);
@@ -120,8 +114,9 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         s.last_retx_pkt = s.stuck_pkt;
         s.shrunk_len = 0;
         s.shrunk_ip_len = 0;
+        s.backed_off = 0;
     }
-    if (s.reported == 0 && size_suspect(flow, s, pkt.is_ipv4(), cfg_.min_retransmissions)) {
+    if (s.reported == 0 && s.backed_off && size_suspect(flow, s, pkt.is_ipv4(), cfg_.min_retransmissions)) {
         s.reported = 1;
         report(flow, st, seg.dir, false, false, 1, pkt.ts_ns, pkt.number, out);
     }
@@ -144,7 +139,9 @@ void MtuInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out
     const std::uint32_t min_retx = cfg_.min_retransmissions > 1 ? cfg_.min_retransmissions - 1 : 1;
     for (unsigned d = 0; d < 2; ++d) {
         Sender& s = st.dir[d];
+        // With one interval there is no back-off to see yet; with more, it must show.
         if (s.reported != 0 || !size_suspect(flow, s, flow.key.ip_version == 4, min_retx)) continue;
+        if (s.stuck_retx > 2 && !s.backed_off) continue;
         s.reported = 1;
         report(flow, st, static_cast<Dir>(d), false, true, 1, now_ns, 0, out);
     }

@@ -50,6 +50,7 @@ public:
         std::uint8_t stuck_retx = 0;
         std::uint8_t has_sacked_end = 0;  // a smaller segment was SACKed while larger ones before it were not
         std::uint8_t reported = 0;        // 1: suspected, 2: confirmed
+        std::uint8_t backed_off = 0;      // the latest retransmission showed the timer's back-off
     };
     struct State {
         Sender dir[2];                    // by Dir of the data sender

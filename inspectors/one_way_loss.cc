@@ -9,6 +9,11 @@ void OneWayLossInspector::on_packet(const PacketView& pkt, const SegmentInfo& se
                                     const std::uint16_t (&delivered_payload)[2], State& st,
                                     EventSink& out) const noexcept {
     if (!cfg_.enabled || st.reported || seg.rst) return;
+    if (pkt.has_flag(kSyn) && !pkt.has_flag(kAck)) {
+        // A SYN (new, or the same ISN again): the connection starts over, nothing is stuck.
+        st.dir[0].tracking = st.dir[1].tracking = 0;
+        return;
+    }
     const unsigned me = index(seg.dir);
     if (seg.ack_advanced) st.ack_pkt[me] = packet_number32(pkt.number);
     // The other side's stuck segment: acknowledged now, or this side shows it is alive.
@@ -22,12 +27,16 @@ void OneWayLossInspector::on_packet(const PacketView& pkt, const SegmentInfo& se
         }
     }
     const bool syn_ack_again = seg.syn_retransmission && pkt.has_flag(kAck);
-    if (seg.retransmission || syn_ack_again) {
-        if (!seg.keepalive && !seg.zero_window_probe) {
-            on_retransmission(pkt, seg, flow, delivered_payload[me], st, out);
-        }
-    } else if (seg.new_data) {
-        st.dir[me].tracking = 0;  // new data goes out: the sender hears ACKs again
+    const bool resend = (seg.retransmission || syn_ack_again) && !seg.keepalive && !seg.zero_window_probe;
+    Sender& mine = st.dir[me];
+    if (resend) {
+        on_retransmission(pkt, seg, flow, delivered_payload[me], st, out);
+    } else if (seg.new_data || seg.fin || (mine.acked && mine.tracking)) {
+        // New data goes out: the sender hears ACKs again. And a sender whose ACKs are all
+        // lost hears nothing at all: it sends its head again and again and nothing else, no
+        // ACK of its own (a sender merely ignored, the other shape, still acknowledges the
+        // peer's data).
+        mine.tracking = 0;
     }
 }
 
@@ -39,6 +48,15 @@ void OneWayLossInspector::on_retransmission(const PacketView& pkt, const Segment
     const Seq seq(pkt.tcp.seq);
     const std::uint32_t seg_len = pkt.payload_len + ((pkt.tcp.flags & (kSyn | kFin)) != 0 ? 1u : 0u);
     if (seg_len == 0) return;
+    // A resend lies inside what this side has sent since its ISN (the SYN itself included
+    // for a SYN-ACK). Anything else belongs to another connection on this 4-tuple whose SYN
+    // the sensor missed, or to a stretch of the flow it did not see: nothing to judge by.
+    const DirState& sender = flow.dir[me];
+    const Seq first_seq = sender.isn + (pkt.has_flag(kSyn) ? 0u : 1u);
+    if (before(seq, first_seq) || !before(seq, sender.snd_nxt)) {
+        s.tracking = 0;
+        return;
+    }
     const Seq end = seq + seg_len;
     const bool acked = receiver.has(kDirHasAck) && after_eq(receiver.max_ack, end);
     const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
@@ -58,20 +76,18 @@ void OneWayLossInspector::on_retransmission(const PacketView& pkt, const Segment
         s.first_pkt = s.last_pkt = num;
         return;
     }
-    if (seq != s.head) return;
-    switch (retx_timing(flow, now_ms, s.first_ms, s.last_ms, s.retransmissions)) {
-        case RetxTiming::kCopy: return;
-        case RetxTiming::kOffRhythm:  // not the timer's pace: count the timer's from here
-            s.retransmissions = 0;
-            s.first_ms = now_ms;
-            s.first_pkt = num;
-            break;
-        case RetxTiming::kTimer: break;
+    if (seq != s.head) {
+        // A sender that resends other data meanwhile is not stuck on one segment behind a
+        // silent timer (a replayed stretch of the flow, a capture merged with an older one).
+        s.tracking = 0;
+        return;
     }
+    const RetxStep step = retx_step(flow, now_ms, s.first_ms, s.last_ms, s.retransmissions);
+    if (step.copy) return;
     saturating_inc(s.retransmissions);
     s.last_ms = now_ms;
     s.last_pkt = num;
-    if (s.retransmissions < cfg_.min_retransmissions) return;
+    if (s.retransmissions < cfg_.min_retransmissions || !step.backed_off) return;
     if (!s.acked) {
         // Unanswered: only a peer that shows it is alive makes this one-way, and a closed
         // window or a segment larger than anything delivered has its own explanation.
@@ -79,7 +95,6 @@ void OneWayLossInspector::on_retransmission(const PacketView& pkt, const Segment
         if (s.len > delivered && pkt.ip_len > min_path_mtu(pkt.is_ipv4())) return;
     }
     st.reported = 1;
-    const DirState& sender = flow.dir[me];
     const PathOneWayLoss d{
         .sender = side_of(flow, seg.dir),
         .lost_from = s.acked ? side_of(flow, reverse(seg.dir)) : side_of(flow, seg.dir),

@@ -11,7 +11,9 @@
 //     its direction works). The sender's packets are lost between the sensor and the
 //     receiver. A segment larger than anything the sender got through is left to
 //     mtu.blackhole.
-// Copies closer together than half a round trip (a duplicating SPAN port) are not counted.
+// Copies closer together than half a round trip (a duplicating SPAN port) are not counted,
+// and a sender that sends anything else meanwhile (other data, a FIN, a SYN again) is not
+// stuck: the timer resends only the head, again and again.
 
 #include "config/config.h"
 #include "dataplane/packet/packet_view.h"

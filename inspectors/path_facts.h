@@ -20,27 +20,26 @@ inline std::uint32_t min_timer_interval_ms(const FlowCommon& flow) noexcept {
     return half_rtt_ms > 10 ? half_rtt_ms : 10;
 }
 
-// Whether a retransmission of a segment already resent `count` times (the first of them at
-// first_ms, the latest at last_ms) came from the sender's retransmission timer. The timer
-// backs off (RFC 6298 section 5.5: the RTO doubles after each expiry), so each interval is
-// longer than the ones before; retransmissions at a steady pace are something else (a FIN
-// repeated on every ACK, a peer's duplicate ACKs driving resends). Jitter is allowed for: an
-// interval counts when it is at least 1.3 times the mean of the earlier ones.
-enum class RetxTiming : std::uint8_t {
-    kCopy,       // too soon after the previous one: a copy, ignore it
-    kTimer,      // spaced as the timer spaces them: count it
-    kOffRhythm,  // not backing off: not the timer; count again from here
+// A retransmission of a segment already resent `count` times (the first of them at
+// first_ms, the latest at last_ms), judged against the sender's retransmission timer. A
+// copy (too soon after the latest) is ignored. The timer backs off (RFC 6298 section 5.5:
+// the RTO doubles after each expiry), so once there are two intervals the latest must be
+// longer than the ones before: at least 1.2 x their mean, which timer and capture jitter
+// leave intact while resends at a steady pace (a FIN set on every ACK, a peer's duplicate
+// ACKs driving resends) never reach it. A finding waits for a retransmission that shows
+// the back-off; nothing is thrown away meanwhile.
+struct RetxStep {
+    bool copy = false;        // not a retransmission of its own: ignore it
+    bool backed_off = false;  // this interval shows the timer's back-off
 };
 
-inline RetxTiming retx_timing(const FlowCommon& flow, std::uint32_t now_ms, std::uint32_t first_ms,
-                              std::uint32_t last_ms, std::uint32_t count) noexcept {
+inline RetxStep retx_step(const FlowCommon& flow, std::uint32_t now_ms, std::uint32_t first_ms, std::uint32_t last_ms,
+                          std::uint32_t count) noexcept {
     const std::uint32_t interval = now_ms - last_ms;
-    if (interval < min_timer_interval_ms(flow)) return RetxTiming::kCopy;
-    if (count >= 2) {
-        const std::uint64_t mean_x10 = std::uint64_t{last_ms - first_ms} * 10u / (count - 1u);
-        if (std::uint64_t{interval} * 10u * 10u < mean_x10 * 13u) return RetxTiming::kOffRhythm;
-    }
-    return RetxTiming::kTimer;
+    if (interval < min_timer_interval_ms(flow)) return {.copy = true};
+    if (count < 2) return {};
+    const std::uint64_t earlier_x10 = std::uint64_t{last_ms - first_ms} * 10u / (count - 1u);  // their mean, x10
+    return {.backed_off = std::uint64_t{interval} * 100u >= earlier_x10 * 12u};
 }
 
 }  // namespace tcpsleuth

@@ -106,6 +106,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
         }
     }
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
+    if (seg.new_connection) restart_connection(flow);
     sink_.track(flow.common.id, &flow.common.event_kinds, &flow.common.worst_event);
     // Payload first: a tag it finds names the application in the findings below.
     payload_.on_segment(frame, pkt, seg, flow.common, flow.payload, sink_, counters_);

@@ -22,6 +22,25 @@ bool ip_id_far(std::uint16_t a, std::uint16_t b) noexcept {
     return a != 0 && b != 0 && step > 4096 && step < 0x10000 - 4096;
 }
 
+// What a RST carried against what its claimed sender's other packets (as the tracker kept
+// them) showed: the fields every shape of rst.injected reports.
+RstInjected describe(const FlowCommon& flow, Dir claimed_dir, std::uint8_t ttl, std::uint16_t ip_id, std::uint32_t ack) noexcept {
+    const DirState& claimed = flow.dir[index(claimed_dir)];
+    return RstInjected{
+        .claims = side_of(flow, claimed_dir),
+        .rst_ttl = ttl,
+        .peer_ttl_min = claimed.ttl_min,
+        .peer_ttl_max = claimed.ttl_max,
+        .rst_hops = hop_distance(ttl),
+        .peer_hops = hop_distance(claimed.ttl_max),
+        .peer_ttl_samples = claimed.ttl_samples,
+        .rst_ip_id = ip_id,
+        .peer_last_ip_id = claimed.last_ip_id,
+        .rst_ack = ack,
+        .expected_ack = (flow.dir[index(flow.client())].isn + 1).raw(),
+    };
+}
+
 }  // namespace
 
 std::string_view to_string(RstRace r) noexcept {
@@ -37,7 +56,6 @@ std::string_view to_string(RstRace r) noexcept {
 void RstInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                              EventSink& out) const noexcept {
     if (!cfg_.enabled) return;
-    if (seg.new_connection) st = State{};  // a new SYN on this 4-tuple: a new handshake to watch
     if (st.reported) return;
     if (seg.rst) {
         on_rst(pkt, seg, flow, st, out);
@@ -66,18 +84,7 @@ void RstInspector::on_rst(const PacketView& pkt, const SegmentInfo& seg, const F
         return;
     }
 
-    RstInjected d{
-        .claims = side_of(flow, seg.dir),
-        .rst_ttl = pkt.ttl,
-        .peer_ttl_min = claimed.ttl_min,
-        .peer_ttl_max = claimed.ttl_max,
-        .rst_hops = hop_distance(pkt.ttl),
-        .peer_hops = hop_distance(claimed.ttl_max),
-        .peer_ttl_samples = claimed.ttl_samples,
-        .rst_ip_id = pkt.ip_id,
-        .peer_last_ip_id = claimed.last_ip_id,
-        .rst_ack = pkt.tcp.ack,
-    };
+    RstInjected d = describe(flow, seg.dir, pkt.ttl, pkt.ip_id, pkt.tcp.ack);
     unsigned score = 0;
     // Beside the handshake: both SYNs seen and neither side has sent a byte since, so the
     // claimed side's SYN (or SYN-ACK) is what its TTL is compared with, and any difference
@@ -108,24 +115,13 @@ void RstInspector::on_syn_ack(const PacketView& pkt, const SegmentInfo& seg, con
     // Two answers to one SYN: the RST earlier, this SYN-ACK now. The server cannot have sent
     // both; the RST's TTL and IP ID against the SYN-ACK's say the RST is the stranger.
     const std::uint32_t hops = ttl_distance(st.race_ttl, pkt.ttl, pkt.ttl);
-    RstInjected d{
-        .claims = side_of(flow, seg.dir),
-        .race = RstRace::kBeforeSynAck,
-        .ttl_mismatch = hops >= cfg_.min_hop_difference,
-        .ttl_one_hop = hops >= 1 && hops < cfg_.min_hop_difference,
-        .ip_id_mismatch = st.race_ipv4 && pkt.is_ipv4() && ip_id_far(st.race_ip_id, pkt.ip_id),
-        .ack_wrong = st.race_ack_wrong != 0,
-        .rst_ttl = st.race_ttl,
-        .peer_ttl_min = pkt.ttl,
-        .peer_ttl_max = pkt.ttl,
-        .rst_hops = hop_distance(st.race_ttl),
-        .peer_hops = hop_distance(pkt.ttl),
-        .peer_ttl_samples = 1,
-        .rst_ip_id = st.race_ip_id,
-        .peer_last_ip_id = pkt.ip_id,
-        .rst_ack = st.race_ack,
-        .expected_ack = (flow.dir[index(flow.client())].isn + 1).raw(),
-    };
+    // The SYN-ACK is all the tracker has seen of the server: its TTL and IP ID are the peer's.
+    RstInjected d = describe(flow, seg.dir, st.race_ttl, st.race_ip_id, st.race_ack);
+    d.race = RstRace::kBeforeSynAck;
+    d.ttl_mismatch = hops >= cfg_.min_hop_difference;
+    d.ttl_one_hop = hops >= 1 && hops < cfg_.min_hop_difference;
+    d.ip_id_mismatch = st.race_ipv4 && pkt.is_ipv4() && ip_id_far(st.race_ip_id, pkt.ip_id);
+    d.ack_wrong = st.race_ack_wrong != 0;
     unsigned score = kStrong;
     if (d.ttl_mismatch) score += kStrong;
     if (d.ttl_one_hop) score += kWeak;
@@ -138,21 +134,9 @@ void RstInspector::on_syn_ack(const PacketView& pkt, const SegmentInfo& seg, con
 void RstInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept {
     if (!cfg_.enabled || st.reported || !st.race || !st.race_ack_wrong) return;
     // No SYN-ACK to compare with; the acknowledgment alone says no stack wrote this RST.
-    const DirState& server = flow.dir[index(flow.server())];
-    RstInjected d{
-        .claims = Side::kServer,
-        .race = RstRace::kAloneWrongAck,
-        .ack_wrong = true,
-        .rst_ttl = st.race_ttl,
-        .peer_ttl_min = server.ttl_min,
-        .peer_ttl_max = server.ttl_max,
-        .rst_hops = hop_distance(st.race_ttl),
-        .peer_hops = hop_distance(server.ttl_max),
-        .peer_ttl_samples = server.ttl_samples,
-        .rst_ip_id = st.race_ip_id,
-        .rst_ack = st.race_ack,
-        .expected_ack = (flow.dir[index(flow.client())].isn + 1).raw(),
-    };
+    RstInjected d = describe(flow, flow.server(), st.race_ttl, st.race_ip_id, st.race_ack);
+    d.race = RstRace::kAloneWrongAck;
+    d.ack_wrong = true;
     emit(flow, d, kWeak, now_ns, st.race_pkt, 0, st, out);
 }
 

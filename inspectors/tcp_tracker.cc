@@ -264,7 +264,12 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
 
     if (f & kSyn) {
         if (!(f & kAck)) {  // SYN
-            if (self.has(kDirSawSyn) && Seq(pkt.tcp.seq) == self.isn) {
+            // The same ISN again after the connection carried data (or a FIN) is no
+            // retransmission: no stack resends its SYN then, and no stack reuses an ISN. It is
+            // the connection replayed (a looped or merged capture, a generator's lap): start
+            // over rather than read the replay as old data resent.
+            const bool ran = after(self.snd_nxt, self.isn + 1) || (peer.has(kDirSawSyn) && after(peer.snd_nxt, peer.isn + 1));
+            if (self.has(kDirSawSyn) && Seq(pkt.tcp.seq) == self.isn && !ran) {
                 if (flow.rel_us(pkt.ts_ns) - flow.syn_us < kSynDuplicateWindowUs) {
                     counters.add(Counter::kTcpDuplicateSyns);
                     self.last_ms = flow.rel_ms(pkt.ts_ns);
@@ -275,7 +280,7 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
                 counters.add(Counter::kTcpSynRetransmissions);
             } else {
                 if (self.has(kDirSawSyn) || flow.state != TcpState::kSynSent) {
-                    // A new ISN on this 4-tuple. Unanswered so far: the application tried
+                    // A new ISN (or a replay) on this 4-tuple. Unanswered so far: the application tried
                     // again. Otherwise the port was reused for a new connection. Either
                     // way start over; an application retry is remembered as a count.
                     const bool retry = flow.state == TcpState::kSynSent;

@@ -112,6 +112,19 @@ public:
     void server_ack(std::uint64_t ms, std::uint16_t window = kServerWindow) {
         segment(false, ms, snxt_, cnxt_, kAck, 0, window);
     }
+    // An exchange answered within a millisecond, `silence_ms` of nothing, then the client's
+    // request sent and resent with Linux's back-off (200, 400 ms), never answered.
+    void unanswered_after_silence(std::uint64_t silence_ms) {
+        handshake(0);
+        client_data(30, 100);
+        server_data(31, 200);
+        client_ack(32);
+        const std::uint32_t seq = cnxt_;
+        const std::uint64_t t = 32 + silence_ms;
+        client_data(t, 100);
+        for (const std::uint64_t ms : {t + 200, t + 600}) segment(true, ms, seq, snxt_, kAck | kPsh, 100, 502);
+    }
+
     // A RST claiming to come from the server, made elsewhere: its own TTL and IP ID.
     void forged_server_rst(std::uint64_t ms, std::uint32_t seq, std::uint32_t ack, std::uint8_t ttl) {
         TcpFrame f = frame(false, seq, ack, kRst | kAck, 0, 0, kNotEct, nullptr, 0);
@@ -266,18 +279,11 @@ void FaultEpisodes::script(Fault kind, std::uint32_t episode, std::uint64_t star
             c.close(260);
             break;
         }
-        case Fault::kIdleTimeout: {
+        case Fault::kIdleTimeout:
             // 400 s of silence, longer than the AWS NLB's 350 s: the flow is gone from the
             // device, and the client's next data is retransmitted unanswered.
-            c.handshake(0);
-            c.client_data(30, 100);
-            c.server_data(40, 200);
-            c.client_ack(50);
-            const std::uint32_t seq = c.cnxt();
-            c.client_data(400'050, 100);
-            for (const std::uint64_t ms : {400'300, 400'700}) c.segment(true, ms, seq, c.snxt(), kAck | kPsh, 100, 502);
+            c.unanswered_after_silence(400'000);
             break;
-        }
         case Fault::kZeroWindow: {
             // The server's application stops reading for 2 s; Linux probes with
             // seq = SND.UNA - 1 and no data (RFC 9293 3.8.6.1).
@@ -306,18 +312,11 @@ void FaultEpisodes::script(Fault kind, std::uint32_t episode, std::uint64_t star
             for (const std::uint64_t ms : {250, 650, 1450, 3050}) c.segment(true, ms, lost, c.snxt(), kAck | kPsh, full, 502);
             break;
         }
-        case Fault::kIdleShort: {
+        case Fault::kIdleShort:
             // A device that forgets flows after a few seconds: an exchange answered within a
             // millisecond, 6 s of silence, then the client's request is resent unanswered.
-            c.handshake(0);
-            c.client_data(30, 100);
-            c.server_data(31, 200);
-            c.client_ack(32);
-            const std::uint32_t seq = c.cnxt();
-            c.client_data(6032, 100);
-            for (const std::uint64_t ms : {6232, 6632}) c.segment(true, ms, seq, c.snxt(), kAck | kPsh, 100, 502);
+            c.unanswered_after_silence(6000);
             break;
-        }
         case Fault::kRstRace: {
             // An in-path filter answers the SYN with a RST (acknowledging ISN+1, from its own
             // stack: TTL 64, against the server's 57) before the real SYN-ACK arrives; the

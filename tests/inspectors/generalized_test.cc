@@ -53,6 +53,10 @@ struct Flow {
         cnxt += len;
         return n;
     }
+    // The client's data from `seq` again (a retransmission).
+    std::uint64_t cresend(double t, std::uint32_t seq, std::uint32_t len) {
+        return h.feed(c().seq(seq).ack(snxt).flags(kAck | kPsh).payload(len), t);
+    }
     std::uint64_t sdata(double t, std::uint32_t len) {
         const auto n = h.feed(s().seq(snxt).ack(cnxt).flags(kAck | kPsh).payload(len), t);
         snxt += len;
@@ -150,8 +154,8 @@ TEST(Idle, TheSegmentAfterTheGapVouchesForAnAckTheSensorMissed) {
     // next request acknowledges the response: the flow was at rest all along.
     const auto first = f.cdata(8011, 100);
     const std::uint32_t seq = f.cnxt - 100;
-    h.feed(f.c().seq(seq).ack(f.snxt).flags(kAck | kPsh).payload(100), 8211);
-    h.feed(f.c().seq(seq).ack(f.snxt).flags(kAck | kPsh).payload(100), 8611);
+    f.cresend(8211, seq, 100);
+    f.cresend(8611, seq, 100);
     const auto ev = h.events(IdleTimeoutDrop::kName);
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].packets.nums[0], first);
@@ -168,7 +172,7 @@ TEST(Idle, ABackOffGapInALossEpisodeIsNotIdleness) {
     double t = 20;
     for (int k = 0; k < 6; ++k) {
         t += 200.0 * (1 << k);
-        h.feed(f.c().seq(seq).ack(f.snxt).flags(kAck | kPsh).payload(100), t);
+        f.cresend(t, seq, 100);
     }
     h.finish();
     EXPECT_TRUE(h.events(IdleTimeoutDrop::kName).empty());
@@ -183,8 +187,8 @@ TEST(Idle, ASilenceBehindAWindowSmallerThanASegmentIsFlowControl) {
     // The sender waits 5 s (its persist timer), then sends what fits; the receiver has gone.
     const std::uint32_t seq = f.cnxt;
     f.cdata(5011, 600);
-    h.feed(f.c().seq(seq).ack(f.snxt).flags(kAck | kPsh).payload(600), 10511);
-    h.feed(f.c().seq(seq).ack(f.snxt).flags(kAck | kPsh).payload(600), 16011);
+    f.cresend(10511, seq, 600);
+    f.cresend(16011, seq, 600);
     h.finish();
     EXPECT_TRUE(h.events(IdleTimeoutDrop::kName).empty());
 }
@@ -198,7 +202,7 @@ TEST(Idle, CopiesOfTheFirstSegmentAreNotRetransmissions) {
     const std::uint32_t seq = f.cnxt;
     f.cdata(7011, 100);
     // A capture that holds every frame several times (two taps merged): copies 1 ms apart.
-    for (double t : {7012.0, 7013.0, 7014.0}) h.feed(f.c().seq(seq).ack(f.snxt).flags(kAck | kPsh).payload(100), t);
+    for (double t : {7012.0, 7013.0, 7014.0}) f.cresend(t, seq, 100);
     f.sack_(7080, f.cnxt);
     h.finish();
     EXPECT_TRUE(h.events(IdleTimeoutDrop::kName).empty());
@@ -290,7 +294,7 @@ TEST(Mtu, ASmallerSegmentSackedWhileTheLargeOneIsLostIsFirm) {
     f.cdata(10, 1460);  // lost
     f.cdata(10.1, 200);  // the write's tail: it gets through
     h.feed(f.s().seq(f.snxt).ack(head).nop().nop().sack({{head + 1460, head + 1660}}), 12);
-    for (double t : {210.0, 610.0, 1410.0}) h.feed(f.c().seq(head).ack(f.snxt).flags(kAck | kPsh).payload(1460), t);
+    for (double t : {210.0, 610.0, 1410.0}) f.cresend(t, head, 1460);
     const auto ev = h.events(MtuBlackhole::kName);
     ASSERT_EQ(ev.size(), 1u);
     const auto& d = std::get<MtuBlackhole>(ev[0].detail);
@@ -306,7 +310,7 @@ TEST(Mtu, ResendsAtASteadyPaceAreNotTheTimer) {
     const std::uint32_t head = f.cnxt;
     f.cdata(10, 1460);
     // Every 100 ms, five times: something other than a backing-off RTO drives these.
-    for (int i = 1; i <= 5; ++i) h.feed(f.c().seq(head).ack(f.snxt).flags(kAck | kPsh).payload(1460), 10 + i * 100.0);
+    for (int i = 1; i <= 5; ++i) f.cresend(10 + i * 100.0, head, 1460);
     h.finish();
     EXPECT_TRUE(h.events(MtuBlackhole::kName).empty());
 }
@@ -359,7 +363,7 @@ TEST(ReceiverLimited, AWindowFilledByALossHoleIsNotTheReader) {
         // The first segment was lost: duplicate ACKs with SACK hold the ACK at the hole while
         // the window (64 x 128 = 8 KiB) fills.
         h.feed(f.s().seq(f.snxt).ack(hole).window(64).nop().nop().sack({{hole + 1000, f.cnxt}}), t + 1);
-        h.feed(f.c().seq(hole).ack(f.snxt).flags(kAck | kPsh).payload(1000), t + 2);  // fast retransmit
+        f.cresend(t + 2, hole, 1000);  // fast retransmit
         f.sack_(t + 3, f.cnxt, 64);
     }
     h.finish();

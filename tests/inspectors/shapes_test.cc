@@ -86,7 +86,7 @@ std::vector<Shape> shapes(bool variants) {
 }
 
 std::vector<Event> run(PathSim& sim) {
-    Harness h;
+    Harness h(Config{}, 64, 256);  // one connection; events are drained after every frame
     sim.replay(h);
     h.finish();
     return h.events();

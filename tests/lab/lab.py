@@ -410,22 +410,27 @@ def idle_timeout_rst(lab):
     return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
 
 
-def conntrack_short_timeout(lab, action):
-    lab.run("r", f"iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
-    lab.run("r", "iptables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
+def conntrack_short_timeout(lab, action, ipv6=False):
+    tables = "ip6tables" if ipv6 else "iptables"
+    lab.run("r", f"{tables} -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
+    lab.run("r", f"{tables} -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
     lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3 "
                  "net.netfilter.nf_conntrack_tcp_loose=0")
 
 
-def idle_short_drop(lab):
+def idle_short_drop(lab, ipv6=False):
     """A device that forgets flows after 3 s: an exchange answered within a millisecond, 6 s of
     silence, then the next request goes unanswered. Judged against the flow, not a fixed 15 s."""
-    lab.up()
-    conntrack_short_timeout(lab, "DROP")
+    lab.up(ipv6=ipv6)
+    conntrack_short_timeout(lab, "DROP", ipv6)
     lab.start_capture()
     lab.server()
-    assert not lab.client(100, 100, rounds=2, gap=6, timeout=4)
+    assert not lab.client(100, 100, host="2001:2:2::2" if ipv6 else "198.18.2.2", rounds=2, gap=6, timeout=4)
     return Expect({"idle.timeout_drop": 1})
+
+
+def idle_short_drop_ipv6(lab):
+    return idle_short_drop(lab, ipv6=True)
 
 
 def idle_short_rst(lab):
@@ -435,18 +440,6 @@ def idle_short_rst(lab):
     lab.server()
     assert not lab.client(100, 100, rounds=2, gap=6, timeout=4)
     return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
-
-
-def idle_short_drop_ipv6(lab):
-    """The same 3 s device over IPv6 (ip6tables conntrack)."""
-    lab.up(ipv6=True)
-    lab.run("r", "ip6tables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j DROP")
-    lab.run("r", "ip6tables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
-    lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3 net.netfilter.nf_conntrack_tcp_loose=0")
-    lab.start_capture()
-    lab.server()
-    assert not lab.client(100, 100, host="2001:2:2::2", rounds=2, gap=6, timeout=4)
-    return Expect({"idle.timeout_drop": 1})
 
 
 def idle_rhythm(lab):
@@ -555,28 +548,22 @@ def rst_race_ipv6(lab):
     return Expect({"rst.injected": 1}, check=raced_handshake)
 
 
-def one_way_acks_lost(lab):
+def one_way_acks_lost(lab, ipv6=False):
     """Past the first 100 kB of an upload the server's packets stop reaching the client (a
     filter on the client's side of the sensor): the sensor sees the server acknowledge data
     the client keeps resending with back-off."""
-    lab.up()
-    lab.run("c", f"iptables -A INPUT -p tcp --sport {PORT} -m connbytes --connbytes 100000: "
-                 "--connbytes-dir original --connbytes-mode bytes -j DROP")
+    lab.up(ipv6=ipv6)
+    lab.run("c", f"{'ip6tables' if ipv6 else 'iptables'} -A INPUT -p tcp --sport {PORT} -m connbytes "
+                 "--connbytes 100000: --connbytes-dir original --connbytes-mode bytes -j DROP")
     lab.start_capture()
     lab.server()
-    assert not lab.client(2_000_000, 0, timeout=5), "the upload must stall"
+    assert not lab.client(2_000_000, 0, host="2001:2:2::2" if ipv6 else "198.18.2.2", timeout=6), "the upload must stall"
     # The server side sees the same ACKs pass toward the client.
     return Expect({"path.one_way_loss": 1}, server_want={"path.one_way_loss": 1})
 
 
 def one_way_acks_lost_ipv6(lab):
-    lab.up(ipv6=True)
-    lab.run("c", f"ip6tables -A INPUT -p tcp --sport {PORT} -m connbytes --connbytes 100000: "
-                 "--connbytes-dir original --connbytes-mode bytes -j DROP")
-    lab.start_capture()
-    lab.server()
-    assert not lab.client(2_000_000, 0, host="2001:2:2::2", timeout=5), "the upload must stall"
-    return Expect({"path.one_way_loss": 1}, server_want={"path.one_way_loss": 1})
+    return one_way_acks_lost(lab, ipv6=True)
 
 
 def receiver_limited(lab):

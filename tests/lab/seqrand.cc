@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "nfqueue_loop.h"
+
 namespace {
 
 struct Settings {
@@ -84,27 +86,5 @@ int main(int argc, char** argv) {
         return 2;
     }
     s.offset = static_cast<std::uint32_t>(std::strtoul(argv[3], nullptr, 0));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::atoi(argv[4]));
-    nfq_handle* h = nfq_open();
-    if (h == nullptr) {
-        std::perror("seqrand: nfq_open");
-        return 1;
-    }
-    nfq_q_handle* qh = nfq_create_queue(h, static_cast<std::uint16_t>(std::atoi(argv[1])), &on_packet, &s);
-    if (qh == nullptr || nfq_set_mode(qh, NFQNL_COPY_PACKET, 0xffff) < 0) {
-        std::perror("seqrand: queue");
-        return 1;
-    }
-    std::printf("ready\n");
-    std::fflush(stdout);
-    static char buf[131072] __attribute__((aligned));
-    pollfd pfd{nfq_fd(h), POLLIN, 0};
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (poll(&pfd, 1, 200) <= 0) continue;
-        const ssize_t n = recv(pfd.fd, buf, sizeof buf, 0);
-        if (n >= 0) nfq_handle_packet(h, buf, static_cast<int>(n));
-    }
-    nfq_destroy_queue(qh);
-    nfq_close(h);
-    return 0;
+    return lab::serve_queue("seqrand", std::atoi(argv[1]), std::atoi(argv[4]), &on_packet, &s);
 }
