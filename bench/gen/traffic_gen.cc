@@ -9,7 +9,13 @@ namespace tcpsleuth::gen {
 namespace {
 
 // Both ISNs of connection `conn` of `flow`: client in the low half, server in the high.
-std::uint64_t isns(std::uint32_t flow, std::uint32_t conn) { return mix(std::uint64_t{flow} * 4 + conn); }
+// Each connection's ISNs: fresh per flow, connection and lap, as a stack's would be (RFC 9293
+// section 3.4.1). The first lap's are what a one-lap capture holds; later laps (--laps, or a
+// live run) never repeat them, so a sensor that misses part of the traffic never sees an
+// old connection come back with the same numbers.
+std::uint64_t isns(std::uint32_t flow, std::uint32_t conn, std::uint32_t lap) {
+    return mix(std::uint64_t{flow} * 4 + conn + (std::uint64_t{lap} << 40));
+}
 
 }  // namespace
 
@@ -82,21 +88,23 @@ void TrafficGen::advance(std::uint32_t flow, FlowPos& pos) const {
     if (step == 0) pos.server_sent = 0;
     if (is_data_round(step)) pos.server_sent += payload_len(flow, conn, (step - 4) / 2);
     pos.position = (pos.position + 1) % (steps * kConnectionsPerLap);
+    if (pos.position == 0) ++pos.lap;
 }
 
 std::uint32_t TrafficGen::next_frame(std::uint32_t flow) {
     FlowPos& p = pos_[flow];
     const std::uint32_t steps = steps_per_connection();
-    const std::uint32_t len = write_frame(flow, p.position / steps, p.position % steps, p.server_sent);
+    const std::uint32_t len = write_frame(flow, p.position / steps, p.position % steps, p.server_sent, p.lap);
     advance(flow, p);
     return len;
 }
 
-std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent) {
+std::uint32_t TrafficGen::write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent,
+                                      std::uint32_t lap) {
     const std::uint64_t h = mix(flow);
     const bool v6 = ipv6(flow);
     const bool ecn = (h >> 48) % 100 < spec_.ecn_percent;
-    const std::uint64_t both_isns = isns(flow, conn);
+    const std::uint64_t both_isns = isns(flow, conn, lap);
     const auto client_isn = static_cast<std::uint32_t>(both_isns), server_isn = static_cast<std::uint32_t>(both_isns >> 32);
     const std::uint32_t q = request_len(), fin_step = 4 + 2 * spec_.rounds;
     const std::uint32_t client_next = client_isn + 1 + q;  // after the request

@@ -15,7 +15,9 @@
 // started. A capture of one lap replayed in a loop (net_pcap infinite_rx) is therefore an
 // endless stream in which sequence numbers, acknowledgements and timestamps stay
 // consistent. A lap holds two connections per flow, because two consecutive connections on
-// one 4-tuple need different ISNs (the same ISN again would be a retransmitted SYN).
+// one 4-tuple need different ISNs (the same ISN again would be a retransmitted SYN). Laps
+// generated one after another (--laps, transmitting) take new ISNs each lap, as real
+// connections would; only a looped one-lap capture repeats them.
 
 #include <cstdint>
 #include <string>
@@ -81,6 +83,7 @@ private:
     struct FlowPos {
         std::uint32_t position;     // step within the lap: connection * steps + step
         std::uint32_t server_sent;  // data bytes the server has sent in this connection so far
+        std::uint32_t lap = 0;      // laps completed: new ISNs each lap
     };
     enum Side : std::uint8_t { kClient, kServer };
 
@@ -91,7 +94,8 @@ private:
     bool ipv6(std::uint32_t flow) const;
     std::uint32_t payload_len(std::uint32_t flow, std::uint32_t conn, std::uint32_t round) const;
     std::uint32_t request_len() const { return spec_.http ? 160 : (spec_.sizes == SizeMix::kSmall ? 4 : 200); }
-    std::uint32_t write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent);
+    std::uint32_t write_frame(std::uint32_t flow, std::uint32_t conn, std::uint32_t step, std::uint32_t server_sent,
+                              std::uint32_t lap);
 
     GenSpec spec_;
     std::vector<FlowPos> pos_;

@@ -557,7 +557,9 @@ def one_way_acks_lost(lab, ipv6=False):
                  "--connbytes 100000: --connbytes-dir original --connbytes-mode bytes -j DROP")
     lab.start_capture()
     lab.server()
-    assert not lab.client(2_000_000, 0, host="2001:2:2::2" if ipv6 else "198.18.2.2", timeout=6), "the upload must stall"
+    # 15 s: on a loaded machine the client's RTO can grow past 2 s, and three of its
+    # back-offs must fit.
+    assert not lab.client(2_000_000, 0, host="2001:2:2::2" if ipv6 else "198.18.2.2", timeout=15), "the upload must stall"
     # The server side sees the same ACKs pass toward the client.
     return Expect({"path.one_way_loss": 1}, server_want={"path.one_way_loss": 1})
 
