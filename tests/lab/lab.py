@@ -385,47 +385,41 @@ def ecn_bleached(lab):
     return Expect({"ecn.bleached": 1})
 
 
-def conntrack_timeout(lab, action):
-    lab.run("r", f"iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
-    lab.run("r", "iptables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
-    lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=8 "
+def conntrack_timeout(lab, action, seconds=8, ipv6=False):
+    """A stateful router that forgets established flows idle for `seconds` and then treats
+    their packets as invalid: `action` is DROP or a REJECT with a TCP reset."""
+    tables = "ip6tables" if ipv6 else "iptables"
+    lab.run("r", f"{tables} -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
+    lab.run("r", f"{tables} -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
+    lab.run("r", f"sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established={seconds} "
                  "net.netfilter.nf_conntrack_tcp_loose=0")
 
 
-def idle_timeout_drop(lab):
-    lab.up()
-    conntrack_timeout(lab, "DROP")
+def idle_device(lab, action, seconds, gap, ipv6=False, server_ttl=None):
+    """An exchange answered within a millisecond, `gap` seconds of silence through a device
+    forgetting flows after `seconds`, then the next request, which must fail."""
+    lab.up(ipv6=ipv6, server_ttl=server_ttl)
+    conntrack_timeout(lab, action, seconds, ipv6)
     lab.start_capture()
     lab.server()
-    assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
+    assert not lab.client(100, 100, host="2001:2:2::2" if ipv6 else "198.18.2.2", rounds=2, gap=gap,
+                          timeout=6 if gap > 10 else 4)
+
+
+def idle_timeout_drop(lab):
+    idle_device(lab, "DROP", 8, 20)
     return Expect({"idle.timeout_drop": 1})
 
 
 def idle_timeout_rst(lab):
-    lab.up(server_ttl=60)
-    conntrack_timeout(lab, "REJECT --reject-with tcp-reset")
-    lab.start_capture()
-    lab.server()
-    assert not lab.client(100, 100, rounds=2, gap=20, timeout=6)
+    idle_device(lab, "REJECT --reject-with tcp-reset", 8, 20, server_ttl=60)
     return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
 
 
-def conntrack_short_timeout(lab, action, ipv6=False):
-    tables = "ip6tables" if ipv6 else "iptables"
-    lab.run("r", f"{tables} -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action}")
-    lab.run("r", f"{tables} -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT")
-    lab.run("r", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3 "
-                 "net.netfilter.nf_conntrack_tcp_loose=0")
-
-
 def idle_short_drop(lab, ipv6=False):
-    """A device that forgets flows after 3 s: an exchange answered within a millisecond, 6 s of
-    silence, then the next request goes unanswered. Judged against the flow, not a fixed 15 s."""
-    lab.up(ipv6=ipv6)
-    conntrack_short_timeout(lab, "DROP", ipv6)
-    lab.start_capture()
-    lab.server()
-    assert not lab.client(100, 100, host="2001:2:2::2" if ipv6 else "198.18.2.2", rounds=2, gap=6, timeout=4)
+    """A device that forgets flows after 3 s: 6 s of silence kills the flow. Judged against
+    the flow (its RTT, its rhythm), not a fixed 15 s."""
+    idle_device(lab, "DROP", 3, 6, ipv6)
     return Expect({"idle.timeout_drop": 1})
 
 
@@ -434,11 +428,7 @@ def idle_short_drop_ipv6(lab):
 
 
 def idle_short_rst(lab):
-    lab.up(server_ttl=60)
-    conntrack_short_timeout(lab, "REJECT --reject-with tcp-reset")
-    lab.start_capture()
-    lab.server()
-    assert not lab.client(100, 100, rounds=2, gap=6, timeout=4)
+    idle_device(lab, "REJECT --reject-with tcp-reset", 3, 6, server_ttl=60)
     return Expect({"idle.reset_after_idle": 1, "rst.injected": 1})
 
 
@@ -446,7 +436,7 @@ def idle_rhythm(lab):
     """Request/response every 2 s through the same 3 s device: every gap is the flow's rhythm
     and every one survives; nothing to report."""
     lab.up()
-    conntrack_short_timeout(lab, "DROP")
+    conntrack_timeout(lab, "DROP", 3)
     lab.start_capture()
     lab.server()
     assert lab.client(100, 100, rounds=4, gap=2, timeout=4)
