@@ -62,6 +62,11 @@ struct MtuConfig {
     // Retransmissions of one segment at the same size, never acknowledged, before
     // mtu.blackhole (Linux RTO backoff: 3 is about 1.4 s after the first send at 200 ms RTO).
     std::uint32_t min_retransmissions = 3;
+    // ... when nothing but the handshake got through (the first full-sized segment lost):
+    // a path outage right after the handshake looks the same for a while, so the black hole
+    // must outlast it (Linux: 5 retransmissions are about 6 s). A capture that ends sooner
+    // still reports it, at low confidence.
+    std::uint32_t first_segment_retransmissions = 5;
     // Segments still larger than an ICMP-reported MTU, sent after it, before the sender is
     // said to ignore it.
     std::uint32_t ignored_after_segments = 2;

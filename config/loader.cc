@@ -319,6 +319,7 @@ std::vector<Field> schema() {
     TS_U32("syn_surge.min_destinations", syn_surge.min_destinations, 1, 1000000);
     TS_BOOL("mtu.enabled", mtu.enabled);
     TS_U32("mtu.min_retransmissions", mtu.min_retransmissions, 1, 100);
+    TS_U32("mtu.first_segment_retransmissions", mtu.first_segment_retransmissions, 1, 100);
     TS_U32("mtu.ignored_after_segments", mtu.ignored_after_segments, 1, 1000);
     TS_BOOL("options.enabled", options.enabled);
     TS_U32("options.min_segments_without_ts", options.min_segments_without_ts, 1, 1000);

@@ -116,7 +116,8 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         s.shrunk_ip_len = 0;
         s.backed_off = 0;
     }
-    if (s.reported == 0 && s.backed_off && size_suspect(flow, s, pkt.is_ipv4(), cfg_.min_retransmissions)) {
+    const std::uint32_t needed = s.delivered_len == 0 ? cfg_.first_segment_retransmissions : cfg_.min_retransmissions;
+    if (s.reported == 0 && s.backed_off && size_suspect(flow, s, pkt.is_ipv4(), needed)) {
         s.reported = 1;
         report(flow, st, seg.dir, false, false, 1, pkt.ts_ns, pkt.number, out);
     }
@@ -246,7 +247,7 @@ void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, b
         .carried_ip_len = s.carried_ip_len,
         .retransmissions = s.stuck_retx,
         .icmp_mtu = st.icmp_dir == index(sender) ? st.icmp_mtu : std::uint16_t{0},
-        .threshold = clamp16(cfg_.min_retransmissions),
+        .threshold = clamp16(s.delivered_len == 0 ? cfg_.first_segment_retransmissions : cfg_.min_retransmissions),
         .waited_ms = flow.rel_ms(ts_ns) - s.stuck_since_ms,
     };
     // Confirmed by the sender's own shrinking, or a smaller segment delivered while this one

@@ -309,7 +309,7 @@ void FaultEpisodes::script(Fault kind, std::uint32_t episode, std::uint64_t star
             const std::uint32_t full = c.full_payload();
             const std::uint32_t lost = c.cnxt();
             c.client_data(30, full);
-            for (const std::uint64_t ms : {250, 650, 1450, 3050}) c.segment(true, ms, lost, c.snxt(), kAck | kPsh, full, 502);
+            for (const std::uint64_t ms : {250, 650, 1450, 3050, 6250}) c.segment(true, ms, lost, c.snxt(), kAck | kPsh, full, 502);
             break;
         }
         case Fault::kIdleShort:
