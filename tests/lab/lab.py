@@ -571,17 +571,21 @@ def one_way_acks_lost_ipv6(lab):
     return one_way_acks_lost(lab, ipv6=True)
 
 
-def receiver_limited(lab):
+def receiver_limited(lab, ipv6=False):
     """The server reads 8 KiB every 5 ms with a 32 KiB buffer: the network could deliver far
     faster, so the window fills and closes again and again."""
-    lab.up()
+    lab.up(ipv6=ipv6)
     lab.start_capture()
     lab.server("trickle", "0.005")
-    assert lab.client(3_000_000, 0, timeout=30)
+    assert lab.client(3_000_000, 0, host="2001:2:2::2" if ipv6 else "198.18.2.2", timeout=30)
     # About 2 s of upload, nearly all of it waiting on the window: reported as info after four
     # episodes, then as a warning once it dominates with more than 1 s held back.
     return Expect({"window.receiver_limited": 2}, check=receiver_dominates,
                   server_want={"window.receiver_limited": 2})
+
+
+def receiver_limited_ipv6(lab):
+    return receiver_limited(lab, ipv6=True)
 
 
 def receiver_dominates(events):
@@ -666,7 +670,7 @@ SCENARIOS = [clean_bulk, clean_loss, sack_stripped_syn, sack_stripped_synack, ws
              mtu_blackhole_ipv6_first_segment, pmtud_working, ecn_syn_dropped, ecn_bleached, idle_timeout_drop,
              idle_timeout_rst, idle_short_drop, idle_short_drop_ipv6, idle_short_rst, idle_rhythm, keepalive_survives,
              state_table_full, zero_window, rst_injected, rst_race, rst_race_wrong_ack, rst_race_ipv6, one_way_acks_lost,
-             one_way_acks_lost_ipv6, receiver_limited,
+             one_way_acks_lost_ipv6, receiver_limited, receiver_limited_ipv6,
              seq_randomization, short_connections, applications]
 # Scenarios that drive one of the lab's own tools (NFQUEUE programs).
 USES_TOOLS = {seq_randomization, rst_race, rst_race_wrong_ack}
