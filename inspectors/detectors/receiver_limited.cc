@@ -22,6 +22,15 @@ bool window_full(const DirState& sender, const DirState& receiver, std::uint32_t
     return window < mss || (f > 0 && static_cast<std::uint64_t>(f) + mss > window);
 }
 
+// The sender's data reaches past the right edge the sensor last saw the receiver offer (its
+// ACK + window). No sender does that (RFC 9293 section 3.8.6.2.1: SND.NXT stays within
+// SND.UNA + SND.WND), so the sensor missed the ACK or window update that allowed it, or the
+// SYN of a new connection on the same 4-tuple (a new sequence space): an overloaded tap
+// misses both. The flight it computes is then not the sender's.
+bool beyond_right_edge(const DirState& sender, const DirState& receiver, std::uint32_t window) noexcept {
+    return receiver.has(kDirHasAck) && after(sender.snd_nxt, receiver.max_ack + window);
+}
+
 void enter_recovery(const DirState& sender, ReceiverLimitedInspector::Sender& s) noexcept {
     if (s.recovering) return;
     s.recovering = 1;
@@ -50,11 +59,21 @@ void ReceiverLimitedInspector::on_sender(const PacketView& pkt, const SegmentInf
     }
     s.last_data_ms = now_ms;
     // A full window needs the receiver's scale to be read right: only from a seen handshake.
-    if (s.limited || s.recovering || !flow.saw_handshake()) return;
+    if (s.recovering || !flow.saw_handshake()) return;
     const DirState& sender = flow.dir[index(seg.dir)];
     const DirState& receiver = flow.dir[index(reverse(seg.dir))];
     const std::uint32_t window = flow.window_bytes(reverse(seg.dir));
-    if (!window_full(sender, receiver, window)) return;
+    if (!seg.zero_window_probe && beyond_right_edge(sender, receiver, window)) {
+        // Not the reader: the sensor's view of the window is stale. A full-window episode
+        // under way rested on that view and is taken back (a zero window is the receiver's
+        // own word and stays).
+        if (s.limited == kEpisodeFull) {
+            s.limited = 0;
+            --s.episodes;
+        }
+        return;
+    }
+    if (s.limited || !window_full(sender, receiver, window)) return;
     // Unscaled, a full 64 KiB window is window.limited's; here only one that shrank by a
     // segment or more below its largest (the buffer filling up, not too small).
     const std::uint32_t mss = receiver.mss != 0 ? receiver.mss : kDefaultMss;

@@ -13,7 +13,9 @@
 // not being drained. During loss recovery the flight fills the window because of the hole
 // (SACKed and lost bytes count in it), not because the reader is slow: no full-window
 // episode starts until the receiver has acknowledged everything sent when the loss showed
-// (the recovery point, RFC 6675 section 2).
+// (the recovery point, RFC 6675 section 2). Data past the right edge the receiver offered
+// means the sensor missed the ACK that moved it (or a new connection's SYN): the flight it
+// computes is wrong, and a full-window episode resting on it is taken back.
 
 #include "config/config.h"
 #include "dataplane/packet/packet_view.h"
