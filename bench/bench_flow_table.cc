@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
-#include "inspectors/flow_table.h"
+#include "inspectors/flow/flow_table.h"
 
 namespace tcpsleuth {
 namespace {

@@ -15,8 +15,8 @@
 #include "bench/gen/traffic_gen.h"
 #include "config/config.h"
 #include "config/rules.h"
-#include "inspectors/flow_table.h"
-#include "inspectors/pipeline.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/pipeline.h"
 
 namespace tcpsleuth {
 namespace {

@@ -7,8 +7,8 @@
 
 #include "alloc_counter.h"
 #include "config/config.h"
-#include "inspectors/flow_table.h"
-#include "inspectors/pipeline.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/pipeline.h"
 #include "traffic.h"
 
 namespace tcpsleuth {

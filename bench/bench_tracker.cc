@@ -8,8 +8,8 @@
 
 #include "alloc_counter.h"
 #include "dataplane/packet/parse.h"
-#include "inspectors/flow_key.h"
-#include "inspectors/tcp_tracker.h"
+#include "inspectors/flow/flow_key.h"
+#include "inspectors/flow/tcp_tracker.h"
 #include "traffic.h"
 
 namespace tcpsleuth {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "inspectors/pipeline.h"
+#include "inspectors/flow/pipeline.h"
 #include "tests/support/frame_builder.h"
 
 namespace tcpsleuth::bench {

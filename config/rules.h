@@ -15,7 +15,7 @@ namespace tcpsleuth {
 
 // Which side's byte stream a rule is matched against.
 enum class RuleDirection : std::uint8_t { kClient, kServer, kBoth };
-// Same numbering as Severity (inspectors/events.h).
+// Same numbering as Severity (inspectors/output/events.h).
 enum class RuleSeverity : std::uint8_t { kInfo, kWarning, kCritical };
 
 const char* to_string(RuleDirection d) noexcept;

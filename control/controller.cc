@@ -7,9 +7,9 @@
 #include <cstdio>
 
 #include "config/rules.h"
-#include "inspectors/event_format.h"
-#include "inspectors/idle_profiles.h"
-#include "inspectors/json_writer.h"
+#include "inspectors/output/event_format.h"
+#include "inspectors/evidence/idle_profiles.h"
+#include "inspectors/output/json_writer.h"
 
 namespace tcpsleuth::control {
 

@@ -17,9 +17,9 @@
 #include "config/loader.h"
 #include "control/json.h"
 #include "control/server.h"
-#include "inspectors/counters.h"
-#include "inspectors/events.h"
-#include "inspectors/flow_query.h"
+#include "inspectors/flow/counters.h"
+#include "inspectors/output/events.h"
+#include "inspectors/flow/flow_query.h"
 
 namespace tcpsleuth::control {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "inspectors/json_writer.h"
+#include "inspectors/output/json_writer.h"
 
 namespace tcpsleuth::json {
 

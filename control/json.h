@@ -1,7 +1,7 @@
 #pragma once
 // A small JSON reader for control requests and, in tcpsleuthctl, replies (RFC 8259). Values
 // form a tree; parsing is bounded in depth so a hostile request cannot exhaust the stack.
-// Writing JSON is inspectors/json_writer.h's job.
+// Writing JSON is inspectors/output/json_writer.h's job.
 
 #include <cstdint>
 #include <map>

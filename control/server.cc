@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "inspectors/json_writer.h"
+#include "inspectors/output/json_writer.h"
 
 namespace tcpsleuth::control {
 namespace {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "control/json.h"
-#include "inspectors/json_writer.h"
+#include "inspectors/output/json_writer.h"
 
 namespace {
 

@@ -22,11 +22,11 @@
 #include "dataplane/logging.h"
 #include "dataplane/output.h"
 #include "dataplane/pcap/pcap_reader.h"
-#include "inspectors/flow_query.h"
-#include "inspectors/flow_table.h"
-#include "inspectors/idle_profiles.h"
-#include "inspectors/pipeline.h"
-#include "inspectors/report.h"
+#include "inspectors/flow/flow_query.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/evidence/idle_profiles.h"
+#include "inspectors/flow/pipeline.h"
+#include "inspectors/output/report.h"
 
 namespace tcpsleuth {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "config/daemon_config.h"
-#include "inspectors/event_format.h"
-#include "inspectors/report.h"
+#include "inspectors/output/event_format.h"
+#include "inspectors/output/report.h"
 
 namespace tcpsleuth {
 

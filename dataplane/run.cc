@@ -27,12 +27,12 @@
 #include "config/loader.h"
 #include "control/controller.h"
 #include "dataplane/logging.h"
-#include "inspectors/idle_profiles.h"
+#include "inspectors/evidence/idle_profiles.h"
 #include "dataplane/live/eal_env.h"
 #include "dataplane/live/ports.h"
 #include "dataplane/live/worker.h"
 #include "dataplane/output.h"
-#include "inspectors/report.h"
+#include "inspectors/output/report.h"
 
 namespace tcpsleuth {
 namespace {

@@ -10,7 +10,7 @@
 #include <algorithm>
 
 #include "dataplane/packet/parse.h"
-#include "inspectors/flow_key.h"
+#include "inspectors/flow/flow_key.h"
 #include "tsc_clock.h"
 
 namespace tcpsleuth::live {

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "config/daemon_config.h"
-#include "inspectors/counters.h"
-#include "inspectors/events.h"
-#include "inspectors/flow_query.h"
-#include "inspectors/flow_table.h"
-#include "inspectors/pipeline.h"
-#include "inspectors/spsc_ring.h"
+#include "inspectors/flow/counters.h"
+#include "inspectors/output/events.h"
+#include "inspectors/flow/flow_query.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/pipeline.h"
+#include "inspectors/flow/spsc_ring.h"
 #include "ports.h"
 
 struct rte_ring;

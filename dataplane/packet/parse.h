@@ -1,6 +1,6 @@
 #pragma once
 // parse_packet(): one pass over a frame into a PacketView. Every outcome has a status and
-// every status has a counter (see inspectors/counters.h); nothing here reads past `len`.
+// every status has a counter (see inspectors/flow/counters.h); nothing here reads past `len`.
 
 #include <cstddef>
 #include <cstdint>

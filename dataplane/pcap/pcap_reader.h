@@ -8,7 +8,7 @@
 #include <string>
 
 #include "dataplane/packet/packet_view.h"
-#include "inspectors/pipeline.h"
+#include "inspectors/flow/pipeline.h"
 
 namespace tcpsleuth {
 

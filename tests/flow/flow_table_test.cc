@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "inspectors/flow_table.h"
+#include "inspectors/flow/flow_table.h"
 
 namespace tcpsleuth {
 namespace {

@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
-#include "inspectors/event_format.h"
-#include "inspectors/idle_profiles.h"
-#include "inspectors/syn_fingerprint.h"
+#include "inspectors/output/event_format.h"
+#include "inspectors/evidence/idle_profiles.h"
+#include "inspectors/evidence/syn_fingerprint.h"
 #include "tests/support/harness.h"
 
 namespace tcpsleuth {

@@ -370,6 +370,42 @@ TEST(ReceiverLimited, AWindowFilledByALossHoleIsNotTheReader) {
     EXPECT_TRUE(h.events(WindowReceiverLimited::kName).empty());
 }
 
+// An overloaded tap misses packets, among them the SYNs of new connections on a reused
+// 4-tuple: the data jumps to a new sequence space, far past the right edge the receiver last
+// offered, and the flight measured across the jump (new data - old ACK) fills any window.
+TEST(ReceiverLimited, DataPastTheOfferedRightEdgeIsASensorThatMissedPackets) {
+    for (const bool v6 : {false, true}) {
+        Harness h;
+        Flow f{h, v6};
+        f.handshake(0, 7);
+        for (int lap = 0; lap < 6; ++lap) {
+            const double t = 10 + lap * 100.0;
+            f.cnxt += 0x10000000u;  // a new connection whose handshake the sensor missed
+            f.snxt += 0x10000000u;
+            for (int i = 0; i < 4; ++i) f.cdata(t + i * 5.0, 1000);
+            f.sack_(t + 40, f.cnxt, 512);  // 40 ms of each 100 ms lap would look held back
+        }
+        h.finish();
+        EXPECT_TRUE(h.events(WindowReceiverLimited::kName).empty()) << (v6 ? "IPv6" : "IPv4");
+    }
+}
+
+// The same laps with the receiver really holding the window at the data it has (8 KiB,
+// nothing more offered until it reads): the sender stops at the edge, four times and more.
+TEST(ReceiverLimited, ASenderStoppedAtTheOfferedEdgeIsStillTheReader) {
+    Harness h;
+    Flow f{h};
+    f.handshake(0, 7);
+    for (int lap = 0; lap < 6; ++lap) {
+        const double t = 10 + lap * 100.0;
+        // 64 x 128 = 8192 bytes offered (from the second lap on): 8000 fill it.
+        for (int i = 0; i < 8; ++i) f.cdata(t + i * 0.5, 1000);
+        f.sack_(t + 45, f.cnxt, 64);  // read, and acknowledged, 40 ms later
+    }
+    h.finish();
+    EXPECT_EQ(h.events(WindowReceiverLimited::kName).size(), 1u);
+}
+
 // ---- output.min_confidence ---------------------------------------------------------------------
 
 TEST(Output, FindingsBelowTheMinimumConfidenceAreCountedNotWritten) {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "config/rules.h"
-#include "inspectors/event_format.h"
+#include "inspectors/output/event_format.h"
 #include "tests/support/harness.h"
 
 namespace tcpsleuth {

@@ -18,7 +18,7 @@
 #include <set>
 #include <string>
 
-#include "inspectors/event_format.h"
+#include "inspectors/output/event_format.h"
 #include "tests/support/path_sim.h"
 
 namespace tcpsleuth {

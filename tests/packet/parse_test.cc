@@ -6,7 +6,7 @@
 #include <set>
 
 #include "dataplane/packet/parse.h"
-#include "inspectors/counters.h"
+#include "inspectors/flow/counters.h"
 #include "tests/support/frame_builder.h"
 
 namespace tcpsleuth {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "inspectors/flow_table.h"
-#include "inspectors/pipeline.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/pipeline.h"
 #include "tests/support/frame_builder.h"
 
 namespace tcpsleuth::test {

@@ -1,0 +1,106 @@
+#include "inspectors/flow/flow_table.h"
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace tcpsleuth {
+namespace {
+
+template <typename T>
+T* zeroed_array(std::size_t n) {
+    // calloc: the kernel hands out zero pages lazily, so a large table costs nothing until
+    // flows arrive, and construction does not touch every page.
+    void* p = std::calloc(n, sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+}
+
+}  // namespace
+
+FlowTable::FlowTable(std::uint32_t capacity, std::uint64_t hash_seed)
+    : capacity_(capacity < 16 ? 16 : capacity),
+      dir_mask_(std::bit_ceil(static_cast<std::uint64_t>(capacity_) * 2) - 1),
+      seed_(mix64(hash_seed ^ 0x6a09e667f3bcc909ull)),
+      pool_(zeroed_array<FlowState>(capacity_)),
+      dir_(zeroed_array<std::uint64_t>(dir_mask_ + 1)),
+      free_(zeroed_array<std::uint32_t>(capacity_)) {
+    static_assert(std::is_trivially_copyable_v<FlowState>, "pool entries are zeroed by calloc");
+}
+
+FlowTable::~FlowTable() {
+    std::free(pool_);
+    std::free(dir_);
+    std::free(free_);
+}
+
+std::uint64_t FlowTable::hash(const FlowKey& key) const noexcept {
+    // Three independent 64x64->128-bit multiplies of seeded word pairs, folded (the
+    // "multiply-mix" of wyhash), then one mix64: the multiplies run in parallel, where a
+    // chain of five mix64 rounds cost five times the latency.
+    std::uint64_t w[5];
+    static_assert(sizeof(w) == sizeof(FlowKey));
+    std::memcpy(w, &key, sizeof w);
+    const auto mum = [](std::uint64_t a, std::uint64_t b) {
+        __extension__ typedef unsigned __int128 u128;  // GCC/Clang; x86-64 MUL gives it in one instruction
+        const u128 p = static_cast<u128>(a) * b;
+        return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
+    };
+    const std::uint64_t h = mum(w[0] ^ seed_, w[1] ^ 0xa0761d6478bd642full) ^
+                            mum(w[2] ^ 0xe7037ed1a0b428dbull, w[3] ^ seed_) ^
+                            mum(w[4] ^ 0x8ebc6af09c88c6e3ull, seed_ ^ 0x589965cc75374cc3ull);
+    return mix64(h);
+}
+
+void FlowTable::prefetch_entry(std::uint64_t h) const noexcept {
+    const std::uint64_t e = dir_[h & dir_mask_];
+    if (e != 0 && static_cast<std::uint32_t>(e) == static_cast<std::uint32_t>(h)) {
+        __builtin_prefetch(&pool_[(e >> 32) - 1]);
+    }
+}
+
+std::uint32_t FlowTable::allocate_entry() noexcept {
+    if (free_top_ != 0) return free_[--free_top_];
+    return high_water_++;  // size_ < capacity_ here, so high_water_ < capacity_ too
+}
+
+void FlowTable::remove(FlowState* flow) noexcept {
+    if (!flow->common.in_use) return;
+    const Probe p = probe(flow->common.key, hash(flow->common.key));
+    if (p.flow != flow) return;  // not reachable for a flow that is in the table
+    // Backward-shift deletion: move later members of the probe run into the hole when their
+    // home slot is not in (hole, current].
+    std::uint64_t hole = p.slot;
+    dir_[hole] = 0;
+    for (std::uint64_t i = (hole + 1) & dir_mask_; dir_[i] != 0; i = (i + 1) & dir_mask_) {
+        const std::uint64_t home = static_cast<std::uint32_t>(dir_[i]) & dir_mask_;
+        const bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            dir_[hole] = dir_[i];
+            dir_[i] = 0;
+            hole = i;
+        }
+    }
+    flow->common.in_use = 0;
+    free_[free_top_++] = static_cast<std::uint32_t>(flow - pool_);
+    --size_;
+}
+
+FlowState* FlowTable::evict_one() noexcept {
+    // The table is full, so every pool entry below high_water_ is in use.
+    FlowState* oldest = nullptr;
+    for (std::uint32_t n = 0; n < kEvictionSample; ++n) {
+        if (evict_cursor_ >= high_water_) evict_cursor_ = 0;
+        FlowState& f = pool_[evict_cursor_++];
+        if (f.common.in_use && (oldest == nullptr || f.common.last_ns < oldest->common.last_ns)) oldest = &f;
+    }
+    return oldest;
+}
+
+std::size_t FlowTable::memory_bytes() const noexcept {
+    return static_cast<std::size_t>(capacity_) * (sizeof(FlowState) + sizeof(std::uint32_t)) +
+           (dir_mask_ + 1) * sizeof(std::uint64_t);
+}
+
+}  // namespace tcpsleuth

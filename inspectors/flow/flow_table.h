@@ -1,0 +1,170 @@
+#pragma once
+// Per-core flow table. Fixed capacity, allocated once; never allocates afterwards.
+//
+// Layout: a dense pool of FlowState entries and a separate open-addressing directory of
+// 8-byte slots (low 32 bits of the hash, pool index + 1). The directory has at least twice
+// as many slots as the pool, so linear probing stays short (load <= 0.5) and a probe
+// sequence usually stays in one cache line; deletion shifts entries back (Knuth 6.4
+// algorithm R), so there are no tombstones to clean up.
+//
+// Not thread-safe by design: exactly one worker core owns each instance.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "inspectors/flow/flow_key.h"
+#include "inspectors/flow/flow_state.h"
+
+namespace tcpsleuth {
+
+class FlowTable {
+public:
+    // `capacity` flows (rounded up to at least 16). Call on the owning core so the pages
+    // are first touched on its NUMA node.
+    FlowTable(std::uint32_t capacity, std::uint64_t hash_seed);
+    ~FlowTable();
+    FlowTable(const FlowTable&) = delete;
+    FlowTable& operator=(const FlowTable&) = delete;
+
+    struct Lookup {
+        FlowState* flow = nullptr;
+        bool created = false;
+    };
+
+    std::uint64_t hash(const FlowKey& key) const noexcept;
+    void prefetch(std::uint64_t hash) const noexcept {
+        __builtin_prefetch(&dir_[hash & dir_mask_]);
+    }
+    // Prefetches the entry a directory slot points to (second stage of a burst lookup).
+    void prefetch_entry(std::uint64_t hash) const noexcept;
+
+    FlowState* find(const FlowKey& key, std::uint64_t hash) noexcept;
+
+    // Finds the flow or creates it. When the table is full, the longest-idle of a sample of
+    // entries is evicted first: on_evict(FlowState&) sees it before it is removed.
+    // Never fails: the caller always gets a flow.
+    template <typename OnEvict>
+    Lookup find_or_insert(const FlowKey& key, std::uint64_t hash, OnEvict&& on_evict) noexcept;
+
+    void remove(FlowState* flow) noexcept;
+
+    // Visits up to `budget` pool entries from where the last call stopped; for each flow
+    // with is_idle(flow) true, calls on_expire(flow) and removes it. Returns flows removed.
+    template <typename IsIdle, typename OnExpire>
+    std::size_t expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire) noexcept;
+
+    template <typename Fn>
+    void for_each(Fn&& fn) noexcept {
+        for (std::uint32_t i = 0; i < high_water_; ++i) {
+            if (pool_[i].common.in_use) fn(pool_[i]);
+        }
+    }
+
+    // Pool slots handed out so far, and one of them (null when free): for scans spread over
+    // several calls (control queries), where for_each would be one long stall.
+    std::uint32_t slots() const noexcept { return high_water_; }
+    const FlowState* slot(std::uint32_t i) const noexcept {
+        return i < high_water_ && pool_[i].common.in_use ? &pool_[i] : nullptr;
+    }
+
+    // Flow ids become first, first + stride, ...: each of N workers numbers its flows
+    // (w + 1, w + 1 + N, ...) so ids stay unique across the process. Call before use.
+    void number_flows(std::uint32_t first, std::uint32_t stride) noexcept {
+        next_id_ = first - stride;
+        id_stride_ = stride;
+    }
+
+    std::uint32_t size() const noexcept { return size_; }
+    std::uint32_t capacity() const noexcept { return capacity_; }
+    std::uint64_t evictions() const noexcept { return evictions_; }
+    // Bytes allocated for the pool, the directory and the free list.
+    std::size_t memory_bytes() const noexcept;
+
+    // Candidates examined per eviction: the oldest of them goes.
+    static constexpr std::uint32_t kEvictionSample = 32;
+
+private:
+    // The one probe of the directory, for lookup, insertion and removal alike: the slot that
+    // names `key`'s flow (flow set), or the empty slot that ends its probe run (flow null),
+    // where an insertion goes.
+    struct Probe {
+        std::uint64_t slot;
+        FlowState* flow;
+    };
+    Probe probe(const FlowKey& key, std::uint64_t hash) const noexcept;
+
+    std::uint32_t allocate_entry() noexcept;
+    FlowState* evict_one() noexcept;
+
+    std::uint32_t capacity_;
+    std::uint64_t dir_mask_;
+    std::uint64_t seed_;
+    FlowState* pool_;            // capacity_ entries, zeroed
+    std::uint64_t* dir_;         // dir_mask_ + 1 slots, zeroed; 0 = empty
+    std::uint32_t* free_;        // stack of released pool indices
+    std::uint32_t free_top_ = 0;
+    std::uint32_t high_water_ = 0;  // pool entries ever handed out
+    std::uint32_t size_ = 0;
+    std::uint32_t next_id_ = 0;
+    std::uint32_t id_stride_ = 1;
+    std::uint32_t sweep_cursor_ = 0;
+    std::uint32_t evict_cursor_ = 0;
+    std::uint64_t evictions_ = 0;
+};
+
+// ---- inline template members ----
+
+inline FlowTable::Probe FlowTable::probe(const FlowKey& key, std::uint64_t h) const noexcept {
+    const std::uint32_t tag = static_cast<std::uint32_t>(h);
+    for (std::uint64_t i = h & dir_mask_;; i = (i + 1) & dir_mask_) {
+        const std::uint64_t e = dir_[i];
+        if (e == 0) return {i, nullptr};
+        if (static_cast<std::uint32_t>(e) == tag) {
+            FlowState& f = pool_[(e >> 32) - 1];
+            if (f.common.key == key) [[likely]] return {i, &f};
+        }
+    }
+}
+
+inline FlowState* FlowTable::find(const FlowKey& key, std::uint64_t h) noexcept { return probe(key, h).flow; }
+
+template <typename OnEvict>
+FlowTable::Lookup FlowTable::find_or_insert(const FlowKey& key, std::uint64_t h, OnEvict&& on_evict) noexcept {
+    Probe p = probe(key, h);
+    if (p.flow != nullptr) [[likely]] return {p.flow, false};
+    if (size_ == capacity_) {
+        FlowState* victim = evict_one();
+        on_evict(*victim);
+        remove(victim);
+        ++evictions_;
+        p = probe(key, h);  // the removal may have shifted the run
+    }
+    const std::uint32_t idx = allocate_entry();
+    dir_[p.slot] = (static_cast<std::uint64_t>(idx + 1) << 32) | static_cast<std::uint32_t>(h);
+    FlowState& f = pool_[idx];
+    f = FlowState{};
+    f.common.key = key;
+    f.common.in_use = 1;
+    f.common.id = next_id_ += id_stride_;
+    ++size_;
+    return {&f, true};
+}
+
+template <typename IsIdle, typename OnExpire>
+std::size_t FlowTable::expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire) noexcept {
+    if (high_water_ == 0) return 0;
+    std::size_t removed = 0;
+    for (std::size_t n = 0; n < budget; ++n) {
+        if (sweep_cursor_ >= high_water_) sweep_cursor_ = 0;
+        FlowState& f = pool_[sweep_cursor_++];
+        if (f.common.in_use && is_idle(static_cast<const FlowState&>(f))) {
+            on_expire(f);
+            remove(&f);
+            ++removed;
+        }
+    }
+    return removed;
+}
+
+}  // namespace tcpsleuth

@@ -1,0 +1,204 @@
+#include "inspectors/flow/pipeline.h"
+
+#include "inspectors/flow/tcp_tracker.h"
+
+namespace tcpsleuth {
+
+Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept
+    : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
+      zero_window_(cfg.zero_window), surge_(cfg.syn_surge), mtu_(cfg.mtu), options_(cfg.options, paths_),
+      window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, TtlRule{}, paths_), rst_(cfg.rst),
+      one_way_(cfg.path), receiver_limited_(cfg.window, cfg.zero_window), payload_(cfg.payload) {
+    idle_.reconfigure(cfg.idle, rst_.ttl_rule());
+}
+
+void Pipeline::reconfigure(const Config& cfg) noexcept {
+    const std::uint32_t capacity = cfg_.flows.capacity;
+    cfg_ = cfg;
+    cfg_.flows.capacity = capacity;
+    syn_.reconfigure(cfg.handshake);
+    zero_window_.reconfigure(cfg.zero_window);
+    surge_.reconfigure(cfg.syn_surge);
+    mtu_.reconfigure(cfg.mtu);
+    options_.reconfigure(cfg.options);
+    window_.reconfigure(cfg.window);
+    ecn_.reconfigure(cfg.ecn);
+    sack_.reconfigure(cfg.sack);
+    rst_.reconfigure(cfg.rst);
+    idle_.reconfigure(cfg.idle, rst_.ttl_rule());
+    one_way_.reconfigure(cfg.path);
+    receiver_limited_.reconfigure(cfg.window, cfg.zero_window);
+    payload_.reconfigure(cfg.payload);
+}
+
+void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link) noexcept {
+    if (n > kBurst) n = kBurst;
+    // Pass 1: parse, key, hash, prefetch the directory slot.
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i + 3 < n) __builtin_prefetch(pkts[i + 3].data);
+        PacketView& v = views_[i];
+        v.ts_ns = pkts[i].ts_ns;
+        v.number = pkts[i].number;
+        v.wire_len = pkts[i].wire_len;
+        const ParseStatus st = parse_packet(pkts[i].data, pkts[i].cap_len, link, v);
+        status_[i] = st;
+        counters_.add(Counter::kRxPackets);
+        counters_.add(Counter::kRxBytes, v.wire_len);
+        counters_.add(counter_for(st));
+        if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
+            if (v.fragment) counters_.add(Counter::kParseFirstFragment);
+            keys_[i] = make_flow_key(v, dirs_[i]);
+        } else if (st == ParseStatus::kIcmpQuote) {
+            keys_[i] = make_quoted_flow_key(v, dirs_[i]);
+        } else {
+            continue;
+        }
+        hashes_[i] = table_.hash(keys_[i]);
+        table_.prefetch(hashes_[i]);
+    }
+    // Pass 2: the directory slots are (mostly) in cache; prefetch the entries they name.
+    for (std::size_t i = 0; i < n; ++i) {
+        const ParseStatus st = status_[i];
+        if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption || st == ParseStatus::kIcmpQuote) {
+            table_.prefetch_entry(hashes_[i]);
+        }
+    }
+    // Pass 3: track and inspect, in arrival order.
+    for (std::size_t i = 0; i < n; ++i) {
+        switch (status_[i]) {
+            case ParseStatus::kOk:
+            case ParseStatus::kBadTcpOption:
+                handle_tcp(pkts[i].data, views_[i], keys_[i], dirs_[i], hashes_[i], pkts[i].steer);
+                break;
+            case ParseStatus::kIcmpQuote:
+                handle_icmp(views_[i], keys_[i], dirs_[i], hashes_[i]);
+                break;
+            case ParseStatus::kTruncated:
+            case ParseStatus::kNotIp:
+            case ParseStatus::kBadL2:
+            case ParseStatus::kBadIpHeader:
+            case ParseStatus::kBadIpLength:
+            case ParseStatus::kBadIpv6Ext:
+            case ParseStatus::kFragment:
+            case ParseStatus::kNotTcp:
+            case ParseStatus::kBadTcpHeader:
+            case ParseStatus::kBadIcmp:
+                break;  // counted in pass 1
+        }
+    }
+    if (n != 0) sweep(pkts[n - 1].ts_ns, cfg_.flows.sweep_budget);
+}
+
+void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir,
+                          std::uint64_t hash, std::uint32_t steer) noexcept {
+    const auto found = table_.find_or_insert(key, hash, [&](FlowState& victim) { on_evict(victim, pkt.ts_ns); });
+    FlowState& flow = *found.flow;
+    if (found.created) {
+        counters_.add(Counter::kFlowCreated);
+        track_new_flow(pkt, dir, flow.common, counters_);
+        if (!pkt.fragment) flow.common.steer = steer;
+    } else if (steer != 0 && !pkt.fragment && flow.common.steer != steer) {
+        // A NIC hashes a first fragment by its addresses only, so fragments are not compared.
+        if (flow.common.steer == 0) {
+            flow.common.steer = steer;
+        } else {
+            counters_.add(Counter::kFlowWrongCore);
+        }
+    }
+    const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
+    if (seg.new_connection) restart_connection(flow);
+    sink_.track(flow.common.id, &flow.common.event_kinds, &flow.common.worst_event);
+    // Payload first: a tag it finds names the application in the findings below.
+    payload_.on_segment(frame, pkt, seg, flow.common, flow.payload, sink_, counters_);
+    // The inspectors, in a fixed order. Each touches only its own state.
+    const FlowCommon& c = flow.common;
+    syn_.on_packet(pkt, seg, c, flow.syn, sink_);
+    zero_window_.on_packet(pkt, seg, c, flow.zero_window, sink_);
+    surge_.on_packet(pkt, seg, c, sink_);
+    mtu_.on_packet(pkt, seg, c, flow.mtu, sink_);
+    options_.on_packet(pkt, seg, c, flow.options, sink_);
+    if (const WindowInspector::Mismatch m = window_.on_packet(pkt, seg, c, flow.window, sink_); m.reported) {
+        options_.on_far_end(c, flow.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
+                            pkt.number, sink_);
+    }
+    ecn_.on_packet(pkt, seg, c, flow.ecn, sink_);
+    sack_.on_packet(pkt, seg, c, flow.sack, sink_);
+    idle_.on_packet(pkt, seg, c, flow.idle, sink_);
+    rst_.on_packet(pkt, seg, c, flow.rst, sink_);
+    std::uint16_t delivered[2];
+    MtuInspector::delivered_payload(flow.mtu, delivered);
+    one_way_.on_packet(pkt, seg, c, delivered, flow.one_way, sink_);
+    receiver_limited_.on_packet(pkt, seg, c, flow.receiver_limited, sink_);
+    sink_.untrack();
+}
+
+void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept {
+    if (pkt.icmp.frag_needed) counters_.add(Counter::kIcmpFragNeeded);
+    FlowState* flow = table_.find(key, hash);
+    if (flow == nullptr) {
+        counters_.add(Counter::kIcmpUnmatched);
+        return;
+    }
+    counters_.add(Counter::kIcmpMatched);
+    track_icmp(pkt, flow->common);
+    sink_.track(flow->common.id, &flow->common.event_kinds, &flow->common.worst_event);
+    mtu_.on_icmp(pkt, dir, flow->common, flow->mtu, sink_);
+    sink_.untrack();
+}
+
+std::uint64_t Pipeline::idle_timeout_ns(const FlowCommon& flow) const noexcept {
+    std::uint32_t s = cfg_.flows.established_timeout_s;
+    switch (flow.state) {
+        case TcpState::kSynSent:
+        case TcpState::kSynReceived: s = cfg_.flows.handshake_timeout_s; break;
+        case TcpState::kEstablished:
+        case TcpState::kMidstream: s = cfg_.flows.established_timeout_s; break;
+        case TcpState::kClosing: s = cfg_.flows.closing_timeout_s; break;
+        case TcpState::kClosed: s = cfg_.flows.closed_timeout_s; break;
+    }
+    return s * 1'000'000'000ull;
+}
+
+void Pipeline::sweep(std::uint64_t now_ns, std::size_t budget) noexcept {
+    const auto is_idle = [&](const FlowState& f) {
+        return now_ns > f.common.last_ns && now_ns - f.common.last_ns > idle_timeout_ns(f.common);
+    };
+    const auto on_expire = [&](FlowState& f) {
+        counters_.add(Counter::kFlowExpired);
+        end_flow(f, f.common.last_ns);
+    };
+    table_.expire_some(budget, is_idle, on_expire);
+}
+
+void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
+    syn_.on_flow_end(flow.common, flow.syn, sink_, now_ns);
+    zero_window_.on_flow_end(flow.common, flow.zero_window, sink_, now_ns);
+    idle_.on_flow_end(flow.common, flow.idle, sink_, now_ns);
+    rst_.on_flow_end(flow.common, flow.rst, sink_, now_ns);
+    mtu_.on_flow_end(flow.common, flow.mtu, sink_, now_ns);
+    receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, sink_);
+    surge_.on_flow_end(flow.common);
+    payload_.on_flow_end(flow.payload);
+    track_flow_end(flow.common, counters_);
+}
+
+void Pipeline::on_evict(FlowState& victim, std::uint64_t now_ns) noexcept {
+    counters_.add(Counter::kFlowEvicted);
+    // The victim's findings are reported as if it had ended now; it is gone after this.
+    end_flow(victim, now_ns);
+    if (!bump_and_should_report(table_full_reports_, table_full_next_)) return;
+    Event e;
+    e.ts_ns = now_ns;
+    e.severity = Severity::kWarning;
+    e.confidence = Confidence::kHigh;
+    e.occurrence = table_full_reports_;
+    e.detail = FlowTableFull{
+        .evicted_total = table_.evictions() + 1,
+        .capacity = table_.capacity(),
+        .victim_idle_ns = now_ns > victim.common.last_ns ? now_ns - victim.common.last_ns : 0,
+        .victim_flow_id = victim.common.id,
+    };
+    sink_.emit(e);
+}
+
+}  // namespace tcpsleuth

@@ -1,0 +1,108 @@
+#pragma once
+// The per-packet path, the same in every mode (analyze, tap, inline):
+//   parse -> flow key + hash + prefetch (whole burst) -> find/insert -> tracker -> inspectors
+// then a bounded sweep for idle flows. Nothing here allocates, locks, logs or throws.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "config/config.h"
+#include "inspectors/flow/counters.h"
+#include "dataplane/packet/parse.h"
+#include "inspectors/output/events.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/evidence/path_table.h"
+#include "inspectors/detectors/payload_rules.h"
+#include "inspectors/detectors/syn_surge.h"
+
+namespace tcpsleuth {
+
+// One received frame, as any input hands it over.
+struct RawPacket {
+    const std::uint8_t* data = nullptr;
+    std::uint32_t cap_len = 0;
+    std::uint32_t wire_len = 0;
+    std::uint64_t ts_ns = 0;
+    std::uint64_t number = 0;  // 1-based frame number per input; 0 where unknown
+    std::uint32_t steer = 0;   // hash that chose this core; 0 offline
+};
+
+class Pipeline {
+public:
+    static constexpr std::size_t kBurst = 32;
+
+    Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept;
+
+    // Processes up to kBurst frames of the given link type, then sweeps idle flows as of the
+    // last frame's time.
+    void process_burst(const RawPacket* pkts, std::size_t n, LinkType link) noexcept;
+
+    // Removes flows idle past their state's timeout, visiting at most `budget` entries.
+    void sweep(std::uint64_t now_ns, std::size_t budget) noexcept;
+
+    // End of input: every flow ends as of `now_ns`. `drain()` is called regularly so the
+    // findings of many flows fit through the event ring.
+    template <typename Drain>
+    void finish(std::uint64_t now_ns, Drain&& drain) noexcept;
+
+    // A reload: new thresholds, switches and idle timeouts from the next packet on. Flows and
+    // inspector state are kept; the table keeps its size (flows.capacity is not taken).
+    void reconfigure(const Config& cfg) noexcept;
+    const Config& config() const noexcept { return cfg_; }
+
+    const FlowTable& table() const noexcept { return table_; }
+    const PayloadScanner& payload() const noexcept { return payload_; }
+
+    // Several workers: judge state-table surges on all their flows together (see SurgeBoard).
+    void share_surge_board(SurgeBoard* board, unsigned shard) noexcept { surge_.attach(board, shard); }
+
+private:
+    void handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash,
+                    std::uint32_t steer) noexcept;
+    void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
+    void end_flow(FlowState& flow, std::uint64_t now_ns) noexcept;
+    void on_evict(FlowState& victim, std::uint64_t now_ns) noexcept;
+    std::uint64_t idle_timeout_ns(const FlowCommon& flow) const noexcept;
+
+    Config cfg_;
+    FlowTable& table_;
+    EventSink& sink_;
+    CoreCounters& counters_;
+    PathTable paths_;
+    SynUnansweredInspector syn_;
+    ZeroWindowInspector zero_window_;
+    SynSurgeInspector surge_;
+    MtuInspector mtu_;
+    OptionsInspector options_;
+    WindowInspector window_;
+    EcnInspector ecn_;
+    SackInspector sack_;
+    IdleInspector idle_;
+    RstInspector rst_;
+    OneWayLossInspector one_way_;
+    ReceiverLimitedInspector receiver_limited_;
+    PayloadScanner payload_;
+    std::uint32_t table_full_reports_ = 0;
+    std::uint32_t table_full_next_ = 1;
+
+    // Burst scratch, reused: no allocation per packet.
+    std::array<PacketView, kBurst> views_;
+    std::array<ParseStatus, kBurst> status_;
+    std::array<FlowKey, kBurst> keys_;
+    std::array<Dir, kBurst> dirs_;
+    std::array<std::uint64_t, kBurst> hashes_;
+};
+
+template <typename Drain>
+void Pipeline::finish(std::uint64_t now_ns, Drain&& drain) noexcept {
+    std::size_t n = 0;
+    table_.for_each([&](FlowState& f) {
+        end_flow(f, now_ns);
+        table_.remove(&f);
+        if (++n % 64 == 0) drain();
+    });
+    drain();
+}
+
+}  // namespace tcpsleuth

@@ -1,0 +1,42 @@
+#pragma once
+// The output side of events: JSON lines (schema in DESIGN.md), and the text pieces the
+// report reuses. Formatting happens here and only here, never on the packet path.
+
+#include <string>
+#include <string_view>
+
+#include "inspectors/output/events.h"
+
+namespace tcpsleuth {
+
+// "198.18.1.2" or "2001:db8::1" from a 16-byte (possibly v4-mapped) address.
+std::string format_address(const std::array<std::uint8_t, 16>& addr);
+// "2026-11-21T12:48:03.123456Z"
+std::string format_timestamp(std::uint64_t ts_ns);
+
+struct FlowEndpoints {
+    std::string client;
+    std::uint16_t client_port = 0;
+    std::string server;
+    std::uint16_t server_port = 0;
+};
+FlowEndpoints endpoints(const FlowKey& key, bool client_is_lo);
+FlowEndpoints endpoints(const Event& e);
+
+// "low" | "medium" | "high" (to_string's inverse); false for anything else.
+bool parse_confidence(std::string_view text, Confidence& out) noexcept;
+
+std::string event_summary(const Event& e);
+std::string event_advice(const Event& e);
+// The advice shared by every event of a kind (for the report's per-diagnosis section).
+std::string_view kind_advice(std::string_view kind);
+
+// RFC 8446 section 6 alert description names ("unknown_ca"), "unassigned" otherwise.
+std::string_view tls_alert_name(std::uint8_t code) noexcept;
+// A payload.match's matched bytes, printable ASCII as is, anything else as \xHH.
+std::string payload_tail_text(const PayloadMatch& d);
+
+// One JSON object, no trailing newline.
+std::string format_event_json(const Event& e);
+
+}  // namespace tcpsleuth

@@ -1,0 +1,68 @@
+#pragma once
+// The readable report at the end of a run: totals, each diagnosis with its count and advice,
+// findings grouped by server (path), the worst flows, and the parse counters. Built on the
+// output side from the same events that go to the JSON-lines stream.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "inspectors/flow/counters.h"
+#include "inspectors/output/events.h"
+
+namespace tcpsleuth {
+
+struct RunInfo {
+    std::string input;
+    std::uint64_t first_ts_ns = 0;
+    std::uint64_t last_ts_ns = 0;
+    std::uint32_t flow_capacity = 0;
+    std::size_t flow_table_bytes = 0;
+    std::size_t bytes_per_flow = 0;
+    std::size_t payload_pool_bytes = 0;  // Hyperscan stream pool + scratch, per worker; 0 scanning off
+    std::size_t payload_stream_bytes = 0;  // stream state of one flow scanned both ways
+    double wall_seconds = 0;
+    std::string input_warning;
+};
+
+class Report {
+public:
+    void add(const Event& e);
+    // A finding left out for its confidence (output.min_confidence): counted, said in the report.
+    void add_below_confidence(Confidence min) noexcept {
+        ++below_confidence_;
+        min_confidence_ = min;
+    }
+
+    std::string text(const RunInfo& run, const CoreCounters& c) const;
+    std::string json(const RunInfo& run, const CoreCounters& c) const;
+
+private:
+    struct Kind {
+        std::uint64_t count = 0;
+        Severity worst = Severity::kInfo;
+        std::vector<std::uint64_t> flows;   // distinct flow ids, in order of first finding
+        std::vector<std::string> examples;  // first few summaries
+    };
+    struct FlowRow {
+        std::uint64_t id = 0;
+        std::uint64_t score = 0;
+        std::string client;
+        std::string server;
+        std::string app;  // the latest tag its events carried
+        std::map<std::string, std::uint64_t> kinds;
+    };
+    struct PathRow {
+        std::map<std::string, std::vector<std::uint64_t>> kinds;    // kind -> flow ids
+        std::map<std::string, std::vector<std::string>> networks;   // kind -> client networks
+    };
+
+    std::map<std::string, Kind> kinds_;
+    std::map<std::uint64_t, FlowRow> flows_;
+    std::map<std::string, PathRow> paths_;  // "server:port"
+    std::uint64_t below_confidence_ = 0;
+    Confidence min_confidence_ = Confidence::kLow;
+};
+
+}  // namespace tcpsleuth
