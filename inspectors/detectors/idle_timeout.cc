@@ -207,6 +207,12 @@ void IdleInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& ou
     if (st.watching && st.retransmissions >= 1 && !(st.flags & (kDropReported | kResetReported))) {
         report_drop(flow, st, now_ns, true, out);
     }
+    report_stale(flow, st, out, now_ns);
+}
+
+void IdleInspector::report_stale(const FlowCommon& flow, State& st, EventSink& out,
+                                 std::uint64_t now_ns) const noexcept {
+    if (!cfg_.enabled || !was_open(flow)) return;
     if (st.flags & (kStaleReported | kDropReported | kResetReported)) return;
     if (flow.state != TcpState::kEstablished && flow.state != TcpState::kMidstream) return;
     if (now_ns <= flow.last_ns) return;

@@ -51,11 +51,20 @@ public:
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                    EventSink& out) const noexcept;
     void on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept;
+    // The sweep found the flow still open and silent as of `now_ns`: idle.stale_flow once it
+    // has been silent stale_after_s, while it is open (a live sensor can run for days before
+    // the flow ends). Cheap to call for flows that are not: the time is checked first.
+    void on_quiet(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept {
+        if (now_ns > flow.last_ns && now_ns - flow.last_ns >= cfg_.stale_after_s * 1'000'000'000ull) {
+            report_stale(flow, st, out, now_ns);
+        }
+    }
 
     // The shortest silence, in ms, that counts as idle for this flow now (IdleConfig).
     std::uint64_t significant_gap_ms(const FlowCommon& flow, const State& st) const noexcept;
 
 private:
+    void report_stale(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept;
     void watch(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
                EventSink& out) const noexcept;
     void report_drop(const FlowCommon& flow, State& st, std::uint64_t ts_ns, bool capture_ended,

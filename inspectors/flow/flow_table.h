@@ -50,9 +50,14 @@ public:
     void remove(FlowState* flow) noexcept;
 
     // Visits up to `budget` pool entries from where the last call stopped; for each flow
-    // with is_idle(flow) true, calls on_expire(flow) and removes it. Returns flows removed.
+    // with is_idle(flow) true, calls on_expire(flow) and removes it; for each other flow,
+    // on_kept(flow). Returns flows removed.
+    template <typename IsIdle, typename OnExpire, typename OnKept>
+    std::size_t expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire, OnKept&& on_kept) noexcept;
     template <typename IsIdle, typename OnExpire>
-    std::size_t expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire) noexcept;
+    std::size_t expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire) noexcept {
+        return expire_some(budget, is_idle, on_expire, [](FlowState&) {});
+    }
 
     template <typename Fn>
     void for_each(Fn&& fn) noexcept {
@@ -151,17 +156,21 @@ FlowTable::Lookup FlowTable::find_or_insert(const FlowKey& key, std::uint64_t h,
     return {&f, true};
 }
 
-template <typename IsIdle, typename OnExpire>
-std::size_t FlowTable::expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire) noexcept {
+template <typename IsIdle, typename OnExpire, typename OnKept>
+std::size_t FlowTable::expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire,
+                                   OnKept&& on_kept) noexcept {
     if (high_water_ == 0) return 0;
     std::size_t removed = 0;
     for (std::size_t n = 0; n < budget; ++n) {
         if (sweep_cursor_ >= high_water_) sweep_cursor_ = 0;
         FlowState& f = pool_[sweep_cursor_++];
-        if (f.common.in_use && is_idle(static_cast<const FlowState&>(f))) {
+        if (!f.common.in_use) continue;
+        if (is_idle(static_cast<const FlowState&>(f))) {
             on_expire(f);
             remove(&f);
             ++removed;
+        } else {
+            on_kept(f);
         }
     }
     return removed;

@@ -167,7 +167,12 @@ void Pipeline::sweep(std::uint64_t now_ns, std::size_t budget) noexcept {
         counters_.add(Counter::kFlowExpired);
         end_flow(f, f.common.last_ns);
     };
-    table_.expire_some(budget, is_idle, on_expire);
+    const auto on_kept = [&](FlowState& f) {
+        sink_.track(f.common.id, &f.common.event_kinds, &f.common.worst_event);
+        idle_.on_quiet(f.common, f.idle, sink_, now_ns);
+        sink_.untrack();
+    };
+    table_.expire_some(budget, is_idle, on_expire, on_kept);
 }
 
 void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {

@@ -729,6 +729,29 @@ TEST(Idle, OpenFlowIdlePastTheThresholdAtTheEndIsStale) {
     EXPECT_EQ(ev[0].severity, Severity::kInfo);
 }
 
+// A live sensor runs for days: a silent open flow is reported when the sweep finds it past
+// the threshold, while other traffic goes on, not when it finally ends.
+TEST(Idle, OpenFlowIdlePastTheThresholdIsStaleWhileStillOpen) {
+    Harness h;
+    Conn c(h, "198.18.1.2", "198.18.2.2");
+    c.plain_handshake(0);
+    c.client_data(30, 100);
+    c.server_ack(40);
+    Conn other(h, "198.18.1.3", "198.18.2.2", 40001);
+    other.plain_handshake(100);
+    other.client_data(349'000, 100);  // c silent 348.96 s: not yet
+    EXPECT_TRUE(h.events(IdleStaleFlow::kName).empty());
+    other.client_data(360'040, 100);  // 360 s
+    auto ev = h.events(IdleStaleFlow::kName);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].flow_id, 1u);
+    EXPECT_EQ(std::get<IdleStaleFlow>(ev[0].detail).idle_s, 360u);
+    EXPECT_EQ(ev[0].severity, Severity::kInfo);
+    other.client_data(900'000, 100);  // reported once, however long it stays silent
+    h.finish_at(1'000'000);
+    EXPECT_EQ(h.events(IdleStaleFlow::kName).size(), 1u);
+}
+
 TEST(Rst, GenuineResetIsNotInjected) {
     Harness h;
     Conn c(h, "198.18.1.2", "198.18.2.2");
