@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dataplane/analyze.h"
+#include "dataplane/config_commands.h"
 #include "dataplane/run.h"
 
 namespace {
