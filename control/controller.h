@@ -126,7 +126,6 @@ private:
 };
 
 // Names for replies and tables.
-std::string_view to_string(TcpState s) noexcept;
 std::string_view to_string(FlowSort s) noexcept;
 
 }  // namespace tcpsleuth::control

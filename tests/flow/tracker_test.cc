@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/packet/seq.h"
+#include "inspectors/flow/flow_explain.h"
 #include "tests/support/harness.h"
 
 namespace tcpsleuth {
@@ -224,6 +225,28 @@ TEST(Tracker, ExpiryUsesThePerStateTimeout) {
     h.feed(FrameBuilder().ipv4("198.18.1.4", kServer).tcp(40002, 80).seq(9).flags(kSyn), 20000);
     EXPECT_EQ(h.counter(Counter::kFlowExpired), 1u);
     EXPECT_EQ(h.table().size(), 2u);
+}
+
+// The explanation says what the tracked fields hold, in words and in fields, each checkable
+// against the handshake above: options both ways, 10 + 5 ms round trips, payload counted.
+TEST(Tracker, ExplanationSaysWhatTheFieldsHold) {
+    Harness h;
+    handshake(h, 1000, 9000);
+    h.feed(c2s().seq(1001).ack(9001).timestamps(102, 500).payload(300), 20);
+    const FlowState& f = h.only_flow();
+    const std::vector<std::string> said = explain_tracking(f.common);
+    ASSERT_GE(said.size(), 3u);
+    EXPECT_EQ(said[0], "Handshake completed; negotiated: window scaling, SACK, timestamps, no ECN.");
+    EXPECT_EQ(said[1], "Round trip: 10.00 ms to the server and 5.00 ms to the client, from the sensor.");
+    EXPECT_EQ(said[2], "State established; the client sent 300 payload bytes (0 retransmitted segments), the server 0 (0).");
+    std::string json;
+    JsonWriter w(json);
+    w.begin_object();
+    write_tracked_fields(w, f);
+    w.end_object();
+    EXPECT_NE(json.find("\"client\":{\"address\":\"198.18.1.2\",\"port\":40000"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"syn_options\":\"mss,sack_perm,timestamp,wscale\",\"mss\":1400,\"wscale\":9"),
+              std::string::npos) << json;
 }
 
 }  // namespace
