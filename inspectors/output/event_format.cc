@@ -155,184 +155,13 @@ std::string server_name(const Event& e) {
     return fmt("%s:%u", p.server.c_str(), static_cast<unsigned>(p.server_port));
 }
 
-constexpr std::string_view kAdviceSynUnanswered =
-    "SYNs leave toward the server and nothing comes back: the SYN or the SYN-ACK is dropped between "
-    "the sensor and the server. If many unrelated destinations fail like this at once while "
-    "established connections keep working, a stateful firewall or NAT is out of state-table entries: "
-    "compare its connection count with its limit (Linux: conntrack -S and nf_conntrack_max), then "
-    "raise the limit or shorten its idle timeouts. For a single server, check that it listens on the "
-    "port and that its accept queue is not overflowing (nstat TcpExtListenOverflows).";
-
-constexpr std::string_view kAdviceZeroWindow =
-    "The receiving application is not reading its socket, so its buffer is full and TCP tells the "
-    "sender to stop; the network is not at fault. Look at the receiving process (CPU, blocked threads, "
-    "slow disk or downstream dependency) and, if it reads in large bursts, at its receive buffer "
-    "(SO_RCVBUF, net.ipv4.tcp_rmem).";
-
-constexpr std::string_view kAdviceTableFull =
-    "tcpsleuth's own flow table is full, so the longest-idle flows are forgotten early and their "
-    "later findings may be missed. Raise [flows] capacity (memory per flow is in the README) or "
-    "shorten the idle timeouts.";
-
-
-constexpr std::string_view kAdviceSurge =
-    "New connections fail across many unrelated servers while established ones keep working: a "
-    "stateful firewall, NAT or load balancer between the sensor and the servers has run out of "
-    "state-table entries. Compare its session count with its limit and raise the limit, or shorten "
-    "its idle and half-open (SYN) timeouts so dead entries leave sooner; on Linux conntrack raise "
-    "net.netfilter.nf_conntrack_max and check conntrack -S for insert_failed/drop.";
-
-constexpr std::string_view kAdviceBlackhole =
-    "The path MTU is smaller than these segments and the ICMP 'fragmentation needed' (ICMPv6 "
-    "'packet too big') that should say so never reaches the sender. Let ICMP type 3 code 4 and "
-    "ICMPv6 type 2 through every firewall on the path, or clamp the MSS on the narrow link's router "
-    "(iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu); as a stopgap enable RFC 4821 probing "
-    "on the senders (net.ipv4.tcp_mtu_probing=1).";
-
-constexpr std::string_view kAdviceIcmpFragNeeded =
-    "A router reported a smaller path MTU for this flow. This is path MTU discovery working; if the "
-    "sender keeps sending segments above the reported MTU, the ICMP is being dropped between the "
-    "sensor and the sender: allow ICMP type 3 code 4 (ICMPv6 type 2) there, or clamp the MSS.";
-
-constexpr std::string_view kAdviceStripped =
-    "A device on the path removes this TCP option from the handshake, so the connection runs without "
-    "it (no SACK: slow loss recovery; no window scaling: at most 64 KiB in flight; no timestamps: "
-    "worse RTT estimates and no PAWS). Find the firewall, IPS, WAN optimiser or load balancer on that "
-    "side of the sensor and turn off its option scrubbing (e.g. Cisco ASA 'tcp-options' in a "
-    "tcp-map, iptables TCPOPTSTRIP). Do not disable the option on the endpoints to match.";
-
-constexpr std::string_view kAdviceNotNegotiated =
-    "The server did not accept an option the client offered, and nothing points to a device "
-    "removing it: most likely the server's stack has it turned off (Linux: net.ipv4.tcp_sack, "
-    "tcp_window_scaling, tcp_timestamps). Enable it on the server unless there is a reason not to; "
-    "without window scaling a connection cannot carry more than 64 KiB per round trip.";
-
-constexpr std::string_view kAdviceScaleMismatch =
-    "One side scales its receive window and the other does not know it, because a device stripped "
-    "the window-scale option from the handshake on its way to the sensor: the peer reads a shifted "
-    "window as a few hundred bytes and crawls. Stop the device from stripping window scale (it must "
-    "strip it from both SYNs or neither); disabling scaling on the endpoint "
-    "(net.ipv4.tcp_window_scaling=0) is only a stopgap.";
-
-constexpr std::string_view kAdviceWindowLimited =
-    "The receiver's window is full for round trip after round trip without loss: throughput is capped "
-    "at window / RTT because window scaling is not in use. Enable window scaling on both ends "
-    "(net.ipv4.tcp_window_scaling=1, the default) and make sure no device strips the option; for "
-    "long paths also raise the receive buffer (net.ipv4.tcp_rmem).";
-
-constexpr std::string_view kAdviceEcnSynBlackhole =
-    "A device drops SYNs that request ECN (ECE+CWR set), so every connection waits a SYN timeout "
-    "(1 s or more) before the plain retry gets through. Fix or replace the device (it violates "
-    "RFC 3168); meanwhile keep ECN fallback on (net.ipv4.tcp_ecn_fallback=1) or set "
-    "net.ipv4.tcp_ecn=2 on the clients so they only accept ECN, never request it.";
-
-constexpr std::string_view kAdviceEcnNotNegotiated =
-    "The client asked for ECN and the server declined. Harmless, but congestion will be signalled by "
-    "loss rather than marks; enable ECN on the server (net.ipv4.tcp_ecn=1 or 2) if the path supports it.";
-
-constexpr std::string_view kAdviceEcnBleached =
-    "ECN was agreed but this side's data arrives without ECT marks: a device between it and the "
-    "sensor clears the ECN bits of the IP header (often a DSCP/TOS rewrite that also clears the two "
-    "low bits). Congestion marks can never reach the receiver. Fix the rewrite to preserve the ECN "
-    "field (RFC 3168 section 6.1.1.1), or disable ECN on the endpoints behind it.";
-
-constexpr std::string_view kAdviceCeErased =
-    "Data arrived marked Congestion Experienced, but the receiver's ACKs never echoed ECE: the mark "
-    "is cleared between the sensor and the receiver, or the echo is removed on the way back, so the "
-    "sender never slows down. Find the device rewriting the TOS byte or TCP flags on that side.";
-
-constexpr std::string_view kAdviceSackInvalid =
-    "SACK blocks point outside the data sender's sequence space by a constant offset: a firewall "
-    "randomizes sequence numbers and rewrites SEQ/ACK but not the SACK option, so the sender discards "
-    "every block and recovers from loss one segment per round trip. Disable sequence-number "
-    "randomization on it (Cisco ASA/FTD: 'no set connection random-sequence-number' in the policy) "
-    "or make it rewrite SACK; as a last resort turn SACK off on the endpoints.";
-
-constexpr std::string_view kAdviceSackUnnegotiated =
-    "This side sends SACK blocks although its SYN reached the sensor without SACK-permitted: a device "
-    "removed the option from its handshake, so the other side ignores the blocks. Stop the device "
-    "stripping SACK-permitted (it must strip both directions or neither).";
-
-constexpr std::string_view kAdviceSackMissing =
-    "SACK was agreed, but duplicate ACKs during loss carry no SACK blocks, so recovery falls back to "
-    "one segment per round trip: a device on the receiver's side removes SACK blocks (or the "
-    "SACK-permitted option on its way to the receiver). Find and fix the option scrubbing.";
-
-constexpr std::string_view kAdviceTimeoutDrop =
-    "After an idle period the flow's packets go unanswered: a stateful device (firewall, NAT, load "
-    "balancer) timed out the connection and now drops it. Enable TCP keepalives shorter than the "
-    "device's idle timeout (Linux: SO_KEEPALIVE with net.ipv4.tcp_keepalive_time below it), or raise "
-    "the device's timeout for this traffic.";
-
-constexpr std::string_view kAdviceResetAfterIdle =
-    "After an idle period a RST ended the flow. A RST whose TTL does not match the peer comes from a "
-    "device that timed the connection out (many load balancers and firewalls reset instead of "
-    "dropping). Keep the flow warm with keepalives shorter than the device's idle timeout, or raise "
-    "the timeout; if the TTL matches, look at the peer's own idle timeout.";
-
-constexpr std::string_view kAdviceKeepaliveSlow =
-    "Keepalives come less often than this path's idle timeout, so the device forgets the flow between "
-    "them. Set the keepalive time well under the timeout (Linux: net.ipv4.tcp_keepalive_time or "
-    "TCP_KEEPIDLE per socket; the default 7200 s is longer than almost every device's timeout).";
-
-constexpr std::string_view kAdviceStale =
-    "This connection has been idle longer than common device idle timeouts while still open; its next "
-    "packet will probably be dropped or reset. Use keepalives shorter than the timeout, or have the "
-    "application close and reopen idle connections.";
-
-constexpr std::string_view kAdviceRstInjected =
-    "A RST arrived claiming to come from one side, but its TTL (hop distance), its IP ID, or its "
-    "timing against the handshake (racing the real SYN-ACK) does not fit that side: a device between "
-    "that side and the sensor forged it (an IPS, a firewall timing the flow out, or a censor). Find "
-    "the device from the hop distance and check its reset policy; a RST racing the handshake is an "
-    "in-path IPS or filter refusing the connection by its destination or SNI.";
-
-constexpr std::string_view kAdviceOneWayLoss =
-    "Packets in one direction stop arriving while the other direction works: the sender keeps "
-    "retransmitting with back-off because what the sensor saw pass never reaches it. Look for a device "
-    "on that side of the sensor dropping one direction only: an asymmetric route through a stateful "
-    "firewall that never saw the other half of the flow, a NAT or load balancer that lost the "
-    "flow's state for one direction, a filter or policer on one interface, a duplex mismatch.";
-
-constexpr std::string_view kAdviceReceiverLimited =
-    "The receiver's window, not the network, sets the pace: again and again it is full or zero and the "
-    "sender has to wait. The receiving application reads slower than the data arrives, or its socket "
-    "buffer is too small for the path. Profile the reader (CPU, blocking calls, a slow disk or "
-    "downstream), read in larger chunks, or raise its receive buffer (SO_RCVBUF, net.ipv4.tcp_rmem).";
-
-constexpr std::string_view kAdvicePayloadMatch =
-    "A payload rule matched. A built-in rule's advice says what the signal usually means; a rule from "
-    "the configuration means what its author meant by it. Read it with the flow's TCP findings: an "
-    "application error right after a network fault is usually its consequence.";
 }  // namespace
 
 std::string_view kind_advice(std::string_view kind) {
-    if (kind == SynUnanswered::kName) return kAdviceSynUnanswered;
-    if (kind == ZeroWindowStall::kName) return kAdviceZeroWindow;
-    if (kind == FlowTableFull::kName) return kAdviceTableFull;
-    if (kind == SynDropSurge::kName) return kAdviceSurge;
-    if (kind == MtuBlackhole::kName) return kAdviceBlackhole;
-    if (kind == IcmpFragNeeded::kName) return kAdviceIcmpFragNeeded;
-    if (kind == OptionsStripped::kName) return kAdviceStripped;
-    if (kind == OptionsNotNegotiated::kName) return kAdviceNotNegotiated;
-    if (kind == WindowScaleMismatch::kName) return kAdviceScaleMismatch;
-    if (kind == WindowLimited::kName) return kAdviceWindowLimited;
-    if (kind == EcnSynBlackhole::kName) return kAdviceEcnSynBlackhole;
-    if (kind == EcnNotNegotiated::kName) return kAdviceEcnNotNegotiated;
-    if (kind == EcnBleached::kName) return kAdviceEcnBleached;
-    if (kind == EcnCeErased::kName) return kAdviceCeErased;
-    if (kind == SackInvalidBlocks::kName) return kAdviceSackInvalid;
-    if (kind == SackUnnegotiated::kName) return kAdviceSackUnnegotiated;
-    if (kind == SackMissing::kName) return kAdviceSackMissing;
-    if (kind == IdleTimeoutDrop::kName) return kAdviceTimeoutDrop;
-    if (kind == IdleResetAfterIdle::kName) return kAdviceResetAfterIdle;
-    if (kind == IdleKeepaliveTooSlow::kName) return kAdviceKeepaliveSlow;
-    if (kind == IdleStaleFlow::kName) return kAdviceStale;
-    if (kind == RstInjected::kName) return kAdviceRstInjected;
-    if (kind == PayloadMatch::kName) return kAdvicePayloadMatch;
-    if (kind == PathOneWayLoss::kName) return kAdviceOneWayLoss;
-    if (kind == WindowReceiverLimited::kName) return kAdviceReceiverLimited;
-    return {};
+    for (std::size_t i = 0; i < kEventKinds.size(); ++i) {
+        if (kEventKinds[i] == kind) return kEventAdvice[i];
+    }
+    return {};  // not a kind of the catalog
 }
 
 namespace {
@@ -363,7 +192,7 @@ std::string payload_advice(const PayloadMatch& d) {
     for (const RuleSpec& r : builtin_rules()) {
         if (r.id == id && !r.advice.empty()) return r.advice;
     }
-    return "Rule " + std::string(id) + " from the configuration matched. " + std::string(kAdvicePayloadMatch);
+    return "Rule " + std::string(id) + " from the configuration matched. " + std::string(PayloadMatch::kAdvice);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #pragma once
 // Events are plain structs, one per finding, each naming itself with kName (stable API:
-// users alert on these names, see DESIGN.md). They are trivially copyable and cross from a
+// users alert on these names, see DESIGN.md) and saying what to do about it with kAdvice. They are trivially copyable and cross from a
 // worker to the output side through a ring; strings are only made on the output side
 // (event_format.cc).
 
@@ -51,6 +51,14 @@ struct PacketList {
 // handshake.syn_unanswered: SYN repeated with the same ISN, no SYN-ACK.
 struct SynUnanswered {
     static constexpr std::string_view kName = "handshake.syn_unanswered";
+    // What to do about it, shown beside every finding of the kind (kEventAdvice).
+    static constexpr std::string_view kAdvice =
+        "SYNs leave toward the server and nothing comes back: the SYN or the SYN-ACK is dropped between "
+        "the sensor and the server. If many unrelated destinations fail like this at once while "
+        "established connections keep working, a stateful firewall or NAT is out of state-table entries: "
+        "compare its connection count with its limit (Linux: conntrack -S and nf_conntrack_max), then "
+        "raise the limit or shorten its idle timeouts. For a single server, check that it listens on the "
+        "port and that its accept queue is not overflowing (nstat TcpExtListenOverflows).";
     std::uint32_t syns = 0;          // SYNs with this ISN, the first included
     std::uint32_t isn = 0;
     std::uint64_t first_syn_ns = 0;
@@ -63,6 +71,11 @@ struct SynUnanswered {
 // window.zero_stall: a receiver held its window at zero.
 struct ZeroWindowStall {
     static constexpr std::string_view kName = "window.zero_stall";
+    static constexpr std::string_view kAdvice =
+        "The receiving application is not reading its socket, so its buffer is full and TCP tells the "
+        "sender to stop; the network is not at fault. Look at the receiving process (CPU, blocked threads, "
+        "slow disk or downstream dependency) and, if it reads in large bursts, at its receive buffer "
+        "(SO_RCVBUF, net.ipv4.tcp_rmem).";
     std::uint64_t since_ns = 0;
     std::uint64_t duration_ns = 0;
     std::uint32_t probes = 0;        // probes the sender sent into the closed window
@@ -77,6 +90,10 @@ struct ZeroWindowStall {
 // sensor.flow_table_full: a flow was evicted to make room.
 struct FlowTableFull {
     static constexpr std::string_view kName = "sensor.flow_table_full";
+    static constexpr std::string_view kAdvice =
+        "tcpsleuth's own flow table is full, so the longest-idle flows are forgotten early and their "
+        "later findings may be missed. Raise [flows] capacity (memory per flow is in the README) or "
+        "shorten the idle timeouts.";
     std::uint64_t evicted_total = 0;
     std::uint32_t capacity = 0;
     std::uint64_t victim_idle_ns = 0;
@@ -109,6 +126,12 @@ struct IdleBracket {
 // flows keep working. Not about one flow: flow is null.
 struct SynDropSurge {
     static constexpr std::string_view kName = "handshake.syn_drop_surge";
+    static constexpr std::string_view kAdvice =
+        "New connections fail across many unrelated servers while established ones keep working: a "
+        "stateful firewall, NAT or load balancer between the sensor and the servers has run out of "
+        "state-table entries. Compare its session count with its limit and raise the limit, or shorten "
+        "its idle and half-open (SYN) timeouts so dead entries leave sooner; on Linux conntrack raise "
+        "net.netfilter.nf_conntrack_max and check conntrack -S for insert_failed/drop.";
     std::uint32_t window_s = 0;
     std::uint32_t attempts = 0;           // new handshakes started in the window
     std::uint32_t failures = 0;           // of them, SYN retransmitted with no answer
@@ -126,6 +149,12 @@ struct SynDropSurge {
 // mtu.blackhole: segments of one size never get through; smaller ones do.
 struct MtuBlackhole {
     static constexpr std::string_view kName = "mtu.blackhole";
+    static constexpr std::string_view kAdvice =
+        "The path MTU is smaller than these segments and the ICMP 'fragmentation needed' (ICMPv6 "
+        "'packet too big') that should say so never reaches the sender. Let ICMP type 3 code 4 and "
+        "ICMPv6 type 2 through every firewall on the path, or clamp the MSS on the narrow link's router "
+        "(iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu); as a stopgap enable RFC 4821 probing "
+        "on the senders (net.ipv4.tcp_mtu_probing=1).";
     Side sender = Side::kClient;
     bool confirmed = false;              // the sender shrank its segments and they got through
     bool capture_ended = false;          // the input ended before min_retransmissions
@@ -145,6 +174,10 @@ struct MtuBlackhole {
 // mtu.icmp_frag_needed: an ICMP frag-needed / ICMPv6 packet-too-big quoting this flow.
 struct IcmpFragNeeded {
     static constexpr std::string_view kName = "mtu.icmp_frag_needed";
+    static constexpr std::string_view kAdvice =
+        "A router reported a smaller path MTU for this flow. This is path MTU discovery working; if the "
+        "sender keeps sending segments above the reported MTU, the ICMP is being dropped between the "
+        "sensor and the sender: allow ICMP type 3 code 4 (ICMPv6 type 2) there, or clamp the MSS.";
     Side sender = Side::kClient;         // whose segment the ICMP quoted
     bool ignored = false;                // larger segments kept coming after it
     std::uint16_t mtu = 0;
@@ -157,6 +190,12 @@ struct IcmpFragNeeded {
 // options.stripped: a device removed a TCP option from one side's SYN.
 struct OptionsStripped {
     static constexpr std::string_view kName = "options.stripped";
+    static constexpr std::string_view kAdvice =
+        "A device on the path removes this TCP option from the handshake, so the connection runs without "
+        "it (no SACK: slow loss recovery; no window scaling: at most 64 KiB in flight; no timestamps: "
+        "worse RTT estimates and no PAWS). Find the firewall, IPS, WAN optimiser or load balancer on that "
+        "side of the sensor and turn off its option scrubbing (e.g. Cisco ASA 'tcp-options' in a "
+        "tcp-map, iptables TCPOPTSTRIP). Do not disable the option on the endpoints to match.";
     OptionKind option = OptionKind::kSackPerm;
     Side side = Side::kClient;           // whose segments lost it
     std::uint8_t evidence = 0;           // StripEvidence bits
@@ -169,6 +208,11 @@ struct OptionsStripped {
 // options.not_negotiated: offered in the SYN, not accepted in the SYN-ACK.
 struct OptionsNotNegotiated {
     static constexpr std::string_view kName = "options.not_negotiated";
+    static constexpr std::string_view kAdvice =
+        "The server did not accept an option the client offered, and nothing points to a device "
+        "removing it: most likely the server's stack has it turned off (Linux: net.ipv4.tcp_sack, "
+        "tcp_window_scaling, tcp_timestamps). Enable it on the server unless there is a reason not to; "
+        "without window scaling a connection cannot carry more than 64 KiB per round trip.";
     OptionKind option = OptionKind::kSackPerm;
     Side offered_by = Side::kClient;
     std::uint32_t server_flows = 0;      // flows on this server that declined it so far
@@ -178,6 +222,12 @@ struct OptionsNotNegotiated {
 // window.scale_mismatch: one side scales its window, the other reads it raw.
 struct WindowScaleMismatch {
     static constexpr std::string_view kName = "window.scale_mismatch";
+    static constexpr std::string_view kAdvice =
+        "One side scales its receive window and the other does not know it, because a device stripped "
+        "the window-scale option from the handshake on its way to the sensor: the peer reads a shifted "
+        "window as a few hundred bytes and crawls. Stop the device from stripping window scale (it must "
+        "strip it from both SYNs or neither); disabling scaling on the endpoint "
+        "(net.ipv4.tcp_window_scaling=0) is only a stopgap.";
     Side scaling_side = Side::kServer;   // advertises shifted windows
     bool nop_fill = false;               // its SYN shows NOPs where window scale was
     bool reader_capped = false;          // seen from beyond the device: the peer's flight is the raw window
@@ -194,6 +244,11 @@ struct WindowScaleMismatch {
 // window.limited: an unscaled window caps throughput.
 struct WindowLimited {
     static constexpr std::string_view kName = "window.limited";
+    static constexpr std::string_view kAdvice =
+        "The receiver's window is full for round trip after round trip without loss: throughput is capped "
+        "at window / RTT because window scaling is not in use. Enable window scaling on both ends "
+        "(net.ipv4.tcp_window_scaling=1, the default) and make sure no device strips the option; for "
+        "long paths also raise the receive buffer (net.ipv4.tcp_rmem).";
     Side receiver = Side::kServer;
     bool client_offered = false;         // window scale in the client's SYN
     bool server_offered = false;
@@ -208,6 +263,11 @@ struct WindowLimited {
 // ecn.syn_blackhole: the ECN-setup SYN went unanswered; the plain retry was answered.
 struct EcnSynBlackhole {
     static constexpr std::string_view kName = "ecn.syn_blackhole";
+    static constexpr std::string_view kAdvice =
+        "A device drops SYNs that request ECN (ECE+CWR set), so every connection waits a SYN timeout "
+        "(1 s or more) before the plain retry gets through. Fix or replace the device (it violates "
+        "RFC 3168); meanwhile keep ECN fallback on (net.ipv4.tcp_ecn_fallback=1) or set "
+        "net.ipv4.tcp_ecn=2 on the clients so they only accept ECN, never request it.";
     std::uint32_t ecn_syns = 0;
     std::uint32_t waited_ms = 0;         // first ECN SYN to the SYN-ACK
     std::uint32_t server_flows = 0;      // flows on this server with the same pattern
@@ -217,6 +277,9 @@ struct EcnSynBlackhole {
 // ecn.not_negotiated: ECN requested, not accepted.
 struct EcnNotNegotiated {
     static constexpr std::string_view kName = "ecn.not_negotiated";
+    static constexpr std::string_view kAdvice =
+        "The client asked for ECN and the server declined. Harmless, but congestion will be signalled by "
+        "loss rather than marks; enable ECN on the server (net.ipv4.tcp_ecn=1 or 2) if the path supports it.";
     bool synack_ece = false;
     bool synack_cwr = false;             // ECE and CWR reflected: a broken echo, not RFC 3168
     std::uint32_t server_flows = 0;
@@ -225,6 +288,11 @@ struct EcnNotNegotiated {
 // ecn.bleached: ECN agreed, but a side's data arrives Not-ECT.
 struct EcnBleached {
     static constexpr std::string_view kName = "ecn.bleached";
+    static constexpr std::string_view kAdvice =
+        "ECN was agreed but this side's data arrives without ECT marks: a device between it and the "
+        "sensor clears the ECN bits of the IP header (often a DSCP/TOS rewrite that also clears the two "
+        "low bits). Congestion marks can never reach the receiver. Fix the rewrite to preserve the ECN "
+        "field (RFC 3168 section 6.1.1.1), or disable ECN on the endpoints behind it.";
     Side sender = Side::kClient;
     std::uint32_t not_ect = 0;
     std::uint32_t ect = 0;
@@ -234,6 +302,10 @@ struct EcnBleached {
 // ecn.ce_erased: CE-marked data acknowledged without ECE.
 struct EcnCeErased {
     static constexpr std::string_view kName = "ecn.ce_erased";
+    static constexpr std::string_view kAdvice =
+        "Data arrived marked Congestion Experienced, but the receiver's ACKs never echoed ECE: the mark "
+        "is cleared between the sensor and the receiver, or the echo is removed on the way back, so the "
+        "sender never slows down. Find the device rewriting the TOS byte or TCP flags on that side.";
     Side sender = Side::kClient;         // sent the data that arrived marked
     std::uint32_t ce_segments = 0;
     std::uint32_t acks_without_ece = 0;
@@ -243,6 +315,12 @@ struct EcnCeErased {
 // sack.invalid_blocks: SACK edges outside the data sender's sequence space.
 struct SackInvalidBlocks {
     static constexpr std::string_view kName = "sack.invalid_blocks";
+    static constexpr std::string_view kAdvice =
+        "SACK blocks point outside the data sender's sequence space by a constant offset: a firewall "
+        "randomizes sequence numbers and rewrites SEQ/ACK but not the SACK option, so the sender discards "
+        "every block and recovers from loss one segment per round trip. Disable sequence-number "
+        "randomization on it (Cisco ASA/FTD: 'no set connection random-sequence-number' in the policy) "
+        "or make it rewrite SACK; as a last resort turn SACK off on the endpoints.";
     Side receiver = Side::kServer;       // sent the blocks
     bool stable = false;                 // every block off by about the same amount
     std::uint32_t acks = 0;
@@ -257,6 +335,10 @@ struct SackInvalidBlocks {
 // sack.unnegotiated_blocks: SACK blocks without SACK-permitted in the handshake.
 struct SackUnnegotiated {
     static constexpr std::string_view kName = "sack.unnegotiated_blocks";
+    static constexpr std::string_view kAdvice =
+        "This side sends SACK blocks although its SYN reached the sensor without SACK-permitted: a device "
+        "removed the option from its handshake, so the other side ignores the blocks. Stop the device "
+        "stripping SACK-permitted (it must strip both directions or neither).";
     Side receiver = Side::kServer;
     bool receiver_syn_had_perm = false;
     bool sender_syn_had_perm = false;
@@ -266,6 +348,10 @@ struct SackUnnegotiated {
 // sack.missing_during_loss: SACK agreed, duplicate ACKs carry no blocks.
 struct SackMissing {
     static constexpr std::string_view kName = "sack.missing_during_loss";
+    static constexpr std::string_view kAdvice =
+        "SACK was agreed, but duplicate ACKs during loss carry no SACK blocks, so recovery falls back to "
+        "one segment per round trip: a device on the receiver's side removes SACK blocks (or the "
+        "SACK-permitted option on its way to the receiver). Find and fix the option scrubbing.";
     Side receiver = Side::kServer;
     std::uint32_t dup_acks = 0;
     std::uint32_t sender_retransmissions = 0;
@@ -284,6 +370,11 @@ struct GapJudgement {
 // idle.timeout_drop: after an idle gap, the first segments go unanswered.
 struct IdleTimeoutDrop {
     static constexpr std::string_view kName = "idle.timeout_drop";
+    static constexpr std::string_view kAdvice =
+        "After an idle period the flow's packets go unanswered: a stateful device (firewall, NAT, load "
+        "balancer) timed out the connection and now drops it. Enable TCP keepalives shorter than the "
+        "device's idle timeout (Linux: SO_KEEPALIVE with net.ipv4.tcp_keepalive_time below it), or raise "
+        "the device's timeout for this traffic.";
     Side first_sender = Side::kClient;
     bool keepalive = false;              // the unanswered segment was a keepalive
     bool capture_ended = false;          // the input ended before min_retransmissions
@@ -297,6 +388,11 @@ struct IdleTimeoutDrop {
 // idle.reset_after_idle: after an idle gap, a RST.
 struct IdleResetAfterIdle {
     static constexpr std::string_view kName = "idle.reset_after_idle";
+    static constexpr std::string_view kAdvice =
+        "After an idle period a RST ended the flow. A RST whose TTL does not match the peer comes from a "
+        "device that timed the connection out (many load balancers and firewalls reset instead of "
+        "dropping). Keep the flow warm with keepalives shorter than the device's idle timeout, or raise "
+        "the timeout; if the TTL matches, look at the peer's own idle timeout.";
     Side rst_claims = Side::kServer;     // the side the RST claims to come from
     bool prompted = false;               // the RST answered the first segment after the gap
     bool ttl_matches = false;            // its TTL fits that side's other packets
@@ -312,6 +408,10 @@ struct IdleResetAfterIdle {
 // idle.keepalive_too_slow: keepalives come less often than the path's idle timeout.
 struct IdleKeepaliveTooSlow {
     static constexpr std::string_view kName = "idle.keepalive_too_slow";
+    static constexpr std::string_view kAdvice =
+        "Keepalives come less often than this path's idle timeout, so the device forgets the flow between "
+        "them. Set the keepalive time well under the timeout (Linux: net.ipv4.tcp_keepalive_time or "
+        "TCP_KEEPIDLE per socket; the default 7200 s is longer than almost every device's timeout).";
     Side sender = Side::kClient;
     bool died = false;                   // this flow's keepalive went unanswered
     std::uint32_t interval_ms = 0;
@@ -321,6 +421,10 @@ struct IdleKeepaliveTooSlow {
 // idle.stale_flow: a flow idle past a device timeout, still open.
 struct IdleStaleFlow {
     static constexpr std::string_view kName = "idle.stale_flow";
+    static constexpr std::string_view kAdvice =
+        "This connection has been idle longer than common device idle timeouts while still open; its next "
+        "packet will probably be dropped or reset. Use keepalives shorter than the timeout, or have the "
+        "application close and reopen idle connections.";
     std::uint32_t idle_s = 0;
     std::uint32_t threshold_s = 0;
     IdleBracket bracket;
@@ -338,6 +442,12 @@ std::string_view to_string(RstRace r) noexcept;
 // rst.injected: a RST that its claimed sender's other packets contradict.
 struct RstInjected {
     static constexpr std::string_view kName = "rst.injected";
+    static constexpr std::string_view kAdvice =
+        "A RST arrived claiming to come from one side, but its TTL (hop distance), its IP ID, or its "
+        "timing against the handshake (racing the real SYN-ACK) does not fit that side: a device between "
+        "that side and the sensor forged it (an IPS, a firewall timing the flow out, or a censor). Find "
+        "the device from the hop distance and check its reset policy; a RST racing the handshake is an "
+        "in-path IPS or filter refusing the connection by its destination or SNI.";
     Side claims = Side::kServer;
     RstRace race = RstRace::kNone;
     bool ttl_mismatch = false;           // min_hops or more off (or another initial family)
@@ -359,6 +469,12 @@ struct RstInjected {
 // path.one_way_loss: one direction's packets stop arriving while the other's do.
 struct PathOneWayLoss {
     static constexpr std::string_view kName = "path.one_way_loss";
+    static constexpr std::string_view kAdvice =
+        "Packets in one direction stop arriving while the other direction works: the sender keeps "
+        "retransmitting with back-off because what the sensor saw pass never reaches it. Look for a device "
+        "on that side of the sensor dropping one direction only: an asymmetric route through a stateful "
+        "firewall that never saw the other half of the flow, a NAT or load balancer that lost the "
+        "flow's state for one direction, a filter or policer on one interface, a duplex mismatch.";
     Side sender = Side::kClient;         // resent the segment
     Side lost_from = Side::kServer;      // whose packets do not arrive (the ACKs' or the data's sender)
     bool acknowledged = false;           // the sensor saw it acknowledged before it was resent
@@ -375,6 +491,11 @@ struct PathOneWayLoss {
 // window.receiver_limited: the receiver's window repeatedly stopped the sender.
 struct WindowReceiverLimited {
     static constexpr std::string_view kName = "window.receiver_limited";
+    static constexpr std::string_view kAdvice =
+        "The receiver's window, not the network, sets the pace: again and again it is full or zero and the "
+        "sender has to wait. The receiving application reads slower than the data arrives, or its socket "
+        "buffer is too small for the path. Profile the reader (CPU, blocking calls, a slow disk or "
+        "downstream), read in larger chunks, or raise its receive buffer (SO_RCVBUF, net.ipv4.tcp_rmem).";
     Side receiver = Side::kServer;
     std::uint32_t episodes = 0;          // times the window stopped the sender
     std::uint32_t zero_episodes = 0;     //   of them with a zero window
@@ -393,6 +514,10 @@ struct WindowReceiverLimited {
 // payload.match: a payload rule matched one side's byte stream.
 struct PayloadMatch {
     static constexpr std::string_view kName = "payload.match";
+    static constexpr std::string_view kAdvice =
+        "A payload rule matched. A built-in rule's advice says what the signal usually means; a rule from "
+        "the configuration means what its author meant by it. Read it with the flow's TCP findings: an "
+        "application error right after a network fault is usually its consequence.";
     static constexpr unsigned kTailMax = 16;
     std::uint16_t rule = 0;              // rule_names() index of the rule's id
     Side direction = Side::kClient;      // whose bytes matched
@@ -430,6 +555,11 @@ std::string_view event_name(const Event& e) noexcept;
 // Every event kind's name, indexed like EventDetail (the bit in FlowCommon::event_kinds).
 inline constexpr auto kEventKinds = []<std::size_t... I>(std::index_sequence<I...>) {
     return std::array<std::string_view, sizeof...(I)>{std::variant_alternative_t<I, EventDetail>::kName...};
+}(std::make_index_sequence<std::variant_size_v<EventDetail>>{});
+
+// Every event kind's advice, indexed the same way: a kind without kAdvice does not compile.
+inline constexpr auto kEventAdvice = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::string_view, sizeof...(I)>{std::variant_alternative_t<I, EventDetail>::kAdvice...};
 }(std::make_index_sequence<std::variant_size_v<EventDetail>>{});
 
 // The packet path's handle on the event ring: a full ring costs one counter, never a wait.
