@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "gen"))
 sys.path.insert(0, str(ROOT / "tests" / "support"))
-from sensor_config import write_sensor_config  # noqa: E402
+from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 from gen_check import FAULTS, recognise_episodes  # noqa: E402 - expectations written once, in the gen test
 
 RFC2544 = ROOT / "bench" / "rfc2544"
@@ -135,6 +135,7 @@ def faults_on_the_wire(work):
 
 
 def main():
+    remove_runtime_dirs_at_exit(f"tsl-gen-live{os.getpid()}", f"tsl-gen-tx{os.getpid()}")
     rfc2544.use_build(sys.argv[1])
     work = sys.argv[2]
     os.makedirs(work, exist_ok=True)

@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sensor_config import write_sensor_config  # noqa: E402
+from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 
 FAILED = []
 
@@ -268,6 +268,7 @@ def analyze(binary, ctl_binary, work, demo):
 
 
 def main():
+    remove_runtime_dirs_at_exit(f"tsctl{os.getpid()}")
     binary, ctl_binary, work, demo = (os.path.abspath(a) for a in sys.argv[1:5])
     os.makedirs(work, exist_ok=True)
     live(binary, ctl_binary, work, demo)

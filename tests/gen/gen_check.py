@@ -29,7 +29,7 @@ import time
 from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
+from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 from lab import counter_problems, final_counters  # noqa: E402 - the lab's parser and loss checks
@@ -252,6 +252,7 @@ def check_sensor_misses(tcpsleuth, gen, work):
 
 
 def main():
+    remove_runtime_dirs_at_exit("tsl-gen-check")
     tcpsleuth, gen, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
     failures = []

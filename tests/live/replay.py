@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
+from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 from lab import final_counters  # noqa: E402 - one parser of the final counters table
@@ -59,6 +59,7 @@ def kinds(lines):
 
 
 def main():
+    remove_runtime_dirs_at_exit(f"tsreplay{os.getpid()}x*")
     binary, workdir, captures = sys.argv[1], sys.argv[2], sys.argv[3:]
     os.makedirs(workdir, exist_ok=True)
     failed = checked = 0

@@ -8,6 +8,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sensor_config import remove_runtime_dirs_at_exit  # noqa: E402
+
 BASE = '"--no-huge", "-m", "256", "--no-pci", "--no-shconf"'
 
 
@@ -49,6 +52,7 @@ def cases(demo):
 
 
 def main():
+    remove_runtime_dirs_at_exit(f"tsstart{os.getpid()}x*")
     binary, workdir, demo = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
     os.makedirs(workdir, exist_ok=True)
     failed = 0

@@ -1,6 +1,19 @@
 """The `tcpsleuth run` configuration the live tests start the sensor with: no hugepages
 (EAL --no-huge), events to a file, no control socket unless one is asked for. Each test
 says only what differs from that."""
+import atexit
+import glob
+import shutil
+
+
+def remove_runtime_dirs_at_exit(*patterns):
+    """EAL leaves /var/run/dpdk/PREFIX behind when its process ends; a test registers the
+    prefixes it uses (glob patterns) and they go when it exits, whatever the outcome."""
+    def remove():
+        for pattern in patterns:
+            for d in glob.glob(f"/var/run/dpdk/{pattern}"):
+                shutil.rmtree(d, ignore_errors=True)
+    atexit.register(remove)
 
 
 def write_sensor_config(path, *, devices, events, prefix, mode="tap", memory_mb=512, mbufs=4095, mbuf_size=None,
