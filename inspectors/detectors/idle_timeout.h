@@ -53,11 +53,13 @@ public:
     void on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept;
     // The sweep found the flow still open and silent as of `now_ns`: idle.stale_flow once it
     // has been silent stale_after_s, while it is open (a live sensor can run for days before
-    // the flow ends). Cheap to call for flows that are not: the time is checked first.
+    // the flow ends). The sweep asks stale_due first, from the entry's first cache line, and
+    // calls on_quiet (which touches the inspector's state) only when it is.
+    bool stale_due(const FlowCommon& flow, std::uint64_t now_ns) const noexcept {
+        return now_ns > flow.last_ns && now_ns - flow.last_ns >= cfg_.stale_after_s * 1'000'000'000ull;
+    }
     void on_quiet(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept {
-        if (now_ns > flow.last_ns && now_ns - flow.last_ns >= cfg_.stale_after_s * 1'000'000'000ull) {
-            report_stale(flow, st, out, now_ns);
-        }
+        report_stale(flow, st, out, now_ns);
     }
 
     // The shortest silence, in ms, that counts as idle for this flow now (IdleConfig).

@@ -168,6 +168,7 @@ void Pipeline::sweep(std::uint64_t now_ns, std::size_t budget) noexcept {
         end_flow(f, f.common.last_ns);
     };
     const auto on_kept = [&](FlowState& f) {
+        if (!idle_.stale_due(f.common, now_ns)) return;  // nearly every visit: nothing to do
         sink_.track(f.common.id, &f.common.event_kinds, &f.common.worst_event);
         idle_.on_quiet(f.common, f.idle, sink_, now_ns);
         sink_.untrack();
