@@ -12,6 +12,10 @@ class RuleSet;  // config/rules.h
 struct FlowConfig {
     // Flows per worker core. The table is allocated once at start; see README for bytes/flow.
     std::uint32_t capacity = 1u << 20;
+    // Cold records per worker core: inspector state a flow holds only while an inspector
+    // follows an episode on it (a closed window, a resent segment, a watched silence). 0: an
+    // eighth of capacity, at least 1,024. Allocated once at start, like the table.
+    std::uint32_t cold_records = 0;
     // Idle timeouts per state, seconds. Established must outlive the devices we diagnose:
     // RFC 5382 REQ-5 asks NATs for at least 2 h 4 min, so a shorter timeout here would turn
     // an idle-timeout fault into two unrelated flows.

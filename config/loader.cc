@@ -302,6 +302,7 @@ std::vector<Field> schema() {
     f.push_back(uint_field(key, [](auto& c) -> auto& { return c.inspect.member; }, lo, hi, true))
 #define TS_BOOL(key, member) f.push_back(bool_field(key, [](auto& c) -> auto& { return c.inspect.member; }, true))
     f.push_back(uint_field("flows.capacity", [](auto& c) -> auto& { return c.inspect.flows.capacity; }, 16, 1u << 28));
+    f.push_back(uint_field("flows.cold_records", [](auto& c) -> auto& { return c.inspect.flows.cold_records; }, 0, 1u << 28));
     TS_U32("flows.handshake_timeout_s", flows.handshake_timeout_s, 1, k32 / 1000);
     TS_U32("flows.established_timeout_s", flows.established_timeout_s, 1, k32 / 1000);
     TS_U32("flows.closing_timeout_s", flows.closing_timeout_s, 1, k32 / 1000);

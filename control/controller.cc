@@ -596,6 +596,7 @@ void Controller::reload(std::function<void(bool, std::string)> done) {
     effective.workers.count = cfg_.workers.count;
     effective.control.socket = cfg_.control.socket;
     effective.inspect.flows.capacity = cfg_.inspect.flows.capacity;
+    effective.inspect.flows.cold_records = cfg_.inspect.flows.cold_records;
     // The file was compiled again on loading; with the same rules the workers keep theirs,
     // and the flows being scanned go on.
     if (next.rules == file_cfg_.rules) effective.inspect.payload.rules = cfg_.inspect.payload.rules;

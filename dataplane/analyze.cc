@@ -298,7 +298,7 @@ int analyze_main(int argc, char** argv) {
 
     const Config& cfg = daemon.inspect;
     const auto started = std::chrono::steady_clock::now();
-    FlowTable table(cfg.flows.capacity, std::random_device{}());
+    FlowTable table(cfg.flows.capacity, std::random_device{}(), cfg.flows.cold_records);
     CoreCounters counters;
     SpscRing<Event> ring(4096);
     EventSink sink(ring, counters);
@@ -356,11 +356,7 @@ int analyze_main(int argc, char** argv) {
     pipeline.finish(run.last_ts_ns, drain);
     control.close();
     run.input_warning = reader->warning();
-    run.flow_capacity = table.capacity();
-    run.flow_table_bytes = table.memory_bytes();
-    run.bytes_per_flow = table.memory_bytes() / table.capacity();
-    run.payload_pool_bytes = pipeline.payload().memory_bytes();
-    run.payload_stream_bytes = pipeline.payload().stream_bytes_per_flow();
+    note_flow_memory(run, table, pipeline.payload());
     run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     if (std::fflush(events.get()) != 0 || std::ferror(events.get())) {

@@ -588,12 +588,7 @@ private:
         }
         for (const auto& p : ports_.ports) info.input += (info.input.empty() ? "" : " + ") + p.device;
         info.last_ts_ns = last_ts;
-        const auto& table = shared_.workers[0]->table;
-        info.flow_capacity = table.capacity();
-        info.flow_table_bytes = table.memory_bytes();
-        info.bytes_per_flow = table.memory_bytes() / table.capacity();
-        info.payload_pool_bytes = shared_.workers[0]->pipeline.payload().memory_bytes();
-        info.payload_stream_bytes = shared_.workers[0]->pipeline.payload().stream_bytes_per_flow();
+        for (const auto& w : shared_.workers) note_flow_memory(info, w->table, w->pipeline.payload());
         info.wall_seconds = secs;
         FilePtr out = open_output(cfg_.output.report, stderr);
         if (!out) {

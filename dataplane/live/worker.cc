@@ -17,7 +17,7 @@ namespace tcpsleuth::live {
 
 WorkerShared::WorkerShared(const Config& cfg, unsigned index, unsigned workers, std::size_t event_ring,
                            std::size_t ports, std::uint64_t seed)
-    : events(event_ring), table(cfg.flows.capacity, seed), sink(events, counters),
+    : events(event_ring), table(cfg.flows.capacity, seed, cfg.flows.cold_records), sink(events, counters),
       pipeline(cfg, table, sink, counters), tx_dropped(ports) {
     table.number_flows(index + 1, workers);
 }

@@ -44,31 +44,31 @@ bool was_at_rest(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon
 
 }  // namespace
 
-std::uint64_t IdleInspector::significant_gap_ms(const FlowCommon& flow, const State& st) const noexcept {
+std::uint64_t IdleInspector::significant_gap_ms(const FlowCommon& flow, const Rhythm& rhythm) const noexcept {
     std::uint64_t need = std::uint64_t{cfg_.min_gap_s} * 1000u;
     const std::uint64_t rtts = std::uint64_t{flow.rtt_us()} * cfg_.min_gap_rtts / 1000u;
-    const std::uint64_t rhythm = std::uint64_t{st.lived_ms} * cfg_.rhythm_factor;
+    const std::uint64_t lived = std::uint64_t{rhythm.lived_ms} * cfg_.rhythm_factor;
     if (rtts > need) need = rtts;
-    if (rhythm > need) need = rhythm;
+    if (lived > need) need = lived;
     return need;
 }
 
-void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                              EventSink& out) const noexcept {
+void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Rhythm& rhythm,
+                              State& st, EventSink& out) const noexcept {
     if (!cfg_.enabled || !was_open(flow)) return;
-    if (seg.gap_ms != 0 && !st.watching && seg.gap_ms >= significant_gap_ms(flow, st) && was_at_rest(pkt, seg, flow)) {
-        watch(pkt, seg, flow, st, out);
+    if (seg.gap_ms != 0 && !st.watching && seg.gap_ms >= significant_gap_ms(flow, rhythm) && was_at_rest(pkt, seg, flow)) {
+        watch(pkt, seg, flow, rhythm, st, out);
         return;
     }
     if (!st.watching) {
         // A silence the flow went on after: the path kept its state at least this long.
-        if (seg.gap_ms > st.lived_ms) st.lived_ms = seg.gap_ms;
+        if (seg.gap_ms > rhythm.lived_ms) rhythm.lived_ms = seg.gap_ms;
         return;
     }
     const Dir first = static_cast<Dir>(st.first_dir);
     if (seg.dir == first) {
         if (seg.rst) {  // the side that spoke first gave up itself: nothing more to learn
-            st.watching = 0;
+            end_watch(st);
             return;
         }
         if (!seg.retransmission && !seg.keepalive) return;
@@ -80,21 +80,27 @@ void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
         st.last_ms = now_ms;
         st.last_pkt = packet_number32(pkt.number);
         if (st.retransmissions < cfg_.min_retransmissions || (st.flags & kDropReported)) return;
-        report_drop(flow, st, pkt.ts_ns, false, out);
+        report_drop(flow, rhythm, st, pkt.ts_ns, false, out);
         return;
     }
     if (seg.rst) {
-        report_reset(pkt, seg, flow, st, true, out);
+        report_reset(pkt, seg, flow, rhythm, st, true, out);
     } else if (!(st.flags & kDropReported)) {
         // Answered: the path still knew the flow after this long.
         note_gap_survived(paths_.server_of(flow).idle, st.gap_ms / 1000);
-        if (st.gap_ms > st.lived_ms) st.lived_ms = st.gap_ms;
+        if (st.gap_ms > rhythm.lived_ms) rhythm.lived_ms = st.gap_ms;
     }
-    st.watching = 0;
+    end_watch(st);
 }
 
-void IdleInspector::watch(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                          EventSink& out) const noexcept {
+void IdleInspector::end_watch(State& st) noexcept {
+    const std::uint8_t reported = static_cast<std::uint8_t>(st.flags & ~kAfterKeepalive);
+    st = State{};
+    st.flags = reported;
+}
+
+void IdleInspector::watch(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
+                          const Rhythm& rhythm, State& st, EventSink& out) const noexcept {
     st.watching = 1;
     st.gap_ms = seg.gap_ms;
     st.first_dir = static_cast<std::uint8_t>(index(seg.dir));
@@ -114,13 +120,14 @@ void IdleInspector::watch(const PacketView& pkt, const SegmentInfo& seg, const F
         // A RST out of the silence with nothing to answer: a device timing the flow out, if its
         // TTL betrays it; otherwise the endpoint aborting, which is its business.
         if (ttl_contradicts(judge_rst_ttl(pkt.ttl, flow.dir[index(seg.dir)], rule_))) {
-            report_reset(pkt, seg, flow, st, false, out);
+            report_reset(pkt, seg, flow, rhythm, st, false, out);
         }
-        st.watching = 0;
+        end_watch(st);
     }
 }
 
-void IdleInspector::report_drop(const FlowCommon& flow, State& st, std::uint64_t ts_ns, bool capture_ended,
+void IdleInspector::report_drop(const FlowCommon& flow, const Rhythm& rhythm, State& st, std::uint64_t ts_ns,
+                                bool capture_ended,
                                 EventSink& out) const noexcept {
     st.flags |= kDropReported;
     PathStats& path = paths_.server_of(flow);
@@ -135,8 +142,8 @@ void IdleInspector::report_drop(const FlowCommon& flow, State& st, std::uint64_t
         .gap_ms = st.gap_ms,
         .retransmissions = st.retransmissions,
         .threshold = cfg_.min_retransmissions,
-        .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, st)),
-                   .lived_ms = st.lived_ms, .rtt_us = flow.rtt_us()},
+        .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, rhythm)),
+                   .lived_ms = rhythm.lived_ms, .rtt_us = flow.rtt_us()},
         .bracket = path.idle,
     };
     // A gap this path already died of, or a keepalive (never lost by chance twice in a row
@@ -155,8 +162,8 @@ void IdleInspector::report_drop(const FlowCommon& flow, State& st, std::uint64_t
     }
 }
 
-void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                                 bool prompted, EventSink& out) const noexcept {
+void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
+                                 const Rhythm& rhythm, State& st, bool prompted, EventSink& out) const noexcept {
     if (st.flags & kResetReported) return;
     const DirState& claimed = flow.dir[index(seg.dir)];
     st.flags |= kResetReported;
@@ -172,8 +179,8 @@ void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, 
         .peer_ttl_min = claimed.ttl_min,
         .peer_ttl_max = claimed.ttl_max,
         .gap_ms = st.gap_ms,
-        .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, st)),
-                   .lived_ms = st.lived_ms, .rtt_us = flow.rtt_us()},
+        .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, rhythm)),
+                   .lived_ms = rhythm.lived_ms, .rtt_us = flow.rtt_us()},
         .bracket = path.idle,
     };
     // A RST with a foreign TTL answering the first segment after the gap is a device that
@@ -199,13 +206,13 @@ void IdleInspector::report_keepalive(const FlowCommon& flow, State& st, Dir send
     out.emit(e);
 }
 
-void IdleInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out,
+void IdleInspector::on_flow_end(const FlowCommon& flow, const Rhythm& rhythm, State& st, EventSink& out,
                                 std::uint64_t now_ns) const noexcept {
     if (!cfg_.enabled || !was_open(flow)) return;
     // The input ended (or the flow left the table) while the first segment after a gap was
     // still going unanswered: weaker than min_retransmissions, but evidence all the same.
     if (st.watching && st.retransmissions >= 1 && !(st.flags & (kDropReported | kResetReported))) {
-        report_drop(flow, st, now_ns, true, out);
+        report_drop(flow, rhythm, st, now_ns, true, out);
     }
     report_stale(flow, st, out, now_ns);
 }

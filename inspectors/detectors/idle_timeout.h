@@ -27,9 +27,14 @@ namespace tcpsleuth {
 
 class IdleInspector {
 public:
+    // The flow's rhythm, kept on every packet (hot): the longest silence it lived through.
+    struct Rhythm {
+        std::uint32_t lived_ms = 0;
+    };
+    // A silence being watched, and what was reported (cold: fresh again once a watched gap
+    // ends with nothing reported).
     struct State {
         std::uint32_t gap_ms = 0;       // the gap being watched
-        std::uint32_t lived_ms = 0;     // longest silence the flow lived through before it
         std::uint32_t first_pkt = 0;    // the first segment after it
         std::uint32_t last_pkt = 0;     //   and its latest retransmission
         std::uint32_t last_ms = 0;      //   and when that was sent
@@ -48,9 +53,10 @@ public:
         rule_ = rule;
     }
 
-    void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+    void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Rhythm& rhythm, State& st,
                    EventSink& out) const noexcept;
-    void on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept;
+    void on_flow_end(const FlowCommon& flow, const Rhythm& rhythm, State& st, EventSink& out,
+                     std::uint64_t now_ns) const noexcept;
     // The sweep found the flow still open and silent as of `now_ns`: idle.stale_flow once it
     // has been silent stale_after_s, while it is open (a live sensor can run for days before
     // the flow ends). The sweep asks stale_due first, from the entry's first cache line, and
@@ -63,16 +69,18 @@ public:
     }
 
     // The shortest silence, in ms, that counts as idle for this flow now (IdleConfig).
-    std::uint64_t significant_gap_ms(const FlowCommon& flow, const State& st) const noexcept;
+    std::uint64_t significant_gap_ms(const FlowCommon& flow, const Rhythm& rhythm) const noexcept;
 
 private:
     void report_stale(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept;
-    void watch(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-               EventSink& out) const noexcept;
-    void report_drop(const FlowCommon& flow, State& st, std::uint64_t ts_ns, bool capture_ended,
+    void watch(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, const Rhythm& rhythm,
+               State& st, EventSink& out) const noexcept;
+    // The watch is over: what only a watch needs goes, what was reported stays.
+    static void end_watch(State& st) noexcept;
+    void report_drop(const FlowCommon& flow, const Rhythm& rhythm, State& st, std::uint64_t ts_ns, bool capture_ended,
                      EventSink& out) const noexcept;
-    void report_reset(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                      bool prompted, EventSink& out) const noexcept;
+    void report_reset(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, const Rhythm& rhythm,
+                      State& st, bool prompted, EventSink& out) const noexcept;
     void report_keepalive(const FlowCommon& flow, State& st, Dir sender, std::uint32_t interval_ms, bool died,
                           const IdleBracket& bracket, std::uint64_t ts_ns, std::uint64_t number,
                           EventSink& out) const noexcept;

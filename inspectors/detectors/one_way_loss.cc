@@ -6,22 +6,22 @@
 namespace tcpsleuth {
 
 void OneWayLossInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                                    const std::uint16_t (&delivered_payload)[2], State& st,
+                                    const std::uint16_t (&delivered_payload)[2], Acks& acks, State& st,
                                     EventSink& out) const noexcept {
     if (!cfg_.enabled || st.reported || seg.rst) return;
     if (pkt.has_flag(kSyn) && !pkt.has_flag(kAck)) {
         // A SYN (new, or the same ISN again): the connection starts over, nothing is stuck.
-        st.dir[0].tracking = st.dir[1].tracking = 0;
+        st.dir[0] = st.dir[1] = Sender{};
         return;
     }
     const unsigned me = index(seg.dir);
-    if (seg.ack_advanced) st.ack_pkt[me] = packet_number32(pkt.number);
+    if (seg.ack_advanced) acks.pkt[me] = packet_number32(pkt.number);
     // The other side's stuck segment: acknowledged now, or this side shows it is alive.
     Sender& theirs = st.dir[me ^ 1u];
     if (theirs.tracking && !theirs.acked) {
         const DirState& self = flow.dir[me];
         if (self.has(kDirHasAck) && after_eq(self.max_ack, theirs.head_end)) {
-            theirs.tracking = 0;  // it got through after all
+            theirs = Sender{};  // it got through after all
         } else if (seg.new_data && !seg.retransmission) {
             theirs.peer_alive = 1;
         }
@@ -30,18 +30,19 @@ void OneWayLossInspector::on_packet(const PacketView& pkt, const SegmentInfo& se
     const bool resend = (seg.retransmission || syn_ack_again) && !seg.keepalive && !seg.zero_window_probe;
     Sender& mine = st.dir[me];
     if (resend) {
-        on_retransmission(pkt, seg, flow, delivered_payload[me], st, out);
+        on_retransmission(pkt, seg, flow, delivered_payload[me], acks, st, out);
     } else if (seg.new_data || seg.fin || (mine.acked && mine.tracking)) {
         // New data goes out: the sender hears ACKs again. And a sender whose ACKs are all
         // lost hears nothing at all: it sends its head again and again and nothing else, no
         // ACK of its own (a sender merely ignored, the other shape, still acknowledges the
         // peer's data).
-        mine.tracking = 0;
+        mine = Sender{};
     }
 }
 
 void OneWayLossInspector::on_retransmission(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                                            std::uint16_t delivered, State& st, EventSink& out) const noexcept {
+                                            std::uint16_t delivered, const Acks& acks, State& st,
+                                            EventSink& out) const noexcept {
     const unsigned me = index(seg.dir);
     Sender& s = st.dir[me];
     const DirState& receiver = flow.dir[me ^ 1u];
@@ -54,7 +55,7 @@ void OneWayLossInspector::on_retransmission(const PacketView& pkt, const Segment
     const DirState& sender = flow.dir[me];
     const Seq first_seq = sender.isn + (pkt.has_flag(kSyn) ? 0u : 1u);
     if (before(seq, first_seq) || !before(seq, sender.snd_nxt)) {
-        s.tracking = 0;
+        s = Sender{};
         return;
     }
     const Seq end = seq + seg_len;
@@ -70,7 +71,7 @@ void OneWayLossInspector::on_retransmission(const PacketView& pkt, const Segment
         s.head_end = end;
         s.len = static_cast<std::uint16_t>(pkt.payload_len > 0xffff ? 0xffff : pkt.payload_len);
         s.acked = acked;
-        s.ack_pkt = acked ? st.ack_pkt[me ^ 1u] : 0;
+        s.ack_pkt = acked ? acks.pkt[me ^ 1u] : 0;
         s.retransmissions = 1;
         s.first_ms = s.last_ms = now_ms;
         s.first_pkt = s.last_pkt = num;
@@ -79,7 +80,7 @@ void OneWayLossInspector::on_retransmission(const PacketView& pkt, const Segment
     if (seq != s.head) {
         // A sender that resends other data meanwhile is not stuck on one segment behind a
         // silent timer (a replayed stretch of the flow, a capture merged with an older one).
-        s.tracking = 0;
+        s = Sender{};
         return;
     }
     const RetxStep step = retx_step(flow, now_ms, s.first_ms, s.last_ms, s.retransmissions);

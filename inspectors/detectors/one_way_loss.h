@@ -37,11 +37,18 @@ public:
         std::uint8_t tracking = 0;
         std::uint8_t acked = 0;           // 1: acknowledged at the sensor before it was resent
         std::uint8_t peer_alive = 0;      // the receiver sent new data since, not acknowledging it
+        std::uint8_t pad = 0;             // explicit: a cold record is compared byte for byte
     };
+    // Kept on every packet (hot): by Dir, the latest packet that advanced that side's ACK.
+    struct Acks {
+        std::uint32_t pkt[2] = {};
+    };
+    // A segment being resent, and whether the flow was reported (cold: fresh while nothing
+    // is resent; a sender stops being tracked by going back to Sender{}).
     struct State {
         Sender dir[2];                    // by Dir of the data sender
-        std::uint32_t ack_pkt[2] = {};    // by Dir: the latest packet that advanced that side's ACK
         std::uint8_t reported = 0;
+        std::uint8_t pad[3] = {};         // explicit: a cold record is compared byte for byte
     };
 
     explicit OneWayLossInspector(const PathConfig& cfg) noexcept : cfg_(cfg) {}
@@ -50,11 +57,11 @@ public:
     // `delivered_payload`: by Dir, the largest segment each side got acknowledged (from
     // mtu.blackhole's state): a lost segment larger than that is a size problem, not this.
     void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                   const std::uint16_t (&delivered_payload)[2], State& st, EventSink& out) const noexcept;
+                   const std::uint16_t (&delivered_payload)[2], Acks& acks, State& st, EventSink& out) const noexcept;
 
 private:
     void on_retransmission(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                           std::uint16_t delivered, State& st, EventSink& out) const noexcept;
+                           std::uint16_t delivered, const Acks& acks, State& st, EventSink& out) const noexcept;
 
     PathConfig cfg_;
 };

@@ -34,6 +34,7 @@ public:
         std::uint8_t race_ipv4 = 0;
         std::uint8_t race_ack_wrong = 0;
         std::uint8_t reported = 0;
+        std::uint8_t pad = 0;           // explicit: a cold record is compared byte for byte
     };
 
     explicit RstInspector(const RstConfig& cfg) noexcept : cfg_(cfg) {}

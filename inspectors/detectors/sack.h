@@ -29,6 +29,7 @@ public:
         std::uint16_t unnegotiated_acks = 0;
         std::uint8_t dup_acks_without_blocks = 0;
         std::uint8_t flags = 0;         // kSawBlocks, kInvalidReported, kUnnegotiatedReported, kMissingReported
+        std::uint16_t pad = 0;          // explicit: a cold record is compared byte for byte
     };
     struct State {
         Receiver dir[2];

@@ -37,26 +37,31 @@ void ZeroWindowInspector::on_flow_end(const FlowCommon& flow, State& st, EventSi
 
 void ZeroWindowInspector::end_stall(const FlowCommon& flow, State& st, std::uint64_t end_ns,
                                     std::uint64_t last_pkt, bool ongoing, EventSink& out) const noexcept {
-    st.active = 0;
-    const std::uint64_t since_ns = st.since_ns;
+    // The episode is over: its fields go (fresh state gives a cold record back), the count of
+    // stalls reported stays.
+    const State ep = st;
+    st = State{};
+    st.stalls = ep.stalls;
+    st.next_report = ep.next_report;
+    const std::uint64_t since_ns = ep.since_ns;
     const std::uint64_t duration_ns = end_ns > since_ns ? end_ns - since_ns : 0;
     const bool long_enough = duration_ns >= cfg_.min_duration_ms * 1'000'000ull;
-    const bool probed = cfg_.min_probes != 0 && st.probes >= cfg_.min_probes;
+    const bool probed = cfg_.min_probes != 0 && ep.probes >= cfg_.min_probes;
     if (!long_enough && !probed) return;  // a brief closed window is flow control working
     // A closed window only stalls a sender that has something to send: it probed, or data
     // was in flight when the window closed. Otherwise the peer was simply done talking.
-    if (st.probes == 0 && st.bytes_waiting == 0) return;
+    if (ep.probes == 0 && ep.bytes_waiting == 0) return;
     if (!bump_and_should_report(st.stalls, st.next_report)) return;
 
-    const Dir zero_dir = static_cast<Dir>(st.side);
+    const Dir zero_dir = static_cast<Dir>(ep.side);
     const ZeroWindowStall d{
         .since_ns = since_ns,
         .duration_ns = duration_ns,
-        .probes = st.probes,
+        .probes = ep.probes,
         .stall_number = st.stalls,
         .threshold_ms = cfg_.min_duration_ms,
         .min_probes = cfg_.min_probes,
-        .bytes_waiting = st.bytes_waiting,
+        .bytes_waiting = ep.bytes_waiting,
         .slow_side = zero_dir == flow.client() ? Side::kClient : Side::kServer,
         .ongoing = ongoing,
     };
@@ -64,8 +69,8 @@ void ZeroWindowInspector::end_stall(const FlowCommon& flow, State& st, std::uint
     const Confidence c = long_enough && probed ? Confidence::kHigh : Confidence::kMedium;
     Event e = flow_event(flow, end_ns, Severity::kWarning, c, Where::kDownstream, d);
     e.occurrence = st.stalls;
-    e.packets.add(st.first_pkt);
-    if (st.last_pkt != st.first_pkt) e.packets.add(st.last_pkt);
+    e.packets.add(ep.first_pkt);
+    if (ep.last_pkt != ep.first_pkt) e.packets.add(ep.last_pkt);
     if (last_pkt != 0) e.packets.add(last_pkt);
     out.emit(e);
 }

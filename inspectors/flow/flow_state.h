@@ -1,6 +1,6 @@
 #pragma once
-// All per-flow state in one block. Adding an inspector adds one member here; the table
-// stores these contiguously and zero-initialises an entry when its flow is created.
+// Per-flow state: the hot entry every packet touches, and the cold record an inspector takes
+// only while something is wrong. Adding an inspector adds one member to one of them.
 
 #include <type_traits>
 
@@ -20,20 +20,37 @@
 
 namespace tcpsleuth {
 
-struct FlowState {
-    FlowCommon common;
-    SynUnansweredInspector::State syn;
+// Inspector state a healthy flow does not keep: an episode under way (a closed window, a
+// segment resent again and again, SACK blocks, a RST racing the handshake, a silence being
+// watched). It lives in a record from the table's fixed pool (FlowTable::cold), attached when
+// an inspector first writes it and returned when every part of it is fresh again; the
+// pipeline does both (Pipeline::keep_cold). A record is 232 bytes the hot entry does not carry
+// for every flow.
+struct ColdState {
     ZeroWindowInspector::State zero_window;
-    MtuInspector::State mtu;
     OptionsInspector::State options;
-    WindowInspector::State window;
-    EcnInspector::State ecn;
     SackInspector::State sack;
     IdleInspector::State idle;
     RstInspector::State rst;
     OneWayLossInspector::State one_way;
+    std::uint32_t pad = 0;  // explicit: a record is compared byte for byte with a fresh one
+};
+static_assert(std::is_trivially_copyable_v<ColdState>);
+
+// The table's entry: what the tracker and the inspectors need on every packet of a healthy
+// flow, and the handle of its cold record. The table zero-initialises an entry when its flow
+// is created.
+struct FlowState {
+    FlowCommon common;
+    SynUnansweredInspector::State syn;
+    MtuInspector::State mtu;
+    WindowInspector::State window;
+    EcnInspector::State ecn;
+    IdleInspector::Rhythm idle;
+    OneWayLossInspector::Acks one_way;
     ReceiverLimitedInspector::State receiver_limited;
     PayloadScanner::State payload;
+    std::uint32_t cold = 0;  // FlowTable::cold record + 1; 0 none
 };
 static_assert(std::is_trivially_copyable_v<FlowState>);
 
@@ -41,26 +58,18 @@ static_assert(std::is_trivially_copyable_v<FlowState>);
 // connection ran) is a connection of its own: nothing the detectors learned of the old one
 // may count as evidence about it. The SYN detector keeps its state (an application retrying
 // with new ISNs is what it counts), and the payload scanner returns its streams itself.
-inline void restart_connection(FlowState& f) noexcept {
-    f.zero_window = {};
+inline void restart_connection(FlowState& f, ColdState& cold) noexcept {
     f.mtu = {};
-    f.options = {};
     f.window = {};
     f.ecn = {};
-    f.sack = {};
     f.idle = {};
-    f.rst = {};
     f.one_way = {};
     f.receiver_limited = {};
+    cold = ColdState{};
 }
 // Budget: see README "Bytes per flow". Growing past this is a decision, not an accident.
-// 608 bytes with every inspector of the catalog; the 192-byte target (issue: benchmarking) needs the cold per-side
-// fields (SYN layout, TTL/IP-ID history, counters) moved out of the hot entry.
-// Payload scanning added 40 bytes (PayloadScanner::State) and the flow's app tag.
-// Generalized verdicts (first-segment black holes, idle gaps judged per flow, handshake RST
-// races, one-way loss, receiver-limited transfers) added 256: 912 in all. All of it is
-// inspector state a healthy flow never needs: the hot/cold split (issue: engine redesign)
-// takes it out of the entry.
+// 912 bytes before the cold records (issue 17) took the episode state of six inspectors out;
+// the 192-byte target needs the rest of the per-flow facts judged the same way.
 static_assert(sizeof(FlowState) <= 912, "FlowState grew; intended?");
 
 }  // namespace tcpsleuth

@@ -19,13 +19,16 @@ T* zeroed_array(std::size_t n) {
 
 }  // namespace
 
-FlowTable::FlowTable(std::uint32_t capacity, std::uint64_t hash_seed)
+FlowTable::FlowTable(std::uint32_t capacity, std::uint64_t hash_seed, std::uint32_t cold_records)
     : capacity_(capacity < 16 ? 16 : capacity),
       dir_mask_(std::bit_ceil(static_cast<std::uint64_t>(capacity_) * 2) - 1),
       seed_(mix64(hash_seed ^ 0x6a09e667f3bcc909ull)),
       pool_(zeroed_array<FlowState>(capacity_)),
       dir_(zeroed_array<std::uint64_t>(dir_mask_ + 1)),
-      free_(zeroed_array<std::uint32_t>(capacity_)) {
+      free_(zeroed_array<std::uint32_t>(capacity_)),
+      cold_capacity_(cold_records != 0 ? cold_records : cold_records_for(capacity_)),
+      cold_(zeroed_array<ColdState>(cold_capacity_)),
+      cold_free_(zeroed_array<std::uint32_t>(cold_capacity_)) {
     static_assert(std::is_trivially_copyable_v<FlowState>, "pool entries are zeroed by calloc");
 }
 
@@ -33,6 +36,30 @@ FlowTable::~FlowTable() {
     std::free(pool_);
     std::free(dir_);
     std::free(free_);
+    std::free(cold_);
+    std::free(cold_free_);
+}
+
+ColdState* FlowTable::attach_cold(FlowState& flow) noexcept {
+    std::uint32_t idx;
+    if (cold_free_top_ != 0) {
+        idx = cold_free_[--cold_free_top_];
+    } else if (cold_high_water_ < cold_capacity_) {
+        idx = cold_high_water_++;
+    } else {
+        ++cold_exhausted_;
+        return nullptr;
+    }
+    flow.cold = idx + 1;
+    if (++cold_in_use_ > cold_peak_) cold_peak_ = cold_in_use_;
+    return &cold_[idx];
+}
+
+void FlowTable::detach_cold(FlowState& flow) noexcept {
+    if (flow.cold == 0) return;
+    cold_free_[cold_free_top_++] = flow.cold - 1;
+    flow.cold = 0;
+    --cold_in_use_;
 }
 
 std::uint64_t FlowTable::hash(const FlowKey& key) const noexcept {
@@ -82,6 +109,7 @@ void FlowTable::remove(FlowState* flow) noexcept {
             hole = i;
         }
     }
+    detach_cold(*flow);
     flow->common.in_use = 0;
     free_[free_top_++] = static_cast<std::uint32_t>(flow - pool_);
     --size_;
@@ -100,6 +128,7 @@ FlowState* FlowTable::evict_one() noexcept {
 
 std::size_t FlowTable::memory_bytes() const noexcept {
     return static_cast<std::size_t>(capacity_) * (sizeof(FlowState) + sizeof(std::uint32_t)) +
+           static_cast<std::size_t>(cold_capacity_) * (sizeof(ColdState) + sizeof(std::uint32_t)) +
            (dir_mask_ + 1) * sizeof(std::uint64_t);
 }
 

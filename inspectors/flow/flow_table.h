@@ -1,7 +1,8 @@
 #pragma once
 // Per-core flow table. Fixed capacity, allocated once; never allocates afterwards.
 //
-// Layout: a dense pool of FlowState entries and a separate open-addressing directory of
+// Layout: a dense pool of FlowState entries, a pool of cold records (ColdState) that flows
+// borrow while an inspector has an episode to follow, and a separate open-addressing directory of
 // 8-byte slots (low 32 bits of the hash, pool index + 1). The directory has at least twice
 // as many slots as the pool, so linear probing stays short (load <= 0.5) and a probe
 // sequence usually stays in one cache line; deletion shifts entries back (Knuth 6.4
@@ -20,9 +21,16 @@ namespace tcpsleuth {
 
 class FlowTable {
 public:
-    // `capacity` flows (rounded up to at least 16). Call on the owning core so the pages
-    // are first touched on its NUMA node.
-    FlowTable(std::uint32_t capacity, std::uint64_t hash_seed);
+    // `capacity` flows (rounded up to at least 16) and `cold_records` cold records (0: the
+    // default, cold_records_for). Call on the owning core so the pages are first touched on
+    // its NUMA node.
+    FlowTable(std::uint32_t capacity, std::uint64_t hash_seed, std::uint32_t cold_records = 0);
+    // An eighth of the flows, and at least 1,024 (or every flow of a smaller table): a healthy
+    // flow takes none, so this is room for one flow in eight to be in trouble at once.
+    static std::uint32_t cold_records_for(std::uint32_t capacity) noexcept {
+        const std::uint32_t floor = capacity < 1024 ? capacity : 1024;
+        return capacity / 8 > floor ? capacity / 8 : floor;
+    }
     ~FlowTable();
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
@@ -48,6 +56,21 @@ public:
     Lookup find_or_insert(const FlowKey& key, std::uint64_t hash, OnEvict&& on_evict) noexcept;
 
     void remove(FlowState* flow) noexcept;
+
+    // The flow's cold record, or null when it has none.
+    ColdState* cold(const FlowState& flow) noexcept { return flow.cold != 0 ? &cold_[flow.cold - 1] : nullptr; }
+    const ColdState* cold(const FlowState& flow) const noexcept {
+        return flow.cold != 0 ? &cold_[flow.cold - 1] : nullptr;
+    }
+    // A record for `flow` (which has none), its contents undefined; null when every record is
+    // taken (counted in cold_exhausted).
+    ColdState* attach_cold(FlowState& flow) noexcept;
+    // Returns the flow's record to the pool (no-op without one).
+    void detach_cold(FlowState& flow) noexcept;
+    std::uint32_t cold_capacity() const noexcept { return cold_capacity_; }
+    std::uint32_t cold_in_use() const noexcept { return cold_in_use_; }
+    std::uint32_t cold_peak() const noexcept { return cold_peak_; }
+    std::uint64_t cold_exhausted() const noexcept { return cold_exhausted_; }
 
     // Visits up to `budget` pool entries from where the last call stopped; for each flow
     // with is_idle(flow) true, calls on_expire(flow) and removes it; for each other flow,
@@ -83,7 +106,7 @@ public:
     std::uint32_t size() const noexcept { return size_; }
     std::uint32_t capacity() const noexcept { return capacity_; }
     std::uint64_t evictions() const noexcept { return evictions_; }
-    // Bytes allocated for the pool, the directory and the free list.
+    // Bytes allocated for the pool, the cold records, the directory and the free lists.
     std::size_t memory_bytes() const noexcept;
 
     // Candidates examined per eviction: the oldest of them goes.
@@ -108,6 +131,14 @@ private:
     FlowState* pool_;            // capacity_ entries, zeroed
     std::uint64_t* dir_;         // dir_mask_ + 1 slots, zeroed; 0 = empty
     std::uint32_t* free_;        // stack of released pool indices
+    std::uint32_t cold_capacity_;
+    ColdState* cold_;            // cold_capacity_ records
+    std::uint32_t* cold_free_;   // stack of released cold record indices
+    std::uint32_t cold_free_top_ = 0;
+    std::uint32_t cold_high_water_ = 0;
+    std::uint32_t cold_in_use_ = 0;
+    std::uint32_t cold_peak_ = 0;
+    std::uint64_t cold_exhausted_ = 0;
     std::uint32_t free_top_ = 0;
     std::uint32_t high_water_ = 0;  // pool entries ever handed out
     std::uint32_t size_ = 0;

@@ -1,8 +1,21 @@
 #include "inspectors/flow/pipeline.h"
 
+#include <cstring>
+
 #include "inspectors/flow/tcp_tracker.h"
 
 namespace tcpsleuth {
+namespace {
+
+// What a fresh record holds, byte for byte (static storage: zeroed, then initialised), so that
+// one memcmp tells a fresh record from one an inspector wrote. ColdState has no padding, so
+// equal bytes are equal values.
+static_assert(std::has_unique_object_representations_v<ColdState>, "padding would make memcmp unreliable");
+const ColdState kFreshCold{};
+
+bool is_fresh(const ColdState& c) noexcept { return std::memcmp(&c, &kFreshCold, sizeof c) == 0; }
+
+}  // namespace
 
 Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCounters& counters) noexcept
     : cfg_(cfg), table_(table), sink_(sink), counters_(counters), syn_(cfg.handshake),
@@ -10,12 +23,51 @@ Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCou
       window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, TtlRule{}, paths_), rst_(cfg.rst),
       one_way_(cfg.path), receiver_limited_(cfg.window, cfg.zero_window), payload_(cfg.payload) {
     idle_.reconfigure(cfg.idle, rst_.ttl_rule());
+    clear_scratch();
+}
+
+ColdState& Pipeline::cold_of(FlowState& flow) noexcept {
+    ColdState* c = table_.cold(flow);
+    return c != nullptr ? *c : scratch_;
+}
+
+void Pipeline::clear_scratch() noexcept { std::memcpy(&scratch_, &kFreshCold, sizeof scratch_); }
+
+void Pipeline::keep_cold(FlowState& flow, ColdState& cold, std::uint64_t now_ns) noexcept {
+    if (&cold != &scratch_) {
+        if (is_fresh(cold)) table_.detach_cold(flow);
+        return;
+    }
+    if (is_fresh(scratch_)) return;  // a healthy flow's packet: nearly always
+    if (ColdState* record = table_.attach_cold(flow)) {
+        std::memcpy(record, &scratch_, sizeof *record);
+    } else {
+        counters_.add(Counter::kFlowColdExhausted);
+        report_cold_exhausted(flow, now_ns);
+    }
+    clear_scratch();
+}
+
+void Pipeline::report_cold_exhausted(const FlowState& flow, std::uint64_t now_ns) noexcept {
+    if (!bump_and_should_report(cold_exhausted_reports_, cold_exhausted_next_)) return;
+    Event e;
+    e.ts_ns = now_ns;
+    e.severity = Severity::kWarning;
+    e.confidence = Confidence::kHigh;
+    e.occurrence = cold_exhausted_reports_;
+    e.detail = ColdRecordsExhausted{
+        .exhausted_total = table_.cold_exhausted(),
+        .records = table_.cold_capacity(),
+        .flow_id = flow.common.id,
+    };
+    sink_.emit(e);
 }
 
 void Pipeline::reconfigure(const Config& cfg) noexcept {
-    const std::uint32_t capacity = cfg_.flows.capacity;
+    const std::uint32_t capacity = cfg_.flows.capacity, cold_records = cfg_.flows.cold_records;
     cfg_ = cfg;
     cfg_.flows.capacity = capacity;
+    cfg_.flows.cold_records = cold_records;
     syn_.reconfigure(cfg.handshake);
     zero_window_.reconfigure(cfg.zero_window);
     surge_.reconfigure(cfg.syn_surge);
@@ -106,29 +158,31 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
         }
     }
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
-    if (seg.new_connection) restart_connection(flow);
+    ColdState& cold = cold_of(flow);
+    if (seg.new_connection) restart_connection(flow, cold);
     sink_.track(flow.common.id, &flow.common.event_kinds, &flow.common.worst_event);
     // Payload first: a tag it finds names the application in the findings below.
     payload_.on_segment(frame, pkt, seg, flow.common, flow.payload, sink_, counters_);
     // The inspectors, in a fixed order. Each touches only its own state.
     const FlowCommon& c = flow.common;
     syn_.on_packet(pkt, seg, c, flow.syn, sink_);
-    zero_window_.on_packet(pkt, seg, c, flow.zero_window, sink_);
+    zero_window_.on_packet(pkt, seg, c, cold.zero_window, sink_);
     surge_.on_packet(pkt, seg, c, sink_);
     mtu_.on_packet(pkt, seg, c, flow.mtu, sink_);
-    options_.on_packet(pkt, seg, c, flow.options, sink_);
+    options_.on_packet(pkt, seg, c, cold.options, sink_);
     if (const WindowInspector::Mismatch m = window_.on_packet(pkt, seg, c, flow.window, sink_); m.reported) {
-        options_.on_far_end(c, flow.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
+        options_.on_far_end(c, cold.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
                             pkt.number, sink_);
     }
     ecn_.on_packet(pkt, seg, c, flow.ecn, sink_);
-    sack_.on_packet(pkt, seg, c, flow.sack, sink_);
-    idle_.on_packet(pkt, seg, c, flow.idle, sink_);
-    rst_.on_packet(pkt, seg, c, flow.rst, sink_);
+    sack_.on_packet(pkt, seg, c, cold.sack, sink_);
+    idle_.on_packet(pkt, seg, c, flow.idle, cold.idle, sink_);
+    rst_.on_packet(pkt, seg, c, cold.rst, sink_);
     std::uint16_t delivered[2];
     MtuInspector::delivered_payload(flow.mtu, delivered);
-    one_way_.on_packet(pkt, seg, c, delivered, flow.one_way, sink_);
+    one_way_.on_packet(pkt, seg, c, delivered, flow.one_way, cold.one_way, sink_);
     receiver_limited_.on_packet(pkt, seg, c, flow.receiver_limited, sink_);
+    keep_cold(flow, cold, pkt.ts_ns);
     sink_.untrack();
 }
 
@@ -170,22 +224,28 @@ void Pipeline::sweep(std::uint64_t now_ns, std::size_t budget) noexcept {
     const auto on_kept = [&](FlowState& f) {
         if (!idle_.stale_due(f.common, now_ns)) return;  // nearly every visit: nothing to do
         sink_.track(f.common.id, &f.common.event_kinds, &f.common.worst_event);
-        idle_.on_quiet(f.common, f.idle, sink_, now_ns);
+        ColdState& cold = cold_of(f);
+        idle_.on_quiet(f.common, cold.idle, sink_, now_ns);
+        keep_cold(f, cold, now_ns);
         sink_.untrack();
     };
     table_.expire_some(budget, is_idle, on_expire, on_kept);
 }
 
 void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
+    // The flow leaves the table after this: its record goes back with it (FlowTable::remove),
+    // and what the inspectors write to the scratch is dropped.
+    ColdState& cold = cold_of(flow);
     syn_.on_flow_end(flow.common, flow.syn, sink_, now_ns);
-    zero_window_.on_flow_end(flow.common, flow.zero_window, sink_, now_ns);
-    idle_.on_flow_end(flow.common, flow.idle, sink_, now_ns);
-    rst_.on_flow_end(flow.common, flow.rst, sink_, now_ns);
+    zero_window_.on_flow_end(flow.common, cold.zero_window, sink_, now_ns);
+    idle_.on_flow_end(flow.common, flow.idle, cold.idle, sink_, now_ns);
+    rst_.on_flow_end(flow.common, cold.rst, sink_, now_ns);
     mtu_.on_flow_end(flow.common, flow.mtu, sink_, now_ns);
     receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, sink_);
     surge_.on_flow_end(flow.common);
     payload_.on_flow_end(flow.payload);
     track_flow_end(flow.common, counters_);
+    if (&cold == &scratch_) clear_scratch();
 }
 
 void Pipeline::on_evict(FlowState& victim, std::uint64_t now_ns) noexcept {

@@ -62,6 +62,13 @@ private:
                     std::uint32_t steer) noexcept;
     void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
     void end_flow(FlowState& flow, std::uint64_t now_ns) noexcept;
+    // The flow's cold record, or the fresh scratch record when it has none: inspectors write
+    // where they would, and keep_cold keeps what they wrote (exactly: a record is taken only
+    // when the scratch is no longer fresh, and given back once the record is fresh again).
+    ColdState& cold_of(FlowState& flow) noexcept;
+    void keep_cold(FlowState& flow, ColdState& cold, std::uint64_t now_ns) noexcept;
+    void clear_scratch() noexcept;
+    void report_cold_exhausted(const FlowState& flow, std::uint64_t now_ns) noexcept;
     void on_evict(FlowState& victim, std::uint64_t now_ns) noexcept;
     std::uint64_t idle_timeout_ns(const FlowCommon& flow) const noexcept;
 
@@ -85,6 +92,9 @@ private:
     PayloadScanner payload_;
     std::uint32_t table_full_reports_ = 0;
     std::uint32_t table_full_next_ = 1;
+    std::uint32_t cold_exhausted_reports_ = 0;
+    std::uint32_t cold_exhausted_next_ = 1;
+    ColdState scratch_;  // always fresh between packets (clear_scratch)
 
     // Burst scratch, reused: no allocation per packet.
     std::array<PacketView, kBurst> views_;

@@ -290,6 +290,10 @@ std::string event_summary(const Event& e) {
                        d.capacity, static_cast<unsigned long long>(d.victim_flow_id), seconds(d.victim_idle_ns),
                        static_cast<unsigned long long>(d.evicted_total));
         }
+        std::string operator()(const ColdRecordsExhausted& d) const {
+            return fmt("all %u cold records taken: flow %llu went without one (%llu packets so far)", d.records,
+                       static_cast<unsigned long long>(d.flow_id), static_cast<unsigned long long>(d.exhausted_total));
+        }
         std::string operator()(const SynDropSurge& d) const {
             return fmt("%u of %u new handshakes in %u s failed (SYN retransmitted, no answer) across about %u "
                        "servers, while %u established flows kept moving data (%u open, %u-%u over the window)",
@@ -515,6 +519,11 @@ void write_evidence(JsonWriter& w, const Event& e) {
             w.field("evicted_total", d.evicted_total);
             w.field("victim_flow", d.victim_flow_id);
             w.key("victim_idle_s").value(seconds(d.victim_idle_ns));
+        }
+        void operator()(const ColdRecordsExhausted& d) const {
+            w.field("records", d.records);
+            w.field("exhausted_total", d.exhausted_total);
+            w.field("flow_without", d.flow_id);
         }
         void operator()(const SynDropSurge& d) const {
             w.field("window_s", d.window_s);

@@ -100,6 +100,21 @@ struct FlowTableFull {
     std::uint64_t victim_flow_id = 0;
 };
 
+// sensor.cold_records_exhausted: an inspector had an episode to follow on a flow (a closed
+// window, a segment resent, SACK blocks, a RST race, a watched silence) and every cold record
+// of the worker's pool was taken, so that packet's evidence was dropped.
+struct ColdRecordsExhausted {
+    static constexpr std::string_view kName = "sensor.cold_records_exhausted";
+    static constexpr std::string_view kAdvice =
+        "More flows are in trouble at once than tcpsleuth keeps episode records for, so some "
+        "findings on them may be weaker or missed. Raise [flows] cold_records (about 180 bytes "
+        "each; the default is an eighth of [flows] capacity); the counter "
+        "flow.cold_records_exhausted says how many packets went without.";
+    std::uint64_t exhausted_total = 0;  // packets whose episode found no record, so far
+    std::uint32_t records = 0;          // the pool's size
+    std::uint64_t flow_id = 0;          // the flow that went without this time
+};
+
 // The four options whose loss changes how a connection performs.
 enum class OptionKind : std::uint8_t { kMss, kWscale, kSackPerm, kTimestamp };
 std::string_view to_string(OptionKind o) noexcept;
@@ -533,7 +548,7 @@ using EventDetail =
                  OptionsStripped, OptionsNotNegotiated, WindowScaleMismatch, WindowLimited, EcnSynBlackhole,
                  EcnNotNegotiated, EcnBleached, EcnCeErased, SackInvalidBlocks, SackUnnegotiated, SackMissing,
                  IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected,
-                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited>;
+                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited, ColdRecordsExhausted>;
 
 struct Event {
     FlowKey key;

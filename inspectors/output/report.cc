@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "config/rules.h"
+#include "inspectors/detectors/payload_rules.h"
+#include "inspectors/flow/flow_table.h"
 #include "inspectors/output/event_format.h"
 #include "inspectors/output/json_writer.h"
 
@@ -81,6 +83,18 @@ void Report::add(const Event& e) {
     PathRow& path = paths_[f.server];
     add_unique(path.kinds[kind], e.flow_id);
     add_unique(path.networks[kind], client_network(e));
+}
+
+void note_flow_memory(RunInfo& run, const FlowTable& table, const PayloadScanner& payload) {
+    run.flow_capacity = table.capacity();
+    run.flow_table_bytes = table.memory_bytes();
+    run.bytes_per_flow = table.memory_bytes() / table.capacity();
+    run.entry_bytes = sizeof(FlowState);
+    run.cold_records = table.cold_capacity();
+    run.cold_record_bytes = sizeof(ColdState);
+    run.cold_peak = std::max(run.cold_peak, table.cold_peak());
+    run.payload_pool_bytes = payload.memory_bytes();
+    run.payload_stream_bytes = payload.stream_bytes_per_flow();
 }
 
 std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
@@ -164,8 +178,10 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
                         static_cast<unsigned long long>(c.get(info->id)), std::string(info->help).c_str());
         }
     }
-    out += line("  flow table: %u flows per core, %zu bytes per flow (table overhead included)\n", run.flow_capacity,
-                run.bytes_per_flow);
+    out += line("  flow table: %u flows per core, %zu bytes per flow (table overhead included): a %zu-byte entry, "
+                "and %u cold records of %zu bytes for flows in trouble, at most %u in use\n",
+                run.flow_capacity, run.bytes_per_flow, run.entry_bytes, run.cold_records, run.cold_record_bytes,
+                run.cold_peak);
     if (run.payload_pool_bytes != 0) {
         out += line("  payload scanning: %.1f MiB per core of Hyperscan stream state and scratch; %zu bytes per flow "
                     "scanned both ways\n",
@@ -246,6 +262,10 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
     w.field("capacity", run.flow_capacity);
     w.field("bytes", static_cast<std::uint64_t>(run.flow_table_bytes));
     w.field("bytes_per_flow", static_cast<std::uint64_t>(run.bytes_per_flow));
+    w.field("entry_bytes", static_cast<std::uint64_t>(run.entry_bytes));
+    w.field("cold_records", run.cold_records);
+    w.field("cold_record_bytes", static_cast<std::uint64_t>(run.cold_record_bytes));
+    w.field("cold_peak", run.cold_peak);
     w.end_object();
     w.field("payload_pool_bytes", static_cast<std::uint64_t>(run.payload_pool_bytes));
     w.field("payload_stream_bytes_per_flow", static_cast<std::uint64_t>(run.payload_stream_bytes));

@@ -20,11 +20,21 @@ struct RunInfo {
     std::uint32_t flow_capacity = 0;
     std::size_t flow_table_bytes = 0;
     std::size_t bytes_per_flow = 0;
+    std::size_t entry_bytes = 0;         // one hot entry
+    std::uint32_t cold_records = 0;      // per core
+    std::size_t cold_record_bytes = 0;
+    std::uint32_t cold_peak = 0;         // most records in use at once on any core
     std::size_t payload_pool_bytes = 0;  // Hyperscan stream pool + scratch, per worker; 0 scanning off
     std::size_t payload_stream_bytes = 0;  // stream state of one flow scanned both ways
     double wall_seconds = 0;
     std::string input_warning;
 };
+
+class FlowTable;
+class PayloadScanner;
+// The memory figures of one worker's table and payload scanner; called for each worker, it
+// keeps the largest cold-record peak.
+void note_flow_memory(RunInfo& run, const FlowTable& table, const PayloadScanner& payload);
 
 class Report {
 public:

@@ -217,5 +217,81 @@ TEST(FlowTableFull, EvictionIsReportedLogScaled) {
     EXPECT_EQ(std::get<FlowTableFull>(ev[1].detail).evicted_total, 10u);
 }
 
+// Cold records (FlowTable::cold): a healthy flow never takes one; an episode takes one while it
+// lasts and gives it back when it ends with nothing to keep; an empty pool is counted and
+// reported, and the flow that holds a record keeps its finding.
+TEST(ColdRecords, HealthyFlowTakesNone) {
+    Harness h;
+    handshake(h);
+    for (int i = 0; i < 20; ++i) {
+        const std::uint32_t seq = 1 + 1000u * static_cast<std::uint32_t>(i);
+        h.feed(c2s().seq(seq).ack(1).payload(1000), 30.0 + 10 * i);
+        h.feed(s2c().seq(1).ack(seq + 1000), 35.0 + 10 * i);
+    }
+    h.feed(c2s().seq(20001).ack(1).flags(kFin | kAck), 300);
+    h.feed(s2c().seq(1).ack(20002).flags(kFin | kAck), 305);
+    h.feed(c2s().seq(20002).ack(2), 310);
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+    EXPECT_EQ(h.table().cold_peak(), 0u);
+}
+
+TEST(ColdRecords, BriefClosedWindowTakesOneAndGivesItBack) {
+    Harness h;
+    handshake(h);
+    h.feed(c2s().seq(1).ack(1).payload(1000), 30);
+    EXPECT_EQ(h.table().cold_in_use(), 0u);
+    h.feed(s2c().seq(1).ack(1001).window(0), 100);
+    EXPECT_EQ(h.table().cold_in_use(), 1u);  // the closed window is an episode to follow
+    h.feed(c2s().seq(1000).ack(1), 300);
+    h.feed(s2c().seq(1).ack(1001).window(4096), 350);
+    EXPECT_EQ(h.table().cold_in_use(), 0u);  // flow control working: nothing to keep
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+    EXPECT_EQ(h.table().cold_peak(), 1u);
+}
+
+TEST(ColdRecords, EmptyPoolIsCountedAndReported) {
+    Config cfg;
+    cfg.flows.cold_records = 1;
+    Harness h(cfg);
+    const auto conn = [](std::uint16_t port) {
+        return std::pair{FrameBuilder().ipv4("198.18.1.2", "198.18.2.2").tcp(port, 443),
+                         FrameBuilder().ipv4("198.18.2.2", "198.18.1.2").tcp(443, port)};
+    };
+    const auto [a_c, a_s] = conn(40001);
+    const auto [b_c, b_s] = conn(40002);
+    for (const auto& [c, s] : {conn(40001), conn(40002)}) {
+        h.feed(FrameBuilder(c).seq(0).flags(kSyn).mss(1460), 0);
+        h.feed(FrameBuilder(s).seq(0).ack(1).flags(kSyn | kAck).mss(1460), 10);
+        h.feed(FrameBuilder(c).seq(1).ack(1), 20);
+        h.feed(FrameBuilder(c).seq(1).ack(1).payload(1000), 30);
+    }
+    h.feed(FrameBuilder(a_s).seq(1).ack(1001).window(0), 100);  // takes the only record
+    const auto b_closed = h.feed(FrameBuilder(b_s).seq(1).ack(1001).window(0), 101);
+    EXPECT_EQ(h.counter(Counter::kFlowColdExhausted), 1u);
+    for (int i = 1; i <= 3; ++i) {
+        h.feed(FrameBuilder(a_c).seq(1000).ack(1), 100.0 + 500 * i);
+        h.feed(FrameBuilder(b_c).seq(1000).ack(1), 101.0 + 500 * i);
+    }
+    h.feed(FrameBuilder(a_s).seq(1).ack(1001).window(8192), 2500);
+    h.feed(FrameBuilder(b_s).seq(1).ack(1001).window(8192), 2501);
+    h.finish();
+    const auto sensor = h.events(ColdRecordsExhausted::kName);
+    ASSERT_EQ(sensor.size(), 1u);
+    const auto& d = std::get<ColdRecordsExhausted>(sensor[0].detail);
+    EXPECT_EQ(d.records, 1u);
+    EXPECT_EQ(d.exhausted_total, 1u);
+    EXPECT_EQ(sensor[0].ts_ns, Harness::kEpochNs + 101'000'000ull);
+    EXPECT_EQ(sensor[0].severity, Severity::kWarning);
+    // A's stall is whole; B's closing packet (number b_closed) found no record, so its stall
+    // was never followed: the loss is the one the counter and the event name.
+    const auto stalls = h.events(ZeroWindowStall::kName);
+    ASSERT_EQ(stalls.size(), 1u);
+    EXPECT_NE(stalls[0].packets.nums[0], b_closed);
+    EXPECT_EQ(std::get<ZeroWindowStall>(stalls[0].detail).probes, 3u);
+    EXPECT_EQ(h.table().cold_in_use(), 0u);  // A's record went back with the flow
+}
+
 }  // namespace
 }  // namespace tcpsleuth

@@ -18,7 +18,7 @@ public:
     // `ring` events fit between two drains (every frame is drained): small for tests that
     // build thousands of harnesses (the shape matrix), whose cost is mostly this allocation.
     explicit Harness(Config cfg = Config{}, std::uint32_t capacity = 1024, std::uint32_t ring = 1 << 16)
-        : cfg_(adjust(cfg, capacity)), table_(cfg_.flows.capacity, 12345), ring_(ring), sink_(ring_, counters_),
+        : cfg_(adjust(cfg, capacity)), table_(cfg_.flows.capacity, 12345, cfg_.flows.cold_records), ring_(ring), sink_(ring_, counters_),
           pipeline_(cfg_, table_, sink_, counters_) {}
 
     // From now on half the flows go to `other`, as two workers would split them: by the
