@@ -13,37 +13,38 @@ constexpr std::uint16_t kOptionAllowance = 40;
 
 std::uint16_t clamp16(std::uint32_t v) noexcept { return v > 0xffff ? 0xffff : static_cast<std::uint16_t>(v); }
 
-void note_carried(MtuInspector::Sender& s, std::uint16_t ip_len) noexcept {
-    if (ip_len > s.carried_ip_len) s.carried_ip_len = ip_len;
+void note_carried(MtuInspector::Path& p, std::uint16_t ip_len) noexcept {
+    if (ip_len > p.carried_ip_len) p.carried_ip_len = ip_len;
 }
 
 
 }  // namespace
 
-void MtuInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                             EventSink& out) const noexcept {
+void MtuInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Sizes& sizes,
+                             State& st, EventSink& out) const noexcept {
     if (!cfg_.enabled || seg.rst) return;
     if (pkt.has_flag(kSyn)) {
         // The handshake is the first thing the path carried: the SYN once the SYN-ACK answers
         // it, the SYN-ACK once the handshake's ACK does.
-        st.dir[index(seg.dir)].syn_ip_len = clamp16(pkt.ip_len);
+        sizes.dir[index(seg.dir)].syn_ip_len = clamp16(pkt.ip_len);
         if (seg.syn_ack_first) {
-            Sender& client = st.dir[index(reverse(seg.dir))];
+            Path& client = sizes.dir[index(reverse(seg.dir))];
             note_carried(client, client.syn_ip_len);
         }
         return;
     }
     if (seg.handshake_completed) {
-        Sender& server = st.dir[index(reverse(seg.dir))];
+        Path& server = sizes.dir[index(reverse(seg.dir))];
         note_carried(server, server.syn_ip_len);
     }
-    if (pkt.payload_len != 0 && !seg.keepalive && !seg.zero_window_probe) on_data(pkt, seg, flow, st, out);
-    if (pkt.has_flag(kAck)) on_ack(pkt, seg, flow, st, out);
+    if (pkt.payload_len != 0 && !seg.keepalive && !seg.zero_window_probe) on_data(pkt, seg, flow, sizes, st, out);
+    if (pkt.has_flag(kAck)) on_ack(pkt, seg, flow, sizes, st, out);
 }
 
-void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                           EventSink& out) const noexcept {
-    Sender& s = st.dir[index(seg.dir)];
+void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Sizes& sizes,
+                           State& st, EventSink& out) const noexcept {
+    Path& p = sizes.dir[index(seg.dir)];
+    Loss& s = st.dir[index(seg.dir)];
     const Seq seq(pkt.tcp.seq);
     const std::uint16_t len = clamp16(pkt.payload_len);
     const std::uint16_t ip_len = clamp16(pkt.ip_len);
@@ -76,15 +77,15 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
 
     if (!seg.retransmission) {
         // Remember the largest new segment still unconfirmed; its ACK proves that size passes.
-        if (len > s.delivered_len && len >= s.probe_len) {
-            s.probe_end = seq + len;
-            s.probe_len = len;
-            s.probe_ip_len = ip_len;
-        } else if (len < s.probe_len || len < s.stuck_len) {
+        if (len > p.delivered_len && len >= p.probe_len) {
+            p.probe_end = seq + len;
+            p.probe_len = len;
+            p.probe_ip_len = ip_len;
+        } else if (len < p.probe_len || len < s.stuck_len) {
             // A smaller one behind it: if it is SACKed while the large one is not, size decides.
-            s.small_seq = seq;
-            s.small_len = len;
-            s.small_ip_len = ip_len;
+            p.small_seq = seq;
+            p.small_len = len;
+            p.small_ip_len = ip_len;
         }
         return;
     }
@@ -99,7 +100,7 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         } else if (len < s.stuck_len && (s.shrunk_len == 0 || len < s.shrunk_len)) {
             s.shrunk_len = len;  // the sender is trying smaller: confirmed if this one is ACKed
             s.shrunk_ip_len = ip_len;
-            s.probe_len = 0;
+            p.probe_len = 0;
         }
     } else if (s.stuck_len == 0 || before(seq, s.stuck_seq)) {
         // Track the lowest segment being resent: the head that RTO retransmits (a tail loss
@@ -116,10 +117,10 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
         s.shrunk_ip_len = 0;
         s.backed_off = 0;
     }
-    const std::uint32_t needed = s.delivered_len == 0 ? cfg_.first_segment_retransmissions : cfg_.min_retransmissions;
-    if (s.reported == 0 && s.backed_off && size_suspect(flow, s, pkt.is_ipv4(), needed)) {
+    const std::uint32_t needed = p.delivered_len == 0 ? cfg_.first_segment_retransmissions : cfg_.min_retransmissions;
+    if (s.reported == 0 && s.backed_off && size_suspect(flow, p, s, pkt.is_ipv4(), needed)) {
         s.reported = 1;
-        report(flow, st, seg.dir, false, false, 1, pkt.ts_ns, pkt.number, out);
+        report(flow, sizes, st, seg.dir, false, false, 1, pkt.ts_ns, pkt.number, out);
     }
 }
 
@@ -128,30 +129,32 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
 // carry (min_path_mtu). The path must have carried something of this sender's: smaller
 // data, or at least the handshake (then the receiver was alive a moment ago and the path
 // was up).
-bool MtuInspector::size_suspect(const FlowCommon& flow, const Sender& s, bool ipv4,
+bool MtuInspector::size_suspect(const FlowCommon& flow, const Path& p, const Loss& s, bool ipv4,
                                 std::uint32_t min_retx) const noexcept {
-    const bool path_proven = s.delivered_len != 0 || (flow.has(kFlowHandshakeDone) && s.carried_ip_len != 0);
-    return s.stuck_len != 0 && s.stuck_retx >= min_retx && s.stuck_len > s.delivered_len && path_proven &&
+    const bool path_proven = p.delivered_len != 0 || (flow.has(kFlowHandshakeDone) && p.carried_ip_len != 0);
+    return s.stuck_len != 0 && s.stuck_retx >= min_retx && s.stuck_len > p.delivered_len && path_proven &&
            s.stuck_ip_len > min_path_mtu(ipv4) && s.shrunk_len == 0;
 }
 
-void MtuInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out, std::uint64_t now_ns) const noexcept {
+void MtuInspector::on_flow_end(const FlowCommon& flow, const Sizes& sizes, State& st, EventSink& out,
+                               std::uint64_t now_ns) const noexcept {
     if (!cfg_.enabled) return;
     const std::uint32_t min_retx = cfg_.min_retransmissions > 1 ? cfg_.min_retransmissions - 1 : 1;
     for (unsigned d = 0; d < 2; ++d) {
-        Sender& s = st.dir[d];
+        Loss& s = st.dir[d];
         // With one interval there is no back-off to see yet; with more, it must show.
-        if (s.reported != 0 || !size_suspect(flow, s, flow.key.ip_version == 4, min_retx)) continue;
+        if (s.reported != 0 || !size_suspect(flow, sizes.dir[d], s, flow.key.ip_version == 4, min_retx)) continue;
         if (s.stuck_retx > 2 && !s.backed_off) continue;
         s.reported = 1;
-        report(flow, st, static_cast<Dir>(d), false, true, 1, now_ns, 0, out);
+        report(flow, sizes, st, static_cast<Dir>(d), false, true, 1, now_ns, 0, out);
     }
 }
 
-void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                          EventSink& out) const noexcept {
+void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Sizes& sizes,
+                          State& st, EventSink& out) const noexcept {
     const Dir sender = reverse(seg.dir);
-    Sender& s = st.dir[index(sender)];
+    Path& p = sizes.dir[index(sender)];
+    Loss& s = st.dir[index(sender)];
     const Seq ack(pkt.tcp.ack);
     const auto sacked = [&](Seq from, Seq to) {
         for (unsigned i = 0; i < pkt.opts.sack_blocks; ++i) {
@@ -159,28 +162,28 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
         }
         return false;
     };
-    if (s.probe_len != 0 && after_eq(ack, s.probe_end)) {
-        if (s.probe_len > s.delivered_len) {
-            s.delivered_len = s.probe_len;
-            s.delivered_ip_len = s.probe_ip_len;
+    if (p.probe_len != 0 && after_eq(ack, p.probe_end)) {
+        if (p.probe_len > p.delivered_len) {
+            p.delivered_len = p.probe_len;
+            p.delivered_ip_len = p.probe_ip_len;
         }
-        note_carried(s, s.probe_ip_len);
-        s.probe_len = 0;
+        note_carried(p, p.probe_ip_len);
+        p.probe_len = 0;
     }
-    if (s.small_len != 0 && (after_eq(ack, s.small_seq + s.small_len) || sacked(s.small_seq, s.small_seq + s.small_len))) {
-        if (s.small_len > s.delivered_len) {
-            s.delivered_len = s.small_len;
-            s.delivered_ip_len = s.small_ip_len;
+    if (p.small_len != 0 && (after_eq(ack, p.small_seq + p.small_len) || sacked(p.small_seq, p.small_seq + p.small_len))) {
+        if (p.small_len > p.delivered_len) {
+            p.delivered_len = p.small_len;
+            p.delivered_ip_len = p.small_ip_len;
         }
-        note_carried(s, s.small_ip_len);
+        note_carried(p, p.small_ip_len);
         // SACKed, not cumulatively acknowledged: something before it is still missing. If the
         // large segment resent later lies before it, the receiver took a smaller segment sent
         // after the large one while the large one never arrived.
-        if (before(ack, s.small_seq)) {
-            s.sacked_end = s.small_seq + s.small_len;
+        if (before(ack, p.small_seq)) {
+            s.sacked_end = p.small_seq + p.small_len;
             s.has_sacked_end = 1;
         }
-        s.small_len = 0;
+        p.small_len = 0;
     }
     if (s.stuck_len == 0) return;
     bool covered = after(ack, s.stuck_seq);
@@ -189,22 +192,23 @@ void MtuInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const F
     }
     if (!covered) return;
     const bool shrunk = s.shrunk_len != 0 && after_eq(ack, s.stuck_seq + s.shrunk_len);
-    if (shrunk && s.shrunk_len > s.delivered_len) {
-        s.delivered_len = s.shrunk_len;
-        s.delivered_ip_len = s.shrunk_ip_len;
+    if (shrunk && s.shrunk_len > p.delivered_len) {
+        p.delivered_len = s.shrunk_len;
+        p.delivered_ip_len = s.shrunk_ip_len;
     }
-    if (shrunk) note_carried(s, s.shrunk_ip_len);
+    if (shrunk) note_carried(p, s.shrunk_ip_len);
     // Confirmed: the same bytes were lost at one size and delivered at a smaller one, after
     // enough timer-spaced same-size retransmissions that chance loss is not the explanation.
     if (shrunk && s.reported < 2 && s.stuck_retx >= cfg_.min_retransmissions && s.stuck_ip_len > min_path_mtu(pkt.is_ipv4())) {
         const std::uint32_t occurrence = s.reported == 1 ? 2 : 1;
         s.reported = 2;
-        report(flow, st, sender, true, false, occurrence, pkt.ts_ns, pkt.number, out);
+        report(flow, sizes, st, sender, true, false, occurrence, pkt.ts_ns, pkt.number, out);
     }
-    s.stuck_len = 0;
-    s.stuck_retx = 0;
-    s.shrunk_len = 0;
-    s.has_sacked_end = 0;
+    // Delivered: the loss is over. What was reported stays; the rest goes, so a flow whose
+    // loss was chance gives its cold record back.
+    const std::uint8_t reported = s.reported;
+    s = Loss{};
+    s.reported = reported;
 }
 
 void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowCommon& flow, State& st,
@@ -230,9 +234,11 @@ void MtuInspector::on_icmp(const PacketView& pkt, Dir quoted_dir, const FlowComm
     out.emit(e);
 }
 
-void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, bool confirmed, bool capture_ended,
-                          std::uint32_t occurrence, std::uint64_t ts_ns, std::uint64_t number, EventSink& out) const noexcept {
-    const Sender& s = st.dir[index(sender)];
+void MtuInspector::report(const FlowCommon& flow, const Sizes& sizes, const State& st, Dir sender, bool confirmed,
+                          bool capture_ended, std::uint32_t occurrence, std::uint64_t ts_ns, std::uint64_t number,
+                          EventSink& out) const noexcept {
+    const Path& p = sizes.dir[index(sender)];
+    const Loss& s = st.dir[index(sender)];
     const DirState& receiver = flow.dir[index(reverse(sender))];
     const MtuBlackhole d{
         .sender = side_of(flow, sender),
@@ -242,12 +248,12 @@ void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, b
         .delivered_after = s.has_sacked_end != 0 && after_eq(s.sacked_end, s.stuck_seq + s.stuck_len),
         .lost_payload = s.stuck_len,
         .lost_ip_len = s.stuck_ip_len,
-        .delivered_payload = s.delivered_len,
-        .delivered_ip_len = s.delivered_ip_len,
-        .carried_ip_len = s.carried_ip_len,
+        .delivered_payload = p.delivered_len,
+        .delivered_ip_len = p.delivered_ip_len,
+        .carried_ip_len = p.carried_ip_len,
         .retransmissions = s.stuck_retx,
         .icmp_mtu = st.icmp_dir == index(sender) ? st.icmp_mtu : std::uint16_t{0},
-        .threshold = clamp16(s.delivered_len == 0 ? cfg_.first_segment_retransmissions : cfg_.min_retransmissions),
+        .threshold = clamp16(p.delivered_len == 0 ? cfg_.first_segment_retransmissions : cfg_.min_retransmissions),
         .waited_ms = flow.rel_ms(ts_ns) - s.stuck_since_ms,
     };
     // Confirmed by the sender's own shrinking, or a smaller segment delivered while this one
@@ -258,7 +264,7 @@ void MtuInspector::report(const FlowCommon& flow, const State& st, Dir sender, b
     Confidence c = Confidence::kMedium;
     if (confirmed || d.delivered_after) {
         c = Confidence::kHigh;
-    } else if (s.delivered_len == 0) {
+    } else if (p.delivered_len == 0) {
         const bool full_sized = receiver.mss != 0 && s.stuck_len + kOptionAllowance >= receiver.mss;
         c = full_sized ? Confidence::kMedium : Confidence::kLow;
     }

@@ -27,6 +27,7 @@ namespace tcpsleuth {
 // pipeline does both (Pipeline::keep_cold). A record is 232 bytes the hot entry does not carry
 // for every flow.
 struct ColdState {
+    MtuInspector::State mtu;
     ZeroWindowInspector::State zero_window;
     OptionsInspector::State options;
     SackInspector::State sack;
@@ -43,7 +44,7 @@ static_assert(std::is_trivially_copyable_v<ColdState>);
 struct FlowState {
     FlowCommon common;
     SynUnansweredInspector::State syn;
-    MtuInspector::State mtu;
+    MtuInspector::Sizes mtu;
     WindowInspector::State window;
     EcnInspector::State ecn;
     IdleInspector::Rhythm idle;

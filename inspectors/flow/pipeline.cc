@@ -168,7 +168,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
     syn_.on_packet(pkt, seg, c, flow.syn, sink_);
     zero_window_.on_packet(pkt, seg, c, cold.zero_window, sink_);
     surge_.on_packet(pkt, seg, c, sink_);
-    mtu_.on_packet(pkt, seg, c, flow.mtu, sink_);
+    mtu_.on_packet(pkt, seg, c, flow.mtu, cold.mtu, sink_);
     options_.on_packet(pkt, seg, c, cold.options, sink_);
     if (const WindowInspector::Mismatch m = window_.on_packet(pkt, seg, c, flow.window, sink_); m.reported) {
         options_.on_far_end(c, cold.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
@@ -196,7 +196,9 @@ void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, s
     counters_.add(Counter::kIcmpMatched);
     track_icmp(pkt, flow->common);
     sink_.track(flow->common.id, &flow->common.event_kinds, &flow->common.worst_event);
-    mtu_.on_icmp(pkt, dir, flow->common, flow->mtu, sink_);
+    ColdState& cold = cold_of(*flow);
+    mtu_.on_icmp(pkt, dir, flow->common, cold.mtu, sink_);
+    keep_cold(*flow, cold, pkt.ts_ns);
     sink_.untrack();
 }
 
@@ -240,7 +242,7 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     zero_window_.on_flow_end(flow.common, cold.zero_window, sink_, now_ns);
     idle_.on_flow_end(flow.common, flow.idle, cold.idle, sink_, now_ns);
     rst_.on_flow_end(flow.common, cold.rst, sink_, now_ns);
-    mtu_.on_flow_end(flow.common, flow.mtu, sink_, now_ns);
+    mtu_.on_flow_end(flow.common, flow.mtu, cold.mtu, sink_, now_ns);
     receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, sink_);
     surge_.on_flow_end(flow.common);
     payload_.on_flow_end(flow.payload);
