@@ -40,24 +40,24 @@ void enter_recovery(const DirState& sender, ReceiverLimitedInspector::Sender& s)
 }  // namespace
 
 void ReceiverLimitedInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                                         State& st, EventSink& out) const noexcept {
+                                         Transfers& tr, State& st, EventSink& out) const noexcept {
     if (!cfg_.enabled || seg.rst || pkt.has_flag(kSyn)) return;  // SYN windows are never scaled
     const Dir other = reverse(seg.dir);
     // This packet's ACK and window speak for the other side's data; its payload for its own.
-    on_receiver(pkt, seg, flow, other, st.dir[index(other)], out);
-    on_sender(pkt, seg, flow, st.dir[index(seg.dir)]);
+    on_receiver(pkt, seg, flow, other, tr.dir[index(other)], st.dir[index(other)], out);
+    on_sender(pkt, seg, flow, tr.dir[index(seg.dir)], st.dir[index(seg.dir)]);
 }
 
 void ReceiverLimitedInspector::on_sender(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                                         Sender& s) const noexcept {
+                                         Transfer& t, Sender& s) const noexcept {
     if (seg.retransmission) enter_recovery(flow.dir[index(seg.dir)], s);
     if (!seg.new_data || seg.retransmission) return;
     const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
-    if (!s.has_data) {
-        s.has_data = 1;
-        s.first_data_ms = now_ms;
+    if (!t.has_data) {
+        t.has_data = 1;
+        t.first_data_ms = now_ms;
     }
-    s.last_data_ms = now_ms;
+    t.last_data_ms = now_ms;
     // A full window needs the receiver's scale to be read right: only from a seen handshake.
     if (s.recovering || !flow.saw_handshake()) return;
     const DirState& sender = flow.dir[index(seg.dir)];
@@ -77,7 +77,7 @@ void ReceiverLimitedInspector::on_sender(const PacketView& pkt, const SegmentInf
     // Unscaled, a full 64 KiB window is window.limited's; here only one that shrank by a
     // segment or more below its largest (the buffer filling up, not too small).
     const std::uint32_t mss = receiver.mss != 0 ? receiver.mss : kDefaultMss;
-    if (!flow.has(kFlowWscaleOn) && window + mss > s.max_window) return;
+    if (!flow.has(kFlowWscaleOn) && window + mss > t.max_window) return;
     s.limited = kEpisodeFull;
     s.since_ms = now_ms;
     s.window_at = window;
@@ -86,22 +86,23 @@ void ReceiverLimitedInspector::on_sender(const PacketView& pkt, const SegmentInf
 }
 
 void ReceiverLimitedInspector::on_receiver(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                                           Dir sender_dir, Sender& s, EventSink& out) const noexcept {
+                                           Dir sender_dir, Transfer& t, Sender& s, EventSink& out) const noexcept {
     const DirState& receiver = flow.dir[index(seg.dir)];
     const DirState& sender = flow.dir[index(sender_dir)];
     const std::uint32_t window = flow.window_bytes(seg.dir);
-    if (window > s.max_window) s.max_window = window;
+    if (window > t.max_window) t.max_window = window;
     const std::uint32_t now_ms = flow.rel_ms(pkt.ts_ns);
     if (seg.dup_ack || pkt.opts.sack_blocks != 0) {
         enter_recovery(sender, s);
     } else if (s.recovering && receiver.has(kDirHasAck) && after_eq(receiver.max_ack, s.recovery_point)) {
         s.recovering = 0;
+        s.recovery_point = Seq();  // read only while recovering: fresh again
     }
     if (seg.window_closed) {
         if (s.limited) {
             if (s.limited != kEpisodeZero) saturating_inc(s.zero_episodes);
             s.limited = kEpisodeZero;
-        } else if (s.has_data && flight(sender, receiver) > 0) {
+        } else if (t.has_data && flight(sender, receiver) > 0) {
             // Closed on data in flight: the sender is stopped (with nothing in flight it was done).
             s.limited = kEpisodeZero;
             s.since_ms = now_ms;
@@ -114,10 +115,11 @@ void ReceiverLimitedInspector::on_receiver(const PacketView& pkt, const SegmentI
     }
     if (!s.limited || receiver.has(kDirZeroWindow)) return;
     if (flow.saw_handshake() && window_full(sender, receiver, window)) return;  // still no room
-    end_episode(flow, sender_dir, s, now_ms, pkt.ts_ns, pkt.number, false, out);
+    end_episode(flow, sender_dir, t, s, now_ms, pkt.ts_ns, pkt.number, false, out);
 }
 
-void ReceiverLimitedInspector::end_episode(const FlowCommon& flow, Dir sender_dir, Sender& s, std::uint32_t now_ms,
+void ReceiverLimitedInspector::end_episode(const FlowCommon& flow, Dir sender_dir, const Transfer& t, Sender& s,
+                                           std::uint32_t now_ms,
                                            std::uint64_t ts_ns, std::uint64_t number, bool final,
                                            EventSink& out) const noexcept {
     if (s.limited) {
@@ -133,8 +135,8 @@ void ReceiverLimitedInspector::end_episode(const FlowCommon& flow, Dir sender_di
         s.limited = 0;
         if (number != 0) s.last_pkt = packet_number32(number);
     }
-    const std::uint32_t end_ms = now_ms > s.last_data_ms ? now_ms : s.last_data_ms;
-    const std::uint32_t transfer_ms = end_ms - s.first_data_ms;
+    const std::uint32_t end_ms = now_ms > t.last_data_ms ? now_ms : t.last_data_ms;
+    const std::uint32_t transfer_ms = end_ms - t.first_data_ms;
     if (transfer_ms == 0 || s.episodes < cfg_.receiver_limited_episodes) return;
     const std::uint64_t share64 = std::uint64_t{s.limited_ms} * 100u / transfer_ms;
     const auto share = static_cast<std::uint32_t>(share64 > 100 ? 100 : share64);
@@ -154,7 +156,7 @@ void ReceiverLimitedInspector::end_episode(const FlowCommon& flow, Dir sender_di
         .transfer_ms = transfer_ms,
         .share_percent = share,
         .window = s.window_at,
-        .max_window = s.max_window,
+        .max_window = t.max_window,
         .threshold_episodes = cfg_.receiver_limited_episodes,
         .threshold_percent = cfg_.receiver_limited_percent,
         .warning_percent = cfg_.receiver_limited_warning_percent,
@@ -171,12 +173,13 @@ void ReceiverLimitedInspector::end_episode(const FlowCommon& flow, Dir sender_di
     out.emit(e);
 }
 
-void ReceiverLimitedInspector::on_flow_end(const FlowCommon& flow, State& st, EventSink& out) const noexcept {
+void ReceiverLimitedInspector::on_flow_end(const FlowCommon& flow, const Transfers& tr, State& st,
+                                           EventSink& out) const noexcept {
     if (!cfg_.enabled) return;
     const std::uint32_t last_ms = flow.rel_ms(flow.last_ns);
     for (unsigned d = 0; d < 2; ++d) {
-        Sender& s = st.dir[d];
-        if (s.has_data) end_episode(flow, static_cast<Dir>(d), s, last_ms, flow.last_ns, 0, true, out);
+        const Transfer& t = tr.dir[d];
+        if (t.has_data) end_episode(flow, static_cast<Dir>(d), t, st.dir[d], last_ms, flow.last_ns, 0, true, out);
     }
 }
 

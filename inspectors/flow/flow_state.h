@@ -34,6 +34,7 @@ struct ColdState {
     IdleInspector::State idle;
     RstInspector::State rst;
     OneWayLossInspector::State one_way;
+    ReceiverLimitedInspector::State receiver_limited;
     std::uint32_t pad = 0;  // explicit: a record is compared byte for byte with a fresh one
 };
 static_assert(std::is_trivially_copyable_v<ColdState>);
@@ -49,7 +50,7 @@ struct FlowState {
     EcnInspector::State ecn;
     IdleInspector::Rhythm idle;
     OneWayLossInspector::Acks one_way;
-    ReceiverLimitedInspector::State receiver_limited;
+    ReceiverLimitedInspector::Transfers receiver_limited;
     PayloadScanner::State payload;
     std::uint32_t cold = 0;  // FlowTable::cold record + 1; 0 none
 };

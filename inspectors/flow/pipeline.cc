@@ -181,7 +181,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
     std::uint16_t delivered[2];
     MtuInspector::delivered_payload(flow.mtu, delivered);
     one_way_.on_packet(pkt, seg, c, delivered, flow.one_way, cold.one_way, sink_);
-    receiver_limited_.on_packet(pkt, seg, c, flow.receiver_limited, sink_);
+    receiver_limited_.on_packet(pkt, seg, c, flow.receiver_limited, cold.receiver_limited, sink_);
     keep_cold(flow, cold, pkt.ts_ns);
     sink_.untrack();
 }
@@ -243,7 +243,7 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     idle_.on_flow_end(flow.common, flow.idle, cold.idle, sink_, now_ns);
     rst_.on_flow_end(flow.common, cold.rst, sink_, now_ns);
     mtu_.on_flow_end(flow.common, flow.mtu, cold.mtu, sink_, now_ns);
-    receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, sink_);
+    receiver_limited_.on_flow_end(flow.common, flow.receiver_limited, cold.receiver_limited, sink_);
     surge_.on_flow_end(flow.common);
     payload_.on_flow_end(flow.payload);
     track_flow_end(flow.common, counters_);
