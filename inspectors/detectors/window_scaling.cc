@@ -14,10 +14,7 @@ constexpr std::uint16_t kDefaultMss = 536;
 WindowInspector::Mismatch WindowInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg,
                                                      const FlowCommon& flow, State& st, EventSink& out) const noexcept {
     if (!cfg_.enabled || seg.rst) return {};
-    if (pkt.has_flag(kSyn)) {
-        st.syn_window[index(seg.dir)] = pkt.tcp.window;
-        return {};
-    }
+    if (pkt.has_flag(kSyn)) return {};
     if (!flow.saw_handshake()) return {};
     if (flow.has(kFlowWscaleOn)) return check_raw_reader(pkt, seg, flow, st, out);
     check_limited(pkt, seg, flow, st, out);
@@ -51,7 +48,7 @@ WindowInspector::Mismatch WindowInspector::check_raw_reader(const PacketView& pk
         .scaling_side = side_of(flow, scaling),
         .nop_fill = false,
         .reader_capped = true,
-        .syn_window = st.syn_window[index(scaling)],
+        .syn_window = flow.dir[index(scaling)].syn_window,
         .smallest_window = st.smallest,
         .largest_window = st.largest,
         .tiny_windows = capped,
@@ -89,7 +86,7 @@ WindowInspector::Mismatch WindowInspector::check_scale(const PacketView& pkt, co
     ++st.tiny_windows;
     // Its SYN window was a normal size (SYN windows are never scaled) and every later one is
     // below one MSS: the shape of a value shifted right, not of a receiver short of buffer.
-    const std::uint16_t syn_window = st.syn_window[index(seg.dir)];
+    const std::uint16_t syn_window = self.syn_window;
     if (st.tiny_windows < cfg_.min_tiny_windows || st.largest >= mss || syn_window < mss) return {};
     st.mismatch_reported = 1;
     const bool nop_fill = (find_nop_fill(self.syn_layout).stripped & kOptWscale) != 0;

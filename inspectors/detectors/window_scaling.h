@@ -31,17 +31,20 @@ public:
         std::uint32_t first_pkt = 0;
         std::uint16_t rounds = 0;
         std::uint8_t reported = 0;
+        std::uint8_t pad = 0;             // explicit: a cold record is compared byte for byte
     };
+    // Cold: a healthy flow's windows never come near what any of the three checks counts
+    // (the SYN windows they compare against are the tracker's, DirState::syn_window).
     struct State {
         Limited limited[2];               // by Dir of the data sender
         std::uint32_t first_capped_pkt = 0;
         std::uint16_t capped[2] = {};     // by Dir of the data sender: flights equal to the raw window
         std::uint32_t first_tiny_pkt = 0;
-        std::uint16_t syn_window[2] = {};  // by Dir: the window in each side's SYN
         std::uint16_t tiny_windows = 0;
         std::uint16_t smallest = 0xffff;
         std::uint16_t largest = 0;
         std::uint8_t mismatch_reported = 0;
+        std::uint8_t pad = 0;
     };
 
     explicit WindowInspector(const WindowConfig& cfg) noexcept : cfg_(cfg) {}

@@ -35,7 +35,7 @@ struct ColdState {
     RstInspector::State rst;
     OneWayLossInspector::State one_way;
     ReceiverLimitedInspector::State receiver_limited;
-    std::uint32_t pad = 0;  // explicit: a record is compared byte for byte with a fresh one
+    WindowInspector::State window;
 };
 static_assert(std::is_trivially_copyable_v<ColdState>);
 
@@ -46,7 +46,6 @@ struct FlowState {
     FlowCommon common;
     SynUnansweredInspector::State syn;
     MtuInspector::Sizes mtu;
-    WindowInspector::State window;
     EcnInspector::State ecn;
     IdleInspector::Rhythm idle;
     OneWayLossInspector::Acks one_way;
@@ -62,7 +61,6 @@ static_assert(std::is_trivially_copyable_v<FlowState>);
 // with new ISNs is what it counts), and the payload scanner returns its streams itself.
 inline void restart_connection(FlowState& f, ColdState& cold) noexcept {
     f.mtu = {};
-    f.window = {};
     f.ecn = {};
     f.idle = {};
     f.one_way = {};

@@ -170,7 +170,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
     surge_.on_packet(pkt, seg, c, sink_);
     mtu_.on_packet(pkt, seg, c, flow.mtu, cold.mtu, sink_);
     options_.on_packet(pkt, seg, c, cold.options, sink_);
-    if (const WindowInspector::Mismatch m = window_.on_packet(pkt, seg, c, flow.window, sink_); m.reported) {
+    if (const WindowInspector::Mismatch m = window_.on_packet(pkt, seg, c, cold.window, sink_); m.reported) {
         options_.on_far_end(c, cold.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
                             pkt.number, sink_);
     }

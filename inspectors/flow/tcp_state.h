@@ -49,6 +49,7 @@ struct DirState {
     std::uint16_t syn_opts = 0;      // TcpOpt bits of that SYN
     std::uint16_t mss = 0;
     std::uint16_t window = 0;        // raw, as last advertised
+    std::uint16_t syn_window = 0;    // raw, in this side's latest SYN or SYN-ACK (never scaled)
     std::uint16_t last_ip_id = 0;
     std::uint8_t wscale = kNoWscale; // shift from the SYN, kNoWscale if absent
     std::uint8_t flags = 0;          // DirFlag

@@ -272,6 +272,7 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
             if (self.has(kDirSawSyn) && Seq(pkt.tcp.seq) == self.isn && !ran) {
                 if (flow.rel_us(pkt.ts_ns) - flow.syn_us < kSynDuplicateWindowUs) {
                     counters.add(Counter::kTcpDuplicateSyns);
+                    self.syn_window = pkt.tcp.window;
                     self.last_ms = flow.rel_ms(pkt.ts_ns);
                     return info;  // a copy of the SYN just seen: nothing new to learn
                 }
@@ -319,6 +320,7 @@ SegmentInfo track_segment(const PacketView& pkt, Dir dir, FlowCommon& flow, Core
             }
             flow.synack_us = flow.rel_us(pkt.ts_ns);
         }
+        self.syn_window = pkt.tcp.window;
     } else if (flow.state == TcpState::kSynReceived && info.from_client && (f & kAck) &&
                Seq(pkt.tcp.ack) == peer.isn + 1) {
         // RFC 9293 section 3.5: the ACK of the SYN-ACK completes the handshake.
