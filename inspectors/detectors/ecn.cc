@@ -9,24 +9,24 @@ enum MarkFlag : std::uint8_t { kCePending = 1, kBleachReported = 2, kCeReported 
 
 }  // namespace
 
-void EcnInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                             EventSink& out) const noexcept {
+void EcnInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Tally& tally,
+                             State& st, EventSink& out) const noexcept {
     if (!cfg_.enabled || seg.rst) return;
     if (pkt.has_flag(kSyn)) {
         if (!pkt.has_flag(kAck)) {
-            on_syn(pkt, seg, flow, st);
+            on_syn(pkt, seg, flow, tally);
         } else if (seg.syn_ack_first) {
-            on_syn_ack(pkt, flow, st, out);
+            on_syn_ack(pkt, flow, tally, out);
         }
         return;
     }
     if (!flow.has(kFlowEcnOn)) return;
-    if (seg.new_data && !seg.retransmission) on_data(pkt, seg, flow, st, out);
-    if (pkt.has_flag(kAck)) on_ack(pkt, seg, flow, st, out);
+    if (seg.new_data && !seg.retransmission) on_data(pkt, seg, flow, tally, st, out);
+    if (pkt.has_flag(kAck)) on_ack(pkt, seg, flow, tally, st, out);
 }
 
 void EcnInspector::on_syn(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow,
-                          State& st) const noexcept {
+                          Tally& st) const noexcept {
     const bool ecn_setup = pkt.has_flag(kEce) && pkt.has_flag(kCwr);
     if (!seg.syn_retransmission) {  // a new ISN starts over
         st.ecn_syns = ecn_setup ? 1 : 0;
@@ -43,7 +43,7 @@ void EcnInspector::on_syn(const PacketView& pkt, const SegmentInfo& seg, const F
     }
 }
 
-void EcnInspector::on_syn_ack(const PacketView& pkt, const FlowCommon& flow, State& st,
+void EcnInspector::on_syn_ack(const PacketView& pkt, const FlowCommon& flow, const Tally& st,
                               EventSink& out) const noexcept {
     if (st.ecn_syns == 0) return;
     PathStats& path = paths_.server_of(flow);
@@ -81,16 +81,17 @@ void EcnInspector::on_syn_ack(const PacketView& pkt, const FlowCommon& flow, Sta
     out.emit(e);
 }
 
-void EcnInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                           EventSink& out) const noexcept {
+void EcnInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Tally& tally,
+                           State& st, EventSink& out) const noexcept {
+    Counts& n = tally.dir[index(seg.dir)];
     Marks& m = st.dir[index(seg.dir)];
     switch (pkt.ecn & 3u) {
-        case kNotEct: saturating_inc(m.not_ect); break;
+        case kNotEct: saturating_inc(n.not_ect); break;
         case kEct0:
-        case kEct1: saturating_inc(m.ect); break;
+        case kEct1: saturating_inc(n.ect); break;
         default:  // kCe
-            saturating_inc(m.ect);
-            saturating_inc(m.ce);
+            saturating_inc(n.ect);
+            saturating_inc(n.ce);
             if (!(m.flags & kCePending)) {
                 m.flags |= kCePending;
                 m.ce_end = Seq(pkt.tcp.seq) + pkt.payload_len;
@@ -100,32 +101,36 @@ void EcnInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
             break;
     }
     if (m.flags & kBleachReported) return;
-    const std::uint32_t total = std::uint32_t{m.not_ect} + m.ect;
-    if (m.not_ect < cfg_.min_not_ect_segments || m.not_ect * 10u < total * 9u) return;
+    const std::uint32_t total = std::uint32_t{n.not_ect} + n.ect;
+    if (n.not_ect < cfg_.min_not_ect_segments || n.not_ect * 10u < total * 9u) return;
     m.flags |= kBleachReported;
-    const EcnBleached d{.sender = side_of(flow, seg.dir), .not_ect = m.not_ect, .ect = m.ect,
+    const EcnBleached d{.sender = side_of(flow, seg.dir), .not_ect = n.not_ect, .ect = n.ect,
                         .threshold = cfg_.min_not_ect_segments};
     // The sender agreed to ECN, so it marks its data; the marks were cleared before the sensor.
-    const Confidence c = m.ect == 0 ? Confidence::kHigh : Confidence::kMedium;
+    const Confidence c = n.ect == 0 ? Confidence::kHigh : Confidence::kMedium;
     Event e = flow_event(flow, pkt.ts_ns, Severity::kWarning, c, Where::kUpstream, d);
     e.packets.add(pkt.number);
-    e.packets.total = m.not_ect;
+    e.packets.total = n.not_ect;
     out.emit(e);
 }
 
-void EcnInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                          EventSink& out) const noexcept {
+void EcnInspector::on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, const Tally& tally,
+                          State& st, EventSink& out) const noexcept {
     Marks& m = st.dir[index(reverse(seg.dir))];  // the data this ACK acknowledges
+    const Counts& n = tally.dir[index(reverse(seg.dir))];
     if (!(m.flags & kCePending) || (m.flags & kCeReported)) return;
     if (pkt.has_flag(kEce)) {
-        m.flags &= static_cast<std::uint8_t>(~kCePending);  // echoed: working as designed
+        // Echoed: working as designed. The mark's fields are read only while one is pending.
+        const std::uint8_t reported = static_cast<std::uint8_t>(m.flags & ~kCePending);
+        m = Marks{};
+        m.flags = reported;
         return;
     }
     if (before(Seq(pkt.tcp.ack), m.ce_end)) return;
     saturating_inc(m.acks_without_ece);
     if (m.acks_without_ece < cfg_.min_acks_without_ece) return;
     m.flags |= kCeReported;
-    const EcnCeErased d{.sender = side_of(flow, reverse(seg.dir)), .ce_segments = m.ce,
+    const EcnCeErased d{.sender = side_of(flow, reverse(seg.dir)), .ce_segments = n.ce,
                         .acks_without_ece = m.acks_without_ece, .threshold = cfg_.min_acks_without_ece};
     Event e = flow_event(flow, pkt.ts_ns, Severity::kWarning, Confidence::kMedium, Where::kDownstream, d);
     e.packets.add(m.ce_pkt);

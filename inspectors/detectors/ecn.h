@@ -22,37 +22,47 @@ namespace tcpsleuth {
 
 class EcnInspector {
 public:
-    struct Marks {
-        Seq ce_end;                    // end of the CE-marked segment awaiting an ECE
-        std::uint32_t ce_pkt = 0;
+    // The codepoints on one sender's new data, counted on every segment of an ECN flow (hot).
+    struct Counts {
         std::uint16_t not_ect = 0;     // saturating
         std::uint16_t ect = 0;
         std::uint16_t ce = 0;
-        std::uint8_t acks_without_ece = 0;
-        std::uint8_t flags = 0;        // kCePending, kBleachReported, kCeReported
     };
-    struct State {
-        Marks dir[2];                  // by Dir of the data sender
+    // ... and the ECN-setup SYNs of the current ISN, set on every SYN (hot: a pool of cold
+    // records would run dry under a SYN flood, the very traffic this judges).
+    struct Tally {
+        Counts dir[2];                 // by Dir of the data sender
         std::uint32_t first_ecn_syn_us = 0;
         std::uint32_t first_ecn_syn_pkt = 0;
         std::uint8_t ecn_syns = 0;     // SYNs with ECE+CWR for the current ISN
         std::uint8_t plain_syns = 0;   // then without
+    };
+    // A CE mark awaiting its echo, and what was reported (cold: fresh again once echoed).
+    struct Marks {
+        Seq ce_end;                    // end of the CE-marked segment awaiting an ECE
+        std::uint32_t ce_pkt = 0;
+        std::uint8_t acks_without_ece = 0;
+        std::uint8_t flags = 0;        // kCePending, kBleachReported, kCeReported
+        std::uint16_t pad = 0;         // explicit: a cold record is compared byte for byte
+    };
+    struct State {
+        Marks dir[2];                  // by Dir of the data sender
     };
 
     EcnInspector(const EcnConfig& cfg, PathTable& paths) noexcept : cfg_(cfg), paths_(paths) {}
     // A reload: new thresholds and switches, state kept.
     void reconfigure(const EcnConfig& cfg) noexcept { cfg_ = cfg; }
 
-    void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+    void on_packet(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Tally& tally, State& st,
                    EventSink& out) const noexcept;
 
 private:
-    void on_syn(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st) const noexcept;
-    void on_syn_ack(const PacketView& pkt, const FlowCommon& flow, State& st, EventSink& out) const noexcept;
-    void on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
+    void on_syn(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Tally& st) const noexcept;
+    void on_syn_ack(const PacketView& pkt, const FlowCommon& flow, const Tally& st, EventSink& out) const noexcept;
+    void on_data(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, Tally& tally, State& st,
                  EventSink& out) const noexcept;
-    void on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, State& st,
-                EventSink& out) const noexcept;
+    void on_ack(const PacketView& pkt, const SegmentInfo& seg, const FlowCommon& flow, const Tally& tally,
+                State& st, EventSink& out) const noexcept;
 
     EcnConfig cfg_;
     PathTable& paths_;

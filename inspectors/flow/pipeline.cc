@@ -174,7 +174,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
         options_.on_far_end(c, cold.options, OptionKind::kWscale, m.scaling, m.where, m.segments, pkt.ts_ns,
                             pkt.number, sink_);
     }
-    ecn_.on_packet(pkt, seg, c, flow.ecn, sink_);
+    ecn_.on_packet(pkt, seg, c, flow.ecn, cold.ecn, sink_);
     sack_.on_packet(pkt, seg, c, cold.sack, sink_);
     idle_.on_packet(pkt, seg, c, flow.idle, cold.idle, sink_);
     rst_.on_packet(pkt, seg, c, cold.rst, sink_);
