@@ -57,4 +57,27 @@ inline Traffic make_traffic(std::uint32_t flows, std::uint32_t rounds, std::uint
     return t;
 }
 
+// Moves the data phase (frames from `first_data` on) one lap forward, so replaying it
+// continues each connection instead of repeating it: the server's sequence numbers and the
+// client's ACKs advance by a lap's bytes and the clock by a lap's time. A replay of the same
+// frames would be every segment sent again, a benchmark of retransmission storms. The
+// frames are IPv4 without VLAN (TCP at offset 34); checksums are not verified by the parser.
+inline void next_lap(Traffic& t, std::size_t first_data, std::uint32_t lap_bytes) {
+    if (first_data >= t.packets.size()) return;
+    const std::uint64_t lap_ns = t.packets.back().ts_ns - t.packets[first_data].ts_ns + 1000;
+    const auto add32 = [](std::uint8_t* p, std::uint32_t v) {
+        const std::uint32_t x = ((std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3]) + v;
+        p[0] = static_cast<std::uint8_t>(x >> 24);
+        p[1] = static_cast<std::uint8_t>(x >> 16);
+        p[2] = static_cast<std::uint8_t>(x >> 8);
+        p[3] = static_cast<std::uint8_t>(x);
+    };
+    for (std::size_t i = first_data; i < t.packets.size(); ++i) {
+        std::uint8_t* tcp = t.frames[i].data() + 34;
+        const bool from_server = tcp[0] == (443 >> 8) && tcp[1] == (443 & 0xff);
+        add32(tcp + (from_server ? 4 : 8), lap_bytes);  // the server's seq, or the client's ACK of it
+        t.packets[i].ts_ns += lap_ns;
+    }
+}
+
 }  // namespace tcpsleuth::bench

@@ -39,7 +39,7 @@ WindowInspector::Mismatch WindowInspector::check_raw_reader(const PacketView& pk
     std::uint16_t& capped = st.capped[index(seg.dir)];
     if (capped == 0) st.first_capped_pkt = static_cast<std::uint32_t>(pkt.number);
     ++capped;
-    if (raw < st.smallest) st.smallest = raw;
+    if (st.smallest == 0 || raw < st.smallest) st.smallest = raw;
     if (raw > st.largest) st.largest = raw;
     if (capped < cfg_.min_tiny_windows) return {};
     st.mismatch_reported = 1;
@@ -79,7 +79,7 @@ WindowInspector::Mismatch WindowInspector::check_scale(const PacketView& pkt, co
     const std::uint16_t w = pkt.tcp.window;
     if (w == 0 || !pkt.has_flag(kAck)) return {};  // a closed window is flow control, not scaling
     const std::uint16_t mss = self.mss != 0 ? self.mss : kDefaultMss;
-    if (w < st.smallest) st.smallest = w;
+    if (st.smallest == 0 || w < st.smallest) st.smallest = w;
     if (w > st.largest) st.largest = w;
     if (w >= mss) return {};
     if (st.tiny_windows == 0) st.first_tiny_pkt = static_cast<std::uint32_t>(pkt.number);

@@ -41,7 +41,7 @@ public:
         std::uint16_t capped[2] = {};     // by Dir of the data sender: flights equal to the raw window
         std::uint32_t first_tiny_pkt = 0;
         std::uint16_t tiny_windows = 0;
-        std::uint16_t smallest = 0xffff;
+        std::uint16_t smallest = 0;       // 0: none yet (a zero window is never counted); fresh is all zero
         std::uint16_t largest = 0;
         std::uint8_t mismatch_reported = 0;
         std::uint8_t pad = 0;

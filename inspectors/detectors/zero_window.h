@@ -19,7 +19,7 @@ public:
         std::uint32_t last_pkt = 0;
         std::uint32_t bytes_waiting = 0;
         std::uint32_t stalls = 0;
-        std::uint32_t next_report = 1;
+        std::uint32_t next_report = 0;  // 0 reads as 1 (bump_and_should_report): fresh is all zero
         std::uint16_t probes = 0;
         std::uint8_t active = 0;
         std::uint8_t side = 0;  // Dir index of the side advertising zero

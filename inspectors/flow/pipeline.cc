@@ -1,5 +1,7 @@
 #include "inspectors/flow/pipeline.h"
 
+#include <array>
+#include <bit>
 #include <cstring>
 
 #include "inspectors/flow/tcp_tracker.h"
@@ -7,13 +9,22 @@
 namespace tcpsleuth {
 namespace {
 
-// What a fresh record holds, byte for byte (static storage: zeroed, then initialised), so that
-// one memcmp tells a fresh record from one an inspector wrote. ColdState has no padding, so
-// equal bytes are equal values.
-static_assert(std::has_unique_object_representations_v<ColdState>, "padding would make memcmp unreliable");
-const ColdState kFreshCold{};
+// A fresh record is all zero bytes, and ColdState has no padding, so a record whose words are
+// all zero is fresh and any other is not: one pass of ORs over it (vectorised) tells a
+// healthy packet, which wrote nothing, from one whose inspector began an episode.
+static_assert(std::has_unique_object_representations_v<ColdState>, "padding would hide a write");
+constexpr std::size_t kColdWords = sizeof(ColdState) / sizeof(std::uint64_t);
+static_assert(sizeof(ColdState) % sizeof(std::uint64_t) == 0);
+static_assert(std::bit_cast<std::array<std::uint64_t, kColdWords>>(ColdState{}) == std::array<std::uint64_t, kColdWords>{},
+              "every member of a fresh ColdState must be zero");
 
-bool is_fresh(const ColdState& c) noexcept { return std::memcmp(&c, &kFreshCold, sizeof c) == 0; }
+bool is_fresh(const ColdState& c) noexcept {
+    std::array<std::uint64_t, kColdWords> w;
+    std::memcpy(w.data(), &c, sizeof c);
+    std::uint64_t any = 0;
+    for (const std::uint64_t x : w) any |= x;
+    return any == 0;
+}
 
 }  // namespace
 
@@ -31,7 +42,7 @@ ColdState& Pipeline::cold_of(FlowState& flow) noexcept {
     return c != nullptr ? *c : scratch_;
 }
 
-void Pipeline::clear_scratch() noexcept { std::memcpy(&scratch_, &kFreshCold, sizeof scratch_); }
+void Pipeline::clear_scratch() noexcept { scratch_ = ColdState{}; }  // all zero bytes (no padding)
 
 void Pipeline::keep_cold(FlowState& flow, ColdState& cold, std::uint64_t now_ns) noexcept {
     if (&cold != &scratch_) {
