@@ -61,16 +61,21 @@ void Pipeline::keep_cold(FlowState& flow, ColdState& cold, std::uint64_t now_ns)
 
 void Pipeline::report_cold_exhausted(const FlowState& flow, std::uint64_t now_ns) noexcept {
     if (!bump_and_should_report(cold_exhausted_reports_, cold_exhausted_next_)) return;
+    emit_sensor_event(now_ns, cold_exhausted_reports_,
+                      ColdRecordsExhausted{
+                          .exhausted_total = table_.cold_exhausted(),
+                          .records = table_.cold_capacity(),
+                          .flow_id = flow.common.id,
+                      });
+}
+
+void Pipeline::emit_sensor_event(std::uint64_t now_ns, std::uint32_t occurrence, const EventDetail& detail) noexcept {
     Event e;
     e.ts_ns = now_ns;
     e.severity = Severity::kWarning;
     e.confidence = Confidence::kHigh;
-    e.occurrence = cold_exhausted_reports_;
-    e.detail = ColdRecordsExhausted{
-        .exhausted_total = table_.cold_exhausted(),
-        .records = table_.cold_capacity(),
-        .flow_id = flow.common.id,
-    };
+    e.occurrence = occurrence;
+    e.detail = detail;
     sink_.emit(e);
 }
 
@@ -266,18 +271,13 @@ void Pipeline::on_evict(FlowState& victim, std::uint64_t now_ns) noexcept {
     // The victim's findings are reported as if it had ended now; it is gone after this.
     end_flow(victim, now_ns);
     if (!bump_and_should_report(table_full_reports_, table_full_next_)) return;
-    Event e;
-    e.ts_ns = now_ns;
-    e.severity = Severity::kWarning;
-    e.confidence = Confidence::kHigh;
-    e.occurrence = table_full_reports_;
-    e.detail = FlowTableFull{
-        .evicted_total = table_.evictions() + 1,
-        .capacity = table_.capacity(),
-        .victim_idle_ns = now_ns > victim.common.last_ns ? now_ns - victim.common.last_ns : 0,
-        .victim_flow_id = victim.common.id,
-    };
-    sink_.emit(e);
+    emit_sensor_event(now_ns, table_full_reports_,
+                      FlowTableFull{
+                          .evicted_total = table_.evictions() + 1,
+                          .capacity = table_.capacity(),
+                          .victim_idle_ns = now_ns > victim.common.last_ns ? now_ns - victim.common.last_ns : 0,
+                          .victim_flow_id = victim.common.id,
+                      });
 }
 
 }  // namespace tcpsleuth

@@ -69,6 +69,8 @@ private:
     void keep_cold(FlowState& flow, ColdState& cold, std::uint64_t now_ns) noexcept;
     void clear_scratch() noexcept;
     void report_cold_exhausted(const FlowState& flow, std::uint64_t now_ns) noexcept;
+    // The sensor's own trouble (sensor.*): a warning about no flow, certain.
+    void emit_sensor_event(std::uint64_t now_ns, std::uint32_t occurrence, const EventDetail& detail) noexcept;
     void on_evict(FlowState& victim, std::uint64_t now_ns) noexcept;
     std::uint64_t idle_timeout_ns(const FlowCommon& flow) const noexcept;
 
