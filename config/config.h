@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/packet/decap.h"
+
 namespace tcpsleuth {
 
 class RuleSet;  // config/rules.h
@@ -199,6 +201,7 @@ struct PayloadConfig {
 
 struct Config {
     FlowConfig flows;
+    DecapConfig decap;  // not reloadable: a changed key would split every tunnelled flow
     HandshakeConfig handshake;
     ZeroWindowConfig zero_window;
     SynSurgeConfig syn_surge;

@@ -178,6 +178,39 @@ Field enum_field(std::string key, Get get, std::vector<std::pair<std::string, T>
             live};
 }
 
+// UDP ports: an array of up to DecapConfig::kMaxPorts numbers from 1 to 65535.
+template <typename Get>
+Field port_list_field(std::string key, Get get) {
+    return {std::move(key),
+            [get](const toml::node& n, DaemonConfig& c) -> std::string {
+                const toml::array* a = n.as_array();
+                if (a == nullptr) return "expected an array of UDP ports";
+                if (a->size() > DecapConfig::kMaxPorts) {
+                    return "at most " + std::to_string(DecapConfig::kMaxPorts) + " ports, not " + std::to_string(a->size());
+                }
+                std::array<std::uint16_t, DecapConfig::kMaxPorts> out{};
+                std::size_t i = 0;
+                for (const toml::node& e : *a) {
+                    const std::optional<std::int64_t> v = e.value<std::int64_t>();
+                    if (!e.is_integer() || *v < 1 || *v > 65535) {
+                        return "expected UDP ports from 1 to 65535 (element " + std::to_string(i + 1) + " is not one)";
+                    }
+                    out[i++] = static_cast<std::uint16_t>(*v);
+                }
+                get(c) = out;
+                return {};
+            },
+            [get](const DaemonConfig& c) {
+                std::string out = "[";
+                for (const std::uint16_t p : get(c)) {
+                    if (p == 0) break;
+                    out += (out.size() > 1 ? ", " : "") + std::to_string(p);
+                }
+                return out + "]";
+            },
+            false};
+}
+
 template <typename Get>
 Field string_array_field(std::string key, Get get, bool live = false) {
     return {std::move(key),
@@ -308,6 +341,20 @@ std::vector<Field> schema() {
     TS_U32("flows.closing_timeout_s", flows.closing_timeout_s, 1, k32 / 1000);
     TS_U32("flows.closed_timeout_s", flows.closed_timeout_s, 1, k32 / 1000);
     TS_U32("flows.sweep_budget", flows.sweep_budget, 1, 1u << 20);
+#define DECAP_BOOL(name) \
+    f.push_back(bool_field("decap." #name, [](auto& c) -> auto& { return c.inspect.decap.name; }, false))
+    DECAP_BOOL(vxlan);
+    DECAP_BOOL(geneve);
+    DECAP_BOOL(gre);
+    DECAP_BOOL(erspan);
+    DECAP_BOOL(mpls);
+    DECAP_BOOL(ip_in_ip);
+    DECAP_BOOL(pppoe);
+    DECAP_BOOL(tunnel_in_key);
+#undef DECAP_BOOL
+    f.push_back(uint_field("decap.max_depth", [](auto& c) -> auto& { return c.inspect.decap.max_depth; }, 1, 8));
+    f.push_back(port_list_field("decap.vxlan_ports", [](auto& c) -> auto& { return c.inspect.decap.vxlan_ports; }));
+    f.push_back(port_list_field("decap.geneve_ports", [](auto& c) -> auto& { return c.inspect.decap.geneve_ports; }));
     TS_BOOL("handshake.enabled", handshake.enabled);
     TS_U32("handshake.min_syn_retransmissions", handshake.min_syn_retransmissions, 1, 100);
     TS_BOOL("zero_window.enabled", zero_window.enabled);

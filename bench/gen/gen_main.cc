@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "encap.h"
 #include "fault_episodes.h"
 #include "port_io.h"
 #include "traffic_gen.h"
@@ -48,6 +49,10 @@ constexpr const char* kUsage =
     "            sack-invalid | idle-timeout | zero-window | mtu-blackhole-first |\n"
     "            mtu-blackhole-first-v6 | idle-short | rst-race | one-way-loss |\n"
     "            receiver-limited, with :N for N episodes (default 1)\n"
+    "  --encap   KIND[:ID] wraps every frame of the pcap as a mirror or tunnel delivers it, ID the\n"
+    "            VNI / GRE key / ERSPAN session / label / PPPoE session (default 4242); KIND one of\n"
+    "            vxlan | geneve | geneve-ip | geneve-vxlan | gre | gre-eth | erspan2 | erspan3 |\n"
+    "            mpls | mpls-pw | ipip | ip6 | pppoe | vlan-vxlan\n"
     "transmit (DPDK):\n"
     "  --tx       device to send on: a vdev (net_af_packet0,iface=veth0) or a PCI address\n"
     "  --rx       device the traffic comes back on, counted and freed (loss = sent - received)\n"
@@ -81,6 +86,8 @@ struct Options {
     std::uint64_t laps = 1;
     std::string pcap;
     std::vector<FaultRequest> faults;
+    EncapKind encap = EncapKind::kNone;
+    std::uint32_t encap_id = 4242;
     std::string tx, rx, eal = "--no-huge -m 256 --no-pci --no-shconf --file-prefix tsl-gen";
     double duration_s = 10;
     std::uint64_t packets = 0;  // 0: no limit
@@ -100,7 +107,13 @@ int write_pcap(const Options& o, TrafficGen& gen, const FaultEpisodes& faults) {
     const std::uint32_t header[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};  // pcap, microseconds, Ethernet
     std::fwrite(header, sizeof header, 1, out);
     std::uint64_t bytes = 0, written = 0;
+    Encapsulator encap(o.encap, o.encap_id);
+    static std::uint8_t wrapped[kMaxFrame + kMaxEncapOverhead];
     const auto record = [&](std::uint64_t ts_ns, const std::uint8_t* data, std::uint32_t len) {
+        if (o.encap != EncapKind::kNone) {
+            len = encap.wrap(data, len, wrapped);
+            data = wrapped;
+        }
         const std::uint64_t us = (kEpochNs + ts_ns) / 1000;
         const std::uint32_t rec[4] = {static_cast<std::uint32_t>(us / 1'000'000), static_cast<std::uint32_t>(us % 1'000'000), len, len};
         std::fwrite(rec, sizeof rec, 1, out);
@@ -293,6 +306,14 @@ int main(int argc, char** argv) {
             if (ok) o.faults.push_back(r);
         }
         else if (arg == "--pcap") o.pcap = value;
+        else if (arg == "--encap") {
+            const std::string text = value;
+            const auto colon = text.find(':');
+            std::uint64_t id = o.encap_id;
+            ok = parse_encap(text.substr(0, colon), o.encap) &&
+                 (colon == std::string::npos || parse_number(text.c_str() + colon + 1, 0xffffff, id));
+            o.encap_id = static_cast<std::uint32_t>(id);
+        }
         else if (arg == "--tx") o.tx = value;
         else if (arg == "--rx") o.rx = value;
         else if (arg == "--eal") o.eal = value;
@@ -316,6 +337,10 @@ int main(int argc, char** argv) {
     if (o.laps == 0 && o.faults.empty()) {
         std::fprintf(stderr, "tcpsleuth-gen: --laps 0 writes fault episodes only; ask for some with --fault\n");
         return 2;
+    }
+    if (o.encap != EncapKind::kNone && o.pcap.empty()) {
+        std::fprintf(stderr, "tcpsleuth-gen: --encap writes pcaps; --encap is for --pcap output\n");
+        return 1;
     }
     if (o.max_rate && !o.pcap.empty()) {
         std::fprintf(stderr, "tcpsleuth-gen: --rate max is for transmitting; a pcap needs a rate for its timestamps\n");

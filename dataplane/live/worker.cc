@@ -335,10 +335,16 @@ private:
     // The worker that owns a frame's flow: TCP by its flow key, an ICMP error by the flow it
     // quotes; anything else to worker 0, which counts it.
     std::uint32_t steer_frame(const rte_mbuf* m) noexcept {
-        const ParseStatus st = parse_packet(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, LinkType::kEthernet, view_);
+        // The inner flow of a tunnelled frame, keyed as the workers key it.
+        const DecapConfig& decap = cfg_.inspect.decap;
+        view_.wire_len = m->pkt_len;
+        const ParseStatus st =
+            parse_packet(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, LinkType::kEthernet, view_, decap);
         Dir dir;
-        if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) return steer_hash(make_flow_key(view_, dir));
-        if (st == ParseStatus::kIcmpQuote) return steer_hash(make_quoted_flow_key(view_, dir));
+        if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
+            return steer_hash(make_flow_key(view_, dir, decap.tunnel_in_key));
+        }
+        if (st == ParseStatus::kIcmpQuote) return steer_hash(make_quoted_flow_key(view_, dir, decap.tunnel_in_key));
         return workers_;  // % workers_ == 0
     }
 

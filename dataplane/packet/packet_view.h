@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 
+#include "decap.h"
 #include "tcp_options.h"
 
 namespace tcpsleuth {
@@ -70,6 +71,25 @@ struct PacketView {
     std::uint16_t vlan = 0;        // innermost VLAN id (12 bits), 0 if untagged
     std::uint8_t vlan_depth = 0;   // 802.1Q / 802.1ad tags seen
     std::uint16_t l3_offset = 0;
+
+    // Encapsulation (decap.h): what was peeled to reach the segment below. The tunnel named
+    // is the innermost one whose identifier names a virtual network (VNI, GRE key, ERSPAN or
+    // PPPoE session), else the innermost of any kind.
+    std::uint8_t encap_depth = 0;                // encapsulations peeled
+    std::uint8_t encap_seen = 0;                 // bit (1 << TunnelType) per kind met
+    TunnelType encap_failed = TunnelType::kNone; // the layer a kBadTunnel / kTooDeep stopped in
+    TunnelType tunnel = TunnelType::kNone;
+    bool tunnel_names_segment = false;           // id_names_a_segment(tunnel)
+    bool tunnel_seq_valid = false;               // GRE sequence number present (RFC 2890)
+    std::uint32_t tunnel_id = 0;                 // VNI, GRE key, ERSPAN session, label, PPPoE session
+    std::uint32_t tunnel_seq = 0;
+    std::uint16_t encap_overhead = 0;            // bytes from the first network header to the inner IP
+    std::uint8_t outer_ip_version = 0;           // of the IP header that carried `tunnel`; 0 none (MPLS, PPPoE)
+    std::array<std::uint8_t, 16> outer_src{};
+    std::array<std::uint8_t, 16> outer_dst{};
+    // The frame ends before its IP total length: a snap length or a truncating mirror (AWS
+    // Traffic Mirroring's packet length, ERSPAN's T bit). Headers count; sizes come from IP.
+    bool truncated_copy = false;
 
     // Network layer. IPv4 addresses are stored v4-mapped (::ffff:a.b.c.d).
     std::uint8_t ip_version = 0;

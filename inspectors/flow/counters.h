@@ -30,7 +30,26 @@ enum class Counter : std::uint16_t {
     kParseBadTcpHeader,
     kParseBadTcpOption,
     kParseBadIcmp,
+    kParseBadTunnel,
+    kParseTooDeep,
     kParseFirstFragment,
+    kParseTruncatedCopy,
+    // One per TunnelType after kNone, same order (checked below): frames through each, and
+    // frames whose header of that kind was malformed.
+    kDecapVxlan,
+    kDecapGeneve,
+    kDecapGre,
+    kDecapErspan,
+    kDecapMpls,
+    kDecapIpInIp,
+    kDecapPppoe,
+    kDecapVxlanMalformed,
+    kDecapGeneveMalformed,
+    kDecapGreMalformed,
+    kDecapErspanMalformed,
+    kDecapMplsMalformed,
+    kDecapIpInIpMalformed,
+    kDecapPppoeMalformed,
     kFlowCreated,
     kFlowExpired,
     kFlowEvicted,
@@ -86,14 +105,31 @@ inline constexpr CounterInfo kCounterInfo[] = {
     {Counter::kParseNotIp, "parse.not_ip", "frames that are not IPv4/IPv6 (ARP, LLDP, ...)"},
     {Counter::kParseBadL2, "parse.bad_l2", "malformed link-layer header or too many VLAN tags"},
     {Counter::kParseBadIpHeader, "parse.bad_ip_header", "IP version/IHL/total length inconsistent"},
-    {Counter::kParseBadIpLength, "parse.bad_ip_length", "IP total length beyond the frame on the wire"},
+    {Counter::kParseBadIpLength, "parse.bad_ip_length", "inner IP total length beyond the tunnel packet that carries it"},
     {Counter::kParseBadIpv6Ext, "parse.bad_ipv6_ext", "IPv6 extension header chain malformed"},
     {Counter::kParseFragment, "parse.fragment", "non-first IP fragments (no TCP header)"},
     {Counter::kParseNotTcp, "parse.not_tcp", "UDP, ICMP without a TCP quote, other protocols"},
     {Counter::kParseBadTcpHeader, "parse.bad_tcp_header", "TCP data offset < 5 or past the IP payload"},
     {Counter::kParseBadTcpOption, "parse.bad_tcp_option", "option length 0/1 or past the header (segment still tracked)"},
     {Counter::kParseBadIcmp, "parse.bad_icmp", "ICMP error too short to quote IP + 8 bytes of TCP"},
+    {Counter::kParseBadTunnel, "parse.bad_tunnel", "tunnel or mirror header malformed (decap.*.malformed says which kind)"},
+    {Counter::kParseTooDeep, "parse.too_deep", "encapsulations nested deeper than decap.max_depth (not followed)"},
     {Counter::kParseFirstFragment, "parse.first_fragment", "first fragments of fragmented TCP segments (tracked by header)"},
+    {Counter::kParseTruncatedCopy, "parse.truncated_copy", "frames shorter than their IP total length (snap length, truncating mirror): headers tracked, sizes from the IP header"},
+    {Counter::kDecapVxlan, "decap.vxlan.packets", "frames that came through VXLAN (RFC 7348)"},
+    {Counter::kDecapGeneve, "decap.geneve.packets", "frames that came through Geneve (RFC 8926)"},
+    {Counter::kDecapGre, "decap.gre.packets", "frames that came through GRE (RFC 2784/2890)"},
+    {Counter::kDecapErspan, "decap.erspan.packets", "frames that came through ERSPAN type I/II/III"},
+    {Counter::kDecapMpls, "decap.mpls.packets", "frames that came through an MPLS label stack"},
+    {Counter::kDecapIpInIp, "decap.ip_in_ip.packets", "frames that came through IP-in-IP, 6in4, 4in6 or 6in6"},
+    {Counter::kDecapPppoe, "decap.pppoe.packets", "frames that came through a PPPoE session"},
+    {Counter::kDecapVxlanMalformed, "decap.vxlan.malformed", "VXLAN headers malformed (I flag clear, cut short)"},
+    {Counter::kDecapGeneveMalformed, "decap.geneve.malformed", "Geneve headers malformed (version, options past the packet)"},
+    {Counter::kDecapGreMalformed, "decap.gre.malformed", "GRE headers cut short"},
+    {Counter::kDecapErspanMalformed, "decap.erspan.malformed", "ERSPAN headers malformed (version, cut short)"},
+    {Counter::kDecapMplsMalformed, "decap.mpls.malformed", "MPLS stacks without a bottom label within 8 entries"},
+    {Counter::kDecapIpInIpMalformed, "decap.ip_in_ip.malformed", "IP-in-IP headers malformed"},
+    {Counter::kDecapPppoeMalformed, "decap.pppoe.malformed", "PPPoE session headers malformed"},
     {Counter::kFlowCreated, "flow.created", "flows inserted"},
     {Counter::kFlowExpired, "flow.expired", "flows removed after their state's idle timeout"},
     {Counter::kFlowEvicted, "flow.evicted", "flows evicted because the table was full"},
@@ -156,9 +192,20 @@ constexpr Counter counter_for(ParseStatus s) noexcept {
         case ParseStatus::kBadTcpHeader: return Counter::kParseBadTcpHeader;
         case ParseStatus::kBadTcpOption: return Counter::kParseBadTcpOption;
         case ParseStatus::kBadIcmp: return Counter::kParseBadIcmp;
+        case ParseStatus::kBadTunnel: return Counter::kParseBadTunnel;
+        case ParseStatus::kTooDeep: return Counter::kParseTooDeep;
     }
     return Counter::kCount;
 }
+
+// decap.<kind>.packets and decap.<kind>.malformed for a tunnel kind other than kNone.
+constexpr Counter decap_counter(TunnelType t, bool malformed) noexcept {
+    const auto base = static_cast<std::size_t>(malformed ? Counter::kDecapVxlanMalformed : Counter::kDecapVxlan);
+    return static_cast<Counter>(base + static_cast<std::size_t>(t) - 1);
+}
+static_assert(decap_counter(TunnelType::kPppoe, false) == Counter::kDecapPppoe);
+static_assert(decap_counter(TunnelType::kPppoe, true) == Counter::kDecapPppoeMalformed);
+static_assert(static_cast<std::size_t>(TunnelType::kPppoe) + 1 == kTunnelTypeCount);
 
 // One per worker; only the owning core writes, others may read with relaxed loads.
 class alignas(64) CoreCounters {

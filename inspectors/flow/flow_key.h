@@ -27,16 +27,22 @@ struct FlowKey {
     std::uint16_t vlan = 0;                  // the segment is part of identity: overlapping
     std::uint8_t proto = 0;                  //   address plans on two VLANs are two flows
     std::uint8_t ip_version = 0;
+    // The tunnel whose identifier names the virtual network (decap.h id_names_a_segment):
+    // two tenants' 10.0.0.1:80 behind two VNIs are two flows. Zero with decap.tunnel_in_key
+    // off, and for tunnels whose identifier differs per direction (MPLS).
+    std::uint32_t tunnel_id = 0;
+    TunnelType tunnel_type = TunnelType::kNone;
+    std::uint8_t reserved[3] = {};
 
-    // Five 8-byte words compared at once: no memcmp call on the lookup path.
+    // Six 8-byte words compared at once: no memcmp call on the lookup path.
     friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept {
-        std::uint64_t x[5], y[5];
+        std::uint64_t x[6], y[6];
         std::memcpy(x, &a, sizeof x);
         std::memcpy(y, &b, sizeof y);
-        return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) | (x[5] ^ y[5])) == 0;
     }
 };
-static_assert(sizeof(FlowKey) == 40);
+static_assert(sizeof(FlowKey) == 48);
 static_assert(std::has_unique_object_representations_v<FlowKey>);
 
 // Address order as memcmp would give it, from two big-endian 8-byte loads.
@@ -51,7 +57,8 @@ inline int compare_addr(const std::array<std::uint8_t, 16>& a, const std::array<
 // it travels.
 inline FlowKey make_flow_key(const std::array<std::uint8_t, 16>& src, std::uint16_t sport,
                              const std::array<std::uint8_t, 16>& dst, std::uint16_t dport,
-                             std::uint16_t vlan, std::uint8_t ip_version, Dir& dir) noexcept {
+                             std::uint16_t vlan, std::uint8_t ip_version, Dir& dir,
+                             TunnelType tunnel_type = TunnelType::kNone, std::uint32_t tunnel_id = 0) noexcept {
     FlowKey k;
     const int c = compare_addr(src, dst);
     const bool src_is_lo = c < 0 || (c == 0 && sport <= dport);
@@ -67,17 +74,28 @@ inline FlowKey make_flow_key(const std::array<std::uint8_t, 16>& src, std::uint1
     k.vlan = vlan;
     k.proto = 6;
     k.ip_version = ip_version;
+    k.tunnel_type = tunnel_type;
+    k.tunnel_id = tunnel_id;
     return k;
 }
 
-inline FlowKey make_flow_key(const PacketView& p, Dir& dir) noexcept {
-    return make_flow_key(p.src, p.tcp.src_port, p.dst, p.tcp.dst_port, p.vlan, p.ip_version, dir);
+// The segment part of a packet's key: its tunnel when that names a virtual network.
+inline TunnelType key_tunnel(const PacketView& p, bool tunnel_in_key) noexcept {
+    return tunnel_in_key && p.tunnel_names_segment ? p.tunnel : TunnelType::kNone;
 }
 
-// The flow an ICMP error is about: the quoted segment's own addresses and ports.
-inline FlowKey make_quoted_flow_key(const PacketView& p, Dir& dir) noexcept {
-    return make_flow_key(p.icmp.src, p.icmp.src_port, p.icmp.dst, p.icmp.dst_port, p.vlan,
-                         p.icmp.ip_version, dir);
+inline FlowKey make_flow_key(const PacketView& p, Dir& dir, bool tunnel_in_key = true) noexcept {
+    const TunnelType t = key_tunnel(p, tunnel_in_key);
+    return make_flow_key(p.src, p.tcp.src_port, p.dst, p.tcp.dst_port, p.vlan, p.ip_version, dir, t,
+                         t != TunnelType::kNone ? p.tunnel_id : 0);
+}
+
+// The flow an ICMP error is about: the quoted segment's own addresses and ports, in the
+// tunnel the error came through (an error inside an overlay is about the overlay's flow).
+inline FlowKey make_quoted_flow_key(const PacketView& p, Dir& dir, bool tunnel_in_key = true) noexcept {
+    const TunnelType t = key_tunnel(p, tunnel_in_key);
+    return make_flow_key(p.icmp.src, p.icmp.src_port, p.icmp.dst, p.icmp.dst_port, p.vlan, p.icmp.ip_version, dir, t,
+                         t != TunnelType::kNone ? p.tunnel_id : 0);
 }
 
 // 64-bit mix (the finaliser of splitmix64 / Stafford's variant 13): every input bit

@@ -65,8 +65,8 @@ void FlowTable::detach_cold(FlowState& flow) noexcept {
 std::uint64_t FlowTable::hash(const FlowKey& key) const noexcept {
     // Three independent 64x64->128-bit multiplies of seeded word pairs, folded (the
     // "multiply-mix" of wyhash), then one mix64: the multiplies run in parallel, where a
-    // chain of five mix64 rounds cost five times the latency.
-    std::uint64_t w[5];
+    // chain of six mix64 rounds cost five times the latency.
+    std::uint64_t w[6];
     static_assert(sizeof(w) == sizeof(FlowKey));
     std::memcpy(w, &key, sizeof w);
     const auto mum = [](std::uint64_t a, std::uint64_t b) {
@@ -76,7 +76,7 @@ std::uint64_t FlowTable::hash(const FlowKey& key) const noexcept {
     };
     const std::uint64_t h = mum(w[0] ^ seed_, w[1] ^ 0xa0761d6478bd642full) ^
                             mum(w[2] ^ 0xe7037ed1a0b428dbull, w[3] ^ seed_) ^
-                            mum(w[4] ^ 0x8ebc6af09c88c6e3ull, seed_ ^ 0x589965cc75374cc3ull);
+                            mum(w[4] ^ 0x8ebc6af09c88c6e3ull, w[5] ^ seed_ ^ 0x589965cc75374cc3ull);
     return mix64(h);
 }
 

@@ -37,6 +37,10 @@ Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCou
     clear_scratch();
 }
 
+void Pipeline::track(FlowState& flow) noexcept {
+    sink_.track(flow.common.id, &flow.common.event_kinds, &flow.common.worst_event, tunnels_.get(flow.common.tunnel));
+}
+
 ColdState& Pipeline::cold_of(FlowState& flow) noexcept {
     ColdState* c = table_.cold(flow);
     return c != nullptr ? *c : scratch_;
@@ -81,7 +85,9 @@ void Pipeline::emit_sensor_event(std::uint64_t now_ns, std::uint32_t occurrence,
 
 void Pipeline::reconfigure(const Config& cfg) noexcept {
     const std::uint32_t capacity = cfg_.flows.capacity, cold_records = cfg_.flows.cold_records;
+    const DecapConfig decap = cfg_.decap;
     cfg_ = cfg;
+    cfg_.decap = decap;
     cfg_.flows.capacity = capacity;
     cfg_.flows.cold_records = cold_records;
     syn_.reconfigure(cfg.handshake);
@@ -108,16 +114,18 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
         v.ts_ns = pkts[i].ts_ns;
         v.number = pkts[i].number;
         v.wire_len = pkts[i].wire_len;
-        const ParseStatus st = parse_packet(pkts[i].data, pkts[i].cap_len, link, v);
+        const ParseStatus st = parse_packet(pkts[i].data, pkts[i].cap_len, link, v, cfg_.decap);
         status_[i] = st;
         counters_.add(Counter::kRxPackets);
         counters_.add(Counter::kRxBytes, v.wire_len);
         counters_.add(counter_for(st));
+        if (v.encap_seen != 0) count_encapsulation(v, st);
+        if (v.truncated_copy) counters_.add(Counter::kParseTruncatedCopy);
         if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
             if (v.fragment) counters_.add(Counter::kParseFirstFragment);
-            keys_[i] = make_flow_key(v, dirs_[i]);
+            keys_[i] = make_flow_key(v, dirs_[i], cfg_.decap.tunnel_in_key);
         } else if (st == ParseStatus::kIcmpQuote) {
-            keys_[i] = make_quoted_flow_key(v, dirs_[i]);
+            keys_[i] = make_quoted_flow_key(v, dirs_[i], cfg_.decap.tunnel_in_key);
         } else {
             continue;
         }
@@ -151,10 +159,19 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
             case ParseStatus::kNotTcp:
             case ParseStatus::kBadTcpHeader:
             case ParseStatus::kBadIcmp:
+            case ParseStatus::kBadTunnel:
+            case ParseStatus::kTooDeep:
                 break;  // counted in pass 1
         }
     }
     if (n != 0) sweep(pkts[n - 1].ts_ns, cfg_.flows.sweep_budget);
+}
+
+void Pipeline::count_encapsulation(const PacketView& v, ParseStatus st) noexcept {
+    for (unsigned t = 1; t < kTunnelTypeCount; ++t) {
+        if ((v.encap_seen >> t) & 1) counters_.add(decap_counter(static_cast<TunnelType>(t), false));
+    }
+    if (st == ParseStatus::kBadTunnel) counters_.add(decap_counter(v.encap_failed, true));
 }
 
 void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir,
@@ -165,6 +182,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
         counters_.add(Counter::kFlowCreated);
         track_new_flow(pkt, dir, flow.common, counters_);
         if (!pkt.fragment) flow.common.steer = steer;
+        if (pkt.tunnel != TunnelType::kNone) flow.common.tunnel = tunnels_.intern(tunnel_of(pkt));
     } else if (steer != 0 && !pkt.fragment && flow.common.steer != steer) {
         // A NIC hashes a first fragment by its addresses only, so fragments are not compared.
         if (flow.common.steer == 0) {
@@ -176,7 +194,7 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
     const SegmentInfo seg = track_segment(pkt, dir, flow.common, counters_);
     ColdState& cold = cold_of(flow);
     if (seg.new_connection) restart_connection(flow, cold);
-    sink_.track(flow.common.id, &flow.common.event_kinds, &flow.common.worst_event);
+    track(flow);
     // Payload first: a tag it finds names the application in the findings below.
     payload_.on_segment(frame, pkt, seg, flow.common, flow.payload, sink_, counters_);
     // The inspectors, in a fixed order. Each touches only its own state.
@@ -211,7 +229,7 @@ void Pipeline::handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, s
     }
     counters_.add(Counter::kIcmpMatched);
     track_icmp(pkt, flow->common);
-    sink_.track(flow->common.id, &flow->common.event_kinds, &flow->common.worst_event);
+    track(*flow);
     ColdState& cold = cold_of(*flow);
     mtu_.on_icmp(pkt, dir, flow->common, cold.mtu, sink_);
     keep_cold(*flow, cold, pkt.ts_ns);
@@ -241,7 +259,7 @@ void Pipeline::sweep(std::uint64_t now_ns, std::size_t budget) noexcept {
     };
     const auto on_kept = [&](FlowState& f) {
         if (!idle_.stale_due(f.common, now_ns)) return;  // nearly every visit: nothing to do
-        sink_.track(f.common.id, &f.common.event_kinds, &f.common.worst_event);
+        track(f);
         ColdState& cold = cold_of(f);
         idle_.on_quiet(f.common, cold.idle, sink_, now_ns);
         keep_cold(f, cold, now_ns);
@@ -254,6 +272,7 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     // The flow leaves the table after this: its record goes back with it (FlowTable::remove),
     // and what the inspectors write to the scratch is dropped.
     ColdState& cold = cold_of(flow);
+    track(flow);
     syn_.on_flow_end(flow.common, flow.syn, sink_, now_ns);
     zero_window_.on_flow_end(flow.common, cold.zero_window, sink_, now_ns);
     idle_.on_flow_end(flow.common, flow.idle, cold.idle, sink_, now_ns);
@@ -263,6 +282,7 @@ void Pipeline::end_flow(FlowState& flow, std::uint64_t now_ns) noexcept {
     surge_.on_flow_end(flow.common);
     payload_.on_flow_end(flow.payload);
     track_flow_end(flow.common, counters_);
+    sink_.untrack();
     if (&cold == &scratch_) clear_scratch();
 }
 

@@ -12,6 +12,7 @@
 #include "dataplane/packet/parse.h"
 #include "inspectors/output/events.h"
 #include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/tunnel_book.h"
 #include "inspectors/evidence/path_table.h"
 #include "inspectors/detectors/payload_rules.h"
 #include "inspectors/detectors/syn_surge.h"
@@ -62,6 +63,9 @@ private:
                     std::uint32_t steer) noexcept;
     void handle_icmp(const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash) noexcept;
     void end_flow(FlowState& flow, std::uint64_t now_ns) noexcept;
+    // Events of this flow are tallied in its entry and name its tunnel (EventSink::track).
+    void track(FlowState& flow) noexcept;
+    void count_encapsulation(const PacketView& v, ParseStatus st) noexcept;
     // The flow's cold record, or the fresh scratch record when it has none: inspectors write
     // where they would, and keep_cold keeps what they wrote (exactly: a record is taken only
     // when the scratch is no longer fresh, and given back once the record is fresh again).
@@ -79,6 +83,7 @@ private:
     EventSink& sink_;
     CoreCounters& counters_;
     PathTable paths_;
+    TunnelBook tunnels_;
     SynUnansweredInspector syn_;
     ZeroWindowInspector zero_window_;
     SynSurgeInspector surge_;

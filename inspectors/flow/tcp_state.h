@@ -99,6 +99,8 @@ struct FlowCommon {
     std::uint16_t icmp_errors = 0;
     // The application a payload rule's tag named (rule_names() index), 0 unknown.
     std::uint16_t app = 0;
+    // The tunnel the first packet came through (TunnelBook index), 0 none.
+    std::uint16_t tunnel = 0;
     TcpState state = TcpState::kMidstream;
     std::uint8_t flags = 0;           // FlowFlag
     std::uint8_t client_dir = 0;      // Dir index of the client's packets

@@ -114,6 +114,19 @@ FlowEndpoints endpoints(const FlowKey& key, bool lo) {
 
 FlowEndpoints endpoints(const Event& e) { return endpoints(e.key, e.client_is_lo); }
 
+void write_tunnel(JsonWriter& w, const TunnelInfo* t, const FlowKey& key) {
+    if (t == nullptr && key.tunnel_type == TunnelType::kNone) return;
+    w.key("tunnel").begin_object();
+    w.field("type", to_string(t != nullptr ? t->type : key.tunnel_type));
+    if (t == nullptr || t->type != TunnelType::kIpInIp) w.field("id", t != nullptr ? t->id : key.tunnel_id);
+    if (t != nullptr && t->outer_ip_version != 0) {
+        w.field("outer_src", format_address(t->outer_src));
+        w.field("outer_dst", format_address(t->outer_dst));
+    }
+    if (t != nullptr) w.field("overhead", static_cast<std::uint32_t>(t->overhead));
+    w.end_object();
+}
+
 namespace {
 
 std::string fmt(const char* f, auto... args) {
@@ -261,6 +274,15 @@ std::string payload_tail_text(const PayloadMatch& d) {
 
 std::string event_advice(const Event& e) {
     std::string out(kind_advice(event_name(e)));
+    const bool about_mtu = std::holds_alternative<MtuBlackhole>(e.detail) || std::holds_alternative<IcmpFragNeeded>(e.detail);
+    if (about_mtu && e.tunnel.type != TunnelType::kNone && e.tunnel.overhead != 0) {
+        // An overlay's own MTU is a classic black hole: the inner packets must fit the
+        // underlay after the outer headers are added.
+        out += fmt(" This flow runs inside %s, which adds %u bytes of outer headers to every packet: inner "
+                   "packets must be at most the underlay's MTU minus %u. Lower the overlay interface's MTU (or "
+                   "clamp the MSS to it), or raise the underlay's MTU by at least %u bytes.",
+                   std::string(to_string(e.tunnel.type)).c_str(), e.tunnel.overhead, e.tunnel.overhead, e.tunnel.overhead);
+    }
     if (const auto* d = std::get_if<IdleTimeoutDrop>(&e.detail)) out += bracket_advice(d->bracket);
     if (const auto* d = std::get_if<IdleResetAfterIdle>(&e.detail)) out += bracket_advice(d->bracket);
     if (const auto* d = std::get_if<IdleKeepaliveTooSlow>(&e.detail)) out += bracket_advice(d->bracket);
@@ -808,6 +830,7 @@ std::string format_event_json(const Event& e) {
         w.field("server", p.server);
         w.field("server_port", static_cast<std::uint32_t>(p.server_port));
         if (e.key.vlan != 0) w.field("vlan", static_cast<std::uint32_t>(e.key.vlan));
+        write_tunnel(w, e.tunnel.type != TunnelType::kNone ? &e.tunnel : nullptr, e.key);
         w.end_object();
     }
     w.field("summary", event_summary(e));

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "inspectors/output/events.h"
+#include "inspectors/output/json_writer.h"
 
 namespace tcpsleuth {
 
@@ -22,6 +23,10 @@ struct FlowEndpoints {
 };
 FlowEndpoints endpoints(const FlowKey& key, bool client_is_lo);
 FlowEndpoints endpoints(const Event& e);
+
+// "tunnel": {type, id, outer_src, outer_dst, overhead} inside a flow object. Without `t` (a
+// flow listing, or a full TunnelBook), what the key holds: type and identity.
+void write_tunnel(JsonWriter& w, const TunnelInfo* t, const FlowKey& key);
 
 // "low" | "medium" | "high" (to_string's inverse); false for anything else.
 bool parse_confidence(std::string_view text, Confidence& out) noexcept;

@@ -560,6 +560,7 @@ struct Event {
     Where where = Where::kUnknown;
     std::uint32_t occurrence = 1;     // the nth finding of this kind in this flow
     std::uint16_t app = 0;            // the flow's application tag (rule_names() index), 0 unknown
+    TunnelInfo tunnel;                // the tunnel the flow came through (type kNone: none)
     PacketList packets;
     EventDetail detail;
 };
@@ -582,7 +583,15 @@ class EventSink {
 public:
     EventSink(SpscRing<Event>& ring, CoreCounters& counters) noexcept : ring_(ring), counters_(counters) {}
     void emit(const Event& e) noexcept {
-        counters_.add(ring_.try_push(e) ? Counter::kEventsEmitted : Counter::kEventsDropped);
+        bool pushed;
+        if (tunnel_ != nullptr && kinds_ != nullptr && e.flow_id == tracked_id_) {
+            Event with_tunnel = e;  // only a tunnelled flow's events pay for the copy
+            with_tunnel.tunnel = *tunnel_;
+            pushed = ring_.try_push(with_tunnel);
+        } else {
+            pushed = ring_.try_push(e);
+        }
+        counters_.add(pushed ? Counter::kEventsEmitted : Counter::kEventsDropped);
         if (kinds_ != nullptr && e.flow_id == tracked_id_) {
             *kinds_ |= 1u << e.detail.index();
             const auto worst = static_cast<std::uint8_t>(static_cast<unsigned>(e.severity) + 1);
@@ -591,12 +600,17 @@ public:
     }
 
     // While a flow's packet is inspected, its events are also tallied in the flow entry.
-    void track(std::uint32_t id, std::uint32_t* kinds, std::uint8_t* worst) noexcept {
+    // `tunnel`: the flow's tunnel, copied into its events; null when it has none.
+    void track(std::uint32_t id, std::uint32_t* kinds, std::uint8_t* worst, const TunnelInfo* tunnel = nullptr) noexcept {
         tracked_id_ = id;
         kinds_ = kinds;
         worst_ = worst;
+        tunnel_ = tunnel;
     }
-    void untrack() noexcept { kinds_ = nullptr; }
+    void untrack() noexcept {
+        kinds_ = nullptr;
+        tunnel_ = nullptr;
+    }
 
 private:
     SpscRing<Event>& ring_;
@@ -604,6 +618,7 @@ private:
     std::uint64_t tracked_id_ = 0;
     std::uint32_t* kinds_ = nullptr;
     std::uint8_t* worst_ = nullptr;
+    const TunnelInfo* tunnel_ = nullptr;
 };
 static_assert(std::variant_size_v<EventDetail> <= 32, "FlowCommon::event_kinds holds one bit per kind");
 

@@ -172,7 +172,7 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     }
 
     out += "Counters\n";
-    for (const std::string_view prefix : {"parse.", "flow.", "icmp.", "payload.", "events."}) {
+    for (const std::string_view prefix : {"parse.", "decap.", "flow.", "icmp.", "payload.", "events."}) {
         for (const CounterInfo* info : nonzero(c, prefix)) {
             out += line("  %-26s %12llu  %s\n", std::string(info->name).c_str(),
                         static_cast<unsigned long long>(c.get(info->id)), std::string(info->help).c_str());

@@ -788,9 +788,24 @@ void surge_scenario(Harness& h, int established, int failing, int servers) {
             steps.emplace_back(1000.0 * sec + 520 + i, [c, sec, i] { c->server_ack(1000.0 * sec + 520 + i); });
         }
     }
+    // The failing handshakes alternate between the two workers of a split harness (the
+    // harness steers by steer_hash % 2), so each worker alone holds half of them whatever
+    // the hash: the split test below depends on that, the others do not notice.
+    std::uint16_t next_port = 50000;
+    const auto port_on_worker = [&next_port](const std::string& server, unsigned worker) {
+        for (;; ++next_port) {
+            const auto f = FrameBuilder().ipv4("198.18.1.100", server).tcp(next_port, 443).flags(kSyn).build();
+            PacketView v;
+            Dir dir;
+            if (parse_packet(f.data(), static_cast<std::uint32_t>(f.size()), LinkType::kEthernet, v) == ParseStatus::kOk &&
+                steer_hash(make_flow_key(v, dir)) % 2 == worker) {
+                return next_port++;
+            }
+        }
+    };
     for (int i = 0; i < failing; ++i) {
         const std::string server = "198.18.2." + std::to_string(1 + i % servers);
-        const auto port = static_cast<std::uint16_t>(50000 + i);
+        const std::uint16_t port = port_on_worker(server, static_cast<unsigned>(i % 2));
         const double t = 15000 + 300.0 * i;
         for (const double at : {t, t + 1000}) {
             steps.emplace_back(at, [&h, server, port, at] {

@@ -224,6 +224,29 @@ Bytes with_byte(Bytes b, std::size_t at, std::uint8_t value) {
     return b;
 }
 
+// UDP to `port` carrying `payload` (checksum 0).
+Bytes udp_to(std::uint16_t port, Bytes payload) {
+    Bytes u = {0xc0, 0x00, std::uint8_t(port >> 8), std::uint8_t(port), std::uint8_t((8 + payload.size()) >> 8),
+               std::uint8_t(8 + payload.size()), 0, 0};
+    u.insert(u.end(), payload.begin(), payload.end());
+    return u;
+}
+
+// RFC 7348 header (I flag, VNI) and an inner Ethernet frame.
+Bytes vxlan_header(std::uint32_t vni) {
+    Bytes h = {0x08, 0, 0, 0, std::uint8_t(vni >> 16), std::uint8_t(vni >> 8), std::uint8_t(vni), 0};
+    const Bytes inner = FrameBuilder().tcp(1, 2).build();
+    h.insert(h.end(), inner.begin(), inner.end());
+    return h;
+}
+
+// A TCP segment inside `depth` IPv4-in-IPv4 headers.
+Bytes nested_ipip(int depth) {
+    Bytes ip = FrameBuilder().no_ethernet().tcp(1, 2).build();
+    for (int i = 1; i < depth; ++i) ip = FrameBuilder().no_ethernet().l4_proto(4).raw_l4(ip).build();
+    return FrameBuilder().l4_proto(4).raw_l4(ip).build();
+}
+
 std::vector<Malformed> malformed_rows() {
     const Bytes ok = FrameBuilder().tcp(1, 2).payload(20).build();
     const Bytes quoted = FrameBuilder().no_ethernet().tcp(1, 2).build();
@@ -237,8 +260,14 @@ std::vector<Malformed> malformed_rows() {
         {"ipv4_ihl_too_small", with_byte(ok, 14, 0x44), LinkType::kEthernet, ParseStatus::kBadIpHeader},
         {"ipv4_total_below_ihl", FrameBuilder().ip_length(12).tcp(1, 2).build(), LinkType::kEthernet,
          ParseStatus::kBadIpHeader},
-        {"ipv4_total_beyond_frame", FrameBuilder().ip_length(1500).tcp(1, 2).build(), LinkType::kEthernet,
-         ParseStatus::kBadIpLength},
+        // An inner packet longer than the tunnel packet carrying it (the outer one is whole).
+        {"inner_total_beyond_tunnel",
+         FrameBuilder().l4_proto(4).raw_l4(FrameBuilder().no_ethernet().ip_length(1500).tcp(1, 2).build()).build(),
+         LinkType::kEthernet, ParseStatus::kBadIpLength},
+        {"vxlan_without_i_flag",
+         FrameBuilder().l4_proto(17).raw_l4(with_byte(udp_to(4789, vxlan_header(7)), 8, 0x00)).build(),
+         LinkType::kEthernet, ParseStatus::kBadTunnel},
+        {"ip_in_ip_five_deep", nested_ipip(5), LinkType::kEthernet, ParseStatus::kTooDeep},
         {"ipv6_ext_past_end", FrameBuilder().ipv6("::1", "::2").ipv6_ext(0, {1, 4, 0, 0, 0, 0}).ip_length(4).tcp(1, 2).build(),
          LinkType::kEthernet, ParseStatus::kBadIpv6Ext},
         {"ipv6_ext_chain_too_long",
@@ -283,6 +312,26 @@ TEST_P(ParseMalformed, GivesItsStatus) {
 
 INSTANTIATE_TEST_SUITE_P(Rows, ParseMalformed, testing::ValuesIn(malformed_rows()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A frame shorter than its IP total length is what a snap length or a truncating mirror
+// delivers: the headers count and the sizes come from the IP header.
+TEST(Parse, FrameShorterThanItsIpLengthIsATruncatedCopy) {
+    const Bytes whole = FrameBuilder().tcp(1, 2).payload(1000).build();
+    const Bytes cut(whole.begin(), whole.begin() + 80);
+    PacketView v;
+    ASSERT_EQ(parse(cut, v), ParseStatus::kOk);  // wire length = the 80 bytes, as a live port says
+    EXPECT_TRUE(v.truncated_copy);
+    EXPECT_EQ(v.ip_len, whole.size() - 14);
+    EXPECT_EQ(v.payload_len, 1000u);
+    ASSERT_EQ(parse(whole, v), ParseStatus::kOk);
+    EXPECT_FALSE(v.truncated_copy);
+    // A capture's record says how long the frame was: cut by the snap length, not a copy.
+    v = PacketView{};
+    v.wire_len = static_cast<std::uint32_t>(whole.size());
+    ASSERT_EQ(parse_packet(cut.data(), static_cast<std::uint32_t>(cut.size()), LinkType::kEthernet, v), ParseStatus::kOk);
+    EXPECT_FALSE(v.truncated_copy);
+    EXPECT_EQ(v.payload_len, 1000u);
+}
 
 TEST(ParseMalformed, EveryStatusIsProducedByARowOrAWellFormedTest) {
     std::set<ParseStatus> seen = {ParseStatus::kOk, ParseStatus::kIcmpQuote};

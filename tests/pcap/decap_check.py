@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Mirrors and tunnels end to end: the generator wraps one capture of healthy traffic and
+fault episodes in every encapsulation it knows (tcpsleuth-gen --encap); tcpsleuth must find
+exactly what it finds on the bare capture, name the tunnel in every flow event, count the
+frames per encapsulation, and tshark must decode the same TCP conversations from the wrapped
+file as from the bare one (a check on the generator that does not involve our parser).
+Then: two tenants with one address plan stay apart; a truncating mirror gives the same
+findings as a snap-length capture of the same traffic.
+
+usage: decap_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+KINDS = {
+    # generator name: (tunnel type in events, counter kind, tshark decode-as arguments)
+    "vxlan": ("vxlan", "vxlan", []),
+    "geneve": ("geneve", "geneve", []),
+    "geneve-ip": ("geneve", "geneve", []),
+    "geneve-vxlan": ("vxlan", "vxlan", []),
+    "gre": ("gre", "gre", []),
+    "gre-eth": ("gre", "gre", []),
+    "erspan2": ("erspan", "erspan", []),
+    "erspan3": ("erspan", "erspan", []),
+    "mpls": ("mpls", "mpls", []),
+    "mpls-pw": ("mpls", "mpls", ["-d", "mpls.label==4242,pwethcw"]),
+    "ipip": ("ip_in_ip", "ip_in_ip", []),
+    "ip6": ("ip_in_ip", "ip_in_ip", []),
+    "pppoe": ("pppoe", "pppoe", []),
+    "vlan-vxlan": ("vxlan", "vxlan", []),
+}
+
+TRAFFIC = ["--flows", "60", "--rounds", "6", "--ipv6", "30", "--ecn", "20", "--sizes", "imix",
+           "--fault", "mtu-blackhole:2", "--fault", "mtu-blackhole-first-v6:1", "--fault", "zero-window:2",
+           "--fault", "sack-invalid:1", "--fault", "syn-unanswered:1", "--fault", "rst-race:1",
+           "--fault", "receiver-limited:1"]
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok    " if ok else "FAIL  ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def analyze(tcpsleuth, pcap, config=None):
+    cmd = [tcpsleuth, "analyze", pcap, "--report", "-", "--report-format", "json", "--events", pcap + ".events",
+           "--no-progress", "-q"]
+    if config:
+        cmd += ["--config", config]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    report = json.loads(out)
+    with open(pcap + ".events") as f:
+        events = [json.loads(line) for line in f]
+    return events, report["counters"]
+
+
+def without_tunnel(events):
+    """The events as the bare capture gives them: no tunnel, no tag outside it, and advice
+    without the overlay-MTU sentence."""
+    out = []
+    for e in events:
+        e = json.loads(json.dumps(e))
+        if e.get("flow"):
+            e["flow"].pop("tunnel", None)
+        e.pop("advice", None)
+        out.append(e)
+    return out
+
+
+def conversations(pcap, decode_as):
+    out = subprocess.run(["tshark", "-r", pcap, *decode_as, "-q", "-z", "conv,tcp"], check=True,
+                         capture_output=True, text=True).stdout
+    return sorted(line.split()[0] + " " + line.split()[2] for line in out.splitlines() if "<->" in line)
+
+
+def rewrite_wire_lengths_to_captured(src, dst):
+    """What a truncating mirror delivers: each frame is only as long as what was kept (the
+    original length is gone), where a snap length keeps it in the record header."""
+    with open(src, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    assert magic == 0xa1b2c3d4, "expects a little-endian microsecond pcap"
+    out = bytearray(data[:24])
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, usec, cap, _wire = struct.unpack("<IIII", data[pos:pos + 16])
+        out += struct.pack("<IIII", sec, usec, cap, cap)
+        out += data[pos + 16:pos + 16 + cap]
+        pos += 16 + cap
+    with open(dst, "wb") as f:
+        f.write(out)
+
+
+def main():
+    tcpsleuth, gen, workdir = sys.argv[1:4]
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    bare = os.path.join(workdir, "bare.pcap")
+    subprocess.run([gen, *TRAFFIC, "--pcap", bare], check=True, capture_output=True)
+    bare_events, bare_counters = analyze(tcpsleuth, bare)
+    kinds = sorted({e["event"] for e in bare_events})
+    check(len(bare_events) >= 8 and len(kinds) >= 5, f"bare capture: {len(bare_events)} events of {len(kinds)} kinds {kinds}")
+    bare_conv = conversations(bare, [])
+
+    for name, (tunnel_type, counter_kind, decode_as) in KINDS.items():
+        wrapped = os.path.join(workdir, name + ".pcap")
+        subprocess.run([gen, *TRAFFIC, "--encap", name, "--pcap", wrapped], check=True, capture_output=True)
+        events, counters = analyze(tcpsleuth, wrapped)
+        check(without_tunnel(events) == without_tunnel(bare_events),
+              f"{name}: the same {len(bare_events)} findings as on the bare capture (got {len(events)})")
+        flow_events = [e for e in events if e.get("flow")]
+        named = [e for e in flow_events if e["flow"].get("tunnel", {}).get("type") == tunnel_type]
+        check(flow_events and len(named) == len(flow_events),
+              f"{name}: every flow event names its {tunnel_type} tunnel ({len(named)} of {len(flow_events)})")
+        if name == "vlan-vxlan":
+            check(all("vlan" not in e["flow"] for e in flow_events), f"{name}: the tag outside the tunnel is not the flow's")
+        mtu = [e for e in events if e["event"] == "mtu.blackhole"]
+        overhead = mtu[0]["flow"]["tunnel"]["overhead"] if mtu else 0
+        check(bool(mtu) and (overhead == 0 or f"adds {overhead} bytes" in mtu[0]["advice"]),
+              f"{name}: mtu.blackhole advice states the encapsulation overhead ({overhead} bytes)")
+        check(counters[f"decap.{counter_kind}.packets"] == counters["rx.packets"] and
+              counters[f"decap.{counter_kind}.malformed"] == 0 and counters["parse.bad_tunnel"] == 0,
+              f"{name}: decap.{counter_kind}.packets counts all {counters['rx.packets']} frames, none malformed")
+        check(counters["flow.created"] == bare_counters["flow.created"],
+              f"{name}: {counters['flow.created']} flows, as bare ({bare_counters['flow.created']})")
+        check(conversations(wrapped, decode_as) == bare_conv,
+              f"{name}: tshark decodes the same {len(bare_conv)} TCP conversations as from the bare capture")
+
+    # Two tenants, one address plan: the same traffic behind VNI 1 and VNI 2, merged.
+    tenants = []
+    for vni in (1, 2):
+        p = os.path.join(workdir, f"tenant{vni}.pcap")
+        subprocess.run([gen, *TRAFFIC, "--encap", f"vxlan:{vni}", "--pcap", p], check=True, capture_output=True)
+        tenants.append(p)
+    merged = os.path.join(workdir, "tenants.pcap")
+    subprocess.run(["mergecap", "-F", "pcap", "-w", merged, *tenants], check=True)
+    events, counters = analyze(tcpsleuth, merged)
+    check(counters["flow.created"] == 2 * bare_counters["flow.created"],
+          f"two VNIs: {counters['flow.created']} flows, twice the bare {bare_counters['flow.created']}")
+    by_vni = {1: 0, 2: 0}
+    for e in events:
+        if e.get("flow"):
+            by_vni[e["flow"]["tunnel"]["id"]] += 1
+    bare_flow_events = sum(1 for e in bare_events if e.get("flow"))
+    check(by_vni == {1: bare_flow_events, 2: bare_flow_events},
+          f"two VNIs: each tenant's findings once ({by_vni}, bare {bare_flow_events})")
+    merged_cfg = os.path.join(workdir, "no-tunnel-key.toml")
+    with open(merged_cfg, "w") as f:
+        f.write("[decap]\ntunnel_in_key = false\n")
+    _, counters = analyze(tcpsleuth, merged, merged_cfg)
+    check(counters["flow.created"] == bare_counters["flow.created"],
+          f"two VNIs with decap.tunnel_in_key = false: merged into {counters['flow.created']} flows")
+
+    # A truncating mirror (VXLAN frames cut to 160 bytes, original length lost) against the
+    # snap-length capture of the same frames: the same findings.
+    full = os.path.join(workdir, "vxlan.pcap")
+    snap = os.path.join(workdir, "vxlan-snap160.pcap")
+    cut = os.path.join(workdir, "vxlan-mirror160.pcap")
+    subprocess.run(["editcap", "-F", "pcap", "-s", "160", full, snap], check=True)
+    rewrite_wire_lengths_to_captured(snap, cut)
+    snap_events, _ = analyze(tcpsleuth, snap)
+    cut_events, counters = analyze(tcpsleuth, cut)
+    check(snap_events == cut_events and len(cut_events) > 0,
+          f"truncating mirror: the same {len(snap_events)} findings as the snap-length capture (got {len(cut_events)})")
+    check(counters["parse.truncated_copy"] > 0 and counters["parse.bad_ip_length"] == 0,
+          f"truncating mirror: {counters['parse.truncated_copy']} frames counted as truncated copies, none as malformed")
+
+    print(f"{len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
