@@ -16,12 +16,13 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "config/loader.h"
 #include "control/controller.h"
 #include "dataplane/logging.h"
 #include "dataplane/output.h"
-#include "dataplane/pcap/pcap_reader.h"
+#include "dataplane/pcap/merge_reader.h"
 #include "inspectors/flow/flow_query.h"
 #include "inspectors/flow/flow_table.h"
 #include "inspectors/evidence/idle_profiles.h"
@@ -32,10 +33,15 @@ namespace tcpsleuth {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tcpsleuth analyze FILE [options]\n"
+    "usage: tcpsleuth analyze INPUT... [options]\n"
     "\n"
-    "Reads a pcap or pcapng capture (Ethernet, 802.1Q/802.1ad, Linux cooked SLL/SLL2, raw IP),\n"
-    "tracks every TCP flow and writes diagnoses as JSON lines, then a readable report.\n"
+    "Reads pcap or pcapng captures (Ethernet, 802.1Q/802.1ad, Linux cooked SLL/SLL2, raw IP;\n"
+    "VXLAN, Geneve, GRE, ERSPAN, MPLS, IP-in-IP and PPPoE looked through), tracks every TCP flow\n"
+    "and writes diagnoses as JSON lines, then a readable report.\n"
+    "\n"
+    "INPUT is a capture file, '-' for standard input (tcpdump -w - | tcpsleuth analyze -), or a\n"
+    "directory; several are merged by timestamp (rotated files in any order), and the evidence\n"
+    "then names each packet's file and frame. gzip, zstd and lz4 files are read as they are.\n"
     "\n"
     "options:\n"
     "  --events FILE          write events to FILE instead of stdout ('-' for stdout)\n"
@@ -57,7 +63,7 @@ constexpr const char* kUsage =
     "exit status: 0 analysed, 1 usage error or cannot write output, 2 unreadable input\n";
 
 struct Options {
-    std::string input;
+    std::vector<std::string> inputs;
     std::string events = "-";
     std::string report;  // empty: stderr
     bool report_json = false;
@@ -143,14 +149,11 @@ int parse_options(int argc, char** argv, Options& o) {
         } else if (!a.empty() && a[0] == '-' && a != "-") {
             std::fprintf(stderr, "tcpsleuth analyze: unknown option '%s'\n%s", a.c_str(), kUsage);
             return 1;
-        } else if (o.input.empty()) {
-            o.input = a;
         } else {
-            std::fprintf(stderr, "tcpsleuth analyze: one input file only ('%s' and '%s')\n", o.input.c_str(), a.c_str());
-            return 1;
+            o.inputs.push_back(a);
         }
     }
-    if (o.input.empty()) {
+    if (o.inputs.empty()) {
         std::fprintf(stderr, "tcpsleuth analyze: no input file\n%s", kUsage);
         return 1;
     }
@@ -277,7 +280,10 @@ int analyze_main(int argc, char** argv) {
     }
     set_idle_profiles(daemon.idle_profiles);
 
-    std::unique_ptr<CaptureReader> reader = CaptureReader::open(opt.input, error);
+    std::unique_ptr<CaptureReader> reader = open_inputs(opt.inputs, error);
+    // The report and the control socket name the input: one file, or the list.
+    std::string input_name;
+    for (const std::string& in : opt.inputs) input_name += (input_name.empty() ? "" : " ") + in;
     if (!reader) {
         std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
         return 2;
@@ -305,7 +311,7 @@ int analyze_main(int argc, char** argv) {
     Pipeline pipeline(cfg, table, sink, counters);
     Report report;
 
-    AnalyzeBackend backend(opt.input, table, pipeline, counters);
+    AnalyzeBackend backend(input_name, table, pipeline, counters);
     backend.set_reader(reader.get());
     control::Controller control(backend, daemon, file_cfg, opt.config);
     if (!opt.control.empty()) {
@@ -320,6 +326,7 @@ int analyze_main(int argc, char** argv) {
 
     EventWriter writer(events.get(), report);
     writer.set_min_confidence(opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output));
+    writer.set_origins(reader->origins());
     const auto drain = [&] {
         Event e;
         while (ring.try_pop(e)) {
@@ -328,7 +335,7 @@ int analyze_main(int argc, char** argv) {
     };
 
     RunInfo run;
-    run.input = opt.input;
+    run.input = input_name;
     RawPacket burst[Pipeline::kBurst];
     ProgressBar bar(opt.progress);
     std::uint64_t bursts = 0;
@@ -350,7 +357,7 @@ int analyze_main(int argc, char** argv) {
     backend.set_done();
     if (opt.hold) {
         spdlog::warn("{}: analysed; holding {} flows for queries on {} until `tcpsleuthctl --socket {} shutdown` or SIGINT",
-                     opt.input, table.size(), control.path(), control.path());
+                     input_name, table.size(), control.path(), control.path());
         while (g_stop == 0 && !backend.shutdown_requested()) control.poll(100);
     }
     pipeline.finish(run.last_ts_ns, drain);
@@ -368,7 +375,7 @@ int analyze_main(int argc, char** argv) {
         std::fwrite(text.data(), 1, text.size(), report_out.get());
         std::fflush(report_out.get());
     }
-    if (!run.input_warning.empty()) spdlog::warn("{}: {}", opt.input, run.input_warning);
+    if (!run.input_warning.empty()) spdlog::warn("{}: {}", input_name, run.input_warning);
     spdlog::debug("{} packets in {:.3f} s ({:.2f} M packets/s)", counters.get(Counter::kRxPackets), run.wall_seconds,
                   counters.get(Counter::kRxPackets) / run.wall_seconds / 1e6);
     return 0;

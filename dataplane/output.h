@@ -40,6 +40,8 @@ public:
 
     // Findings below `c` are counted in the report and written nowhere (output.min_confidence).
     void set_min_confidence(Confidence c) noexcept { min_ = c; }
+    // Several inputs merged (analyze): evidence names each packet's file and frame.
+    void set_origins(const PacketOrigins* origins) noexcept { origins_ = origins; }
 
     // False when the event was below the minimum confidence: it goes nowhere else either.
     bool write(const Event& e) {
@@ -48,7 +50,7 @@ public:
             return false;
         }
         report_.add(e);
-        line_ = format_event_json(e);
+        line_ = format_event_json(e, origins_);
         line_ += '\n';
         std::fwrite(line_.data(), 1, line_.size(), out_);
         return true;
@@ -64,6 +66,7 @@ private:
     Report& report_;
     std::string line_;  // reused: one allocation for the whole run
     Confidence min_ = Confidence::kLow;
+    const PacketOrigins* origins_ = nullptr;
 };
 
 }  // namespace tcpsleuth

@@ -511,7 +511,7 @@ std::string event_summary(const Event& e) {
 
 namespace {
 
-void write_evidence(JsonWriter& w, const Event& e) {
+void write_evidence(JsonWriter& w, const Event& e, const PacketOrigins* origins) {
     struct Visitor {
         JsonWriter& w;
         void operator()(const SynUnanswered& d) const {
@@ -798,6 +798,17 @@ void write_evidence(JsonWriter& w, const Event& e) {
         w.key("packets").begin_array();
         for (unsigned i = 0; i < e.packets.count; ++i) w.value(e.packets.nums[i]);
         w.end_array();
+        if (origins != nullptr) {
+            // Several inputs were merged: each packet's own file and frame number there.
+            w.key("frames").begin_array();
+            for (unsigned i = 0; i < e.packets.count; ++i) {
+                const PacketOrigins::Origin o = origins->find(e.packets.nums[i]);
+                w.begin_object();
+                if (o.file != nullptr) w.field("file", *o.file).field("frame", o.frame);
+                w.end_object();
+            }
+            w.end_array();
+        }
         if (e.packets.total > e.packets.count) w.field("packets_total", e.packets.total);
     }
     if (e.occurrence > 1) w.field("occurrence", e.occurrence);
@@ -806,7 +817,7 @@ void write_evidence(JsonWriter& w, const Event& e) {
 
 }  // namespace
 
-std::string format_event_json(const Event& e) {
+std::string format_event_json(const Event& e, const PacketOrigins* origins) {
     std::string out;
     out.reserve(768);
     JsonWriter w(out);
@@ -834,7 +845,7 @@ std::string format_event_json(const Event& e) {
         w.end_object();
     }
     w.field("summary", event_summary(e));
-    write_evidence(w, e);
+    write_evidence(w, e, origins);
     w.field("advice", event_advice(e));
     w.end_object();
     return out;

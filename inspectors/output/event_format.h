@@ -7,6 +7,7 @@
 
 #include "inspectors/output/events.h"
 #include "inspectors/output/json_writer.h"
+#include "inspectors/output/packet_origins.h"
 
 namespace tcpsleuth {
 
@@ -42,6 +43,8 @@ std::string_view tls_alert_name(std::uint8_t code) noexcept;
 std::string payload_tail_text(const PayloadMatch& d);
 
 // One JSON object, no trailing newline.
-std::string format_event_json(const Event& e);
+// `origins`: set when several inputs were merged; the evidence then names each packet's file
+// and frame ("frames") beside its merged number.
+std::string format_event_json(const Event& e, const PacketOrigins* origins = nullptr);
 
 }  // namespace tcpsleuth

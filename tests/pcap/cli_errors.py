@@ -42,7 +42,15 @@ with open(cut, "wb") as f:
 check(["analyze", missing], 2, [missing, "No such file"])
 check(["analyze", text], 2, [text, "not a pcap or pcapng"])
 check(["analyze", empty], 2, [empty])
-check(["analyze", work], 2, [work, "not a regular file"])
+# A directory is read as its capture files, merged; one that is not a capture stops it.
+mixed = os.path.join(work, "mixed")
+os.makedirs(mixed, exist_ok=True)
+with open(os.path.join(mixed, "a.pcap"), "wb") as f, open(cut, "rb") as c:
+    f.write(c.read())
+with open(os.path.join(mixed, "b.txt"), "w") as f:
+    f.write("not a capture either\n")
+check(["analyze", mixed], 2, [os.path.join(mixed, "b.txt"), "not a pcap or pcapng"])
+check(["analyze", "-", cut], 2, ["standard input", "alone"])
 check(["analyze", badlink], 2, [badlink, "unsupported link type 147"])
 p = check(["analyze", cut, "--report-format", "json", "--report", "/dev/stdout", "--events", "/dev/null"], 0)
 if p.returncode == 0 and ('"rx.packets":1' not in p.stdout or "truncated" not in p.stdout):
