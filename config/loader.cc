@@ -352,6 +352,7 @@ std::vector<Field> schema() {
     DECAP_BOOL(pppoe);
     DECAP_BOOL(tunnel_in_key);
 #undef DECAP_BOOL
+    f.push_back(uint_field("decap.duplicate_window_us", [](auto& c) -> auto& { return c.inspect.decap.duplicate_window_us; }, 0, 1000000));
     f.push_back(uint_field("decap.max_depth", [](auto& c) -> auto& { return c.inspect.decap.max_depth; }, 1, 8));
     f.push_back(port_list_field("decap.vxlan_ports", [](auto& c) -> auto& { return c.inspect.decap.vxlan_ports; }));
     f.push_back(port_list_field("decap.geneve_ports", [](auto& c) -> auto& { return c.inspect.decap.geneve_ports; }));

@@ -55,6 +55,10 @@ struct DecapConfig {
     // The tunnel's identity (type and VNI / GRE key / ERSPAN session / PPPoE session) is part
     // of the flow key: tenants with overlapping address plans never merge.
     bool tunnel_in_key = true;
+    // Copies of one packet closer than this are one packet seen twice (both ends of a
+    // conversation mirrored): counted, not inspected (inspectors/flow/duplicate_filter.h).
+    // 0 turns the check off.
+    std::uint32_t duplicate_window_us = 500;
     // Encapsulations peeled per frame; one more is counted (decap.too_deep), never followed.
     std::uint8_t max_depth = 4;
     static constexpr std::size_t kMaxPorts = 8;

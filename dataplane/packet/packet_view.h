@@ -41,6 +41,7 @@ struct TcpHeader {
     std::uint8_t flags = 0;
     std::uint16_t window = 0;
     std::uint16_t urgent = 0;
+    std::uint16_t checksum = 0;  // not verified (offloads leave it wrong); it tells copies apart
 };
 
 // An ICMP error that quotes a TCP segment: destination unreachable / packet too big.

@@ -68,6 +68,7 @@ ParseStatus parse_tcp(Bytes b, std::size_t off, std::size_t ip_payload, PacketVi
         .flags = h[13],
         .window = load_be16(h + 14),
         .urgent = load_be16(h + 18),
+        .checksum = load_be16(h + 16),
     };
     v.payload_len = static_cast<std::uint32_t>(ip_payload - hlen);
     const auto st = parse_tcp_options({h + kTcpMinLen, hlen - kTcpMinLen}, v.opts);

@@ -144,6 +144,10 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
         switch (status_[i]) {
             case ParseStatus::kOk:
             case ParseStatus::kBadTcpOption:
+                if (dups_.is_copy(views_[i], keys_[i], dirs_[i], cfg_.decap.duplicate_window_us * 1000ull)) {
+                    counters_.add(Counter::kFlowMirrorDuplicates);
+                    break;
+                }
                 handle_tcp(pkts[i].data, views_[i], keys_[i], dirs_[i], hashes_[i], pkts[i].steer);
                 break;
             case ParseStatus::kIcmpQuote:

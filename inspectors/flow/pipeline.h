@@ -12,6 +12,7 @@
 #include "dataplane/packet/parse.h"
 #include "inspectors/output/events.h"
 #include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/duplicate_filter.h"
 #include "inspectors/flow/tunnel_book.h"
 #include "inspectors/evidence/path_table.h"
 #include "inspectors/detectors/payload_rules.h"
@@ -84,6 +85,7 @@ private:
     CoreCounters& counters_;
     PathTable paths_;
     TunnelBook tunnels_;
+    DuplicateFilter dups_;
     SynUnansweredInspector syn_;
     ZeroWindowInspector zero_window_;
     SynSurgeInspector surge_;

@@ -96,6 +96,24 @@ TEST(SynUnanswered, NearMissDuplicatedSynFramesAreNotRetransmissions) {
     h.feed(s2c().seq(0).ack(10).flags(kSyn | kAck), 2.9);
     h.finish();
     EXPECT_TRUE(h.events().empty());
+    // The copy 5 us later is a second copy of one frame (decap.duplicate_window_us); the
+    // one 1 ms later is past that window and the tracker's 100 ms rule takes it.
+    EXPECT_EQ(h.counter(Counter::kFlowMirrorDuplicates), 1u);
+    EXPECT_EQ(h.counter(Counter::kTcpDuplicateSyns), 1u);
+    EXPECT_EQ(h.counter(Counter::kTcpSynRetransmissions), 0u);
+}
+
+TEST(SynUnanswered, NearMissDuplicatedSynFramesWithoutTheDuplicateWindow) {
+    Config cfg;
+    cfg.decap.duplicate_window_us = 0;
+    Harness h(cfg);
+    h.feed(c2s().seq(9).flags(kSyn), 0);
+    h.feed(c2s().seq(9).flags(kSyn), 0.005);
+    h.feed(c2s().seq(9).flags(kSyn), 1.0);
+    h.feed(s2c().seq(0).ack(10).flags(kSyn | kAck), 2.9);
+    h.finish();
+    EXPECT_TRUE(h.events().empty());
+    EXPECT_EQ(h.counter(Counter::kFlowMirrorDuplicates), 0u);
     EXPECT_EQ(h.counter(Counter::kTcpDuplicateSyns), 2u);
     EXPECT_EQ(h.counter(Counter::kTcpSynRetransmissions), 0u);
 }

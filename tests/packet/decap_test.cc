@@ -8,6 +8,7 @@
 
 #include "bench/gen/encap.h"
 #include "dataplane/packet/parse.h"
+#include "inspectors/flow/duplicate_filter.h"
 #include "inspectors/flow/flow_key.h"
 #include "tests/support/frame_builder.h"
 
@@ -211,6 +212,64 @@ TEST(Decap, TruncatedMirrorFrameIsATruncatedCopy) {
     EXPECT_TRUE(v.truncated_copy);
     EXPECT_EQ(v.payload_len, 1200u);
     EXPECT_EQ(v.tunnel, TunnelType::kVxlan);
+}
+
+// ---- copies of one packet (both ends mirrored) ----
+
+struct Seen {
+    DuplicateFilter filter;
+    bool copy(const Bytes& f, double t_us, std::uint64_t window_us = 500) {
+        PacketView v;
+        v.ts_ns = static_cast<std::uint64_t>(t_us * 1000);
+        EXPECT_EQ(parse_packet(f.data(), static_cast<std::uint32_t>(f.size()), LinkType::kEthernet, v), ParseStatus::kOk);
+        Dir d;
+        const FlowKey k = make_flow_key(v, d);
+        return filter.is_copy(v, k, d, window_us * 1000);
+    }
+};
+
+TEST(DuplicateFilter, SecondCopyWithinTheWindowIsACopy) {
+    Seen s;
+    const Bytes f = FrameBuilder().ipv4("198.18.1.1", "198.18.2.2").tcp(1, 2).seq(5).ip_id(77).payload(100).build();
+    EXPECT_FALSE(s.copy(f, 1000));
+    EXPECT_TRUE(s.copy(f, 1030));
+    EXPECT_FALSE(s.copy(f, 1040)) << "a third arrival is not the same copy again";
+}
+
+TEST(DuplicateFilter, RetransmissionIsNotACopy) {
+    Seen s;
+    // The same segment with the next IP ID, as a stack resends it, even very soon.
+    EXPECT_FALSE(s.copy(FrameBuilder().tcp(1, 2).seq(5).ip_id(77).payload(100).build(), 1000));
+    EXPECT_FALSE(s.copy(FrameBuilder().tcp(1, 2).seq(5).ip_id(78).payload(100).build(), 1100));
+    // The same bytes after the window: a retransmission of a stack that keeps its IP ID.
+    EXPECT_FALSE(s.copy(FrameBuilder().tcp(1, 2).seq(9).ip_id(5).payload(10).build(), 1000));
+    EXPECT_FALSE(s.copy(FrameBuilder().tcp(1, 2).seq(9).ip_id(5).payload(10).build(), 3000));
+}
+
+TEST(DuplicateFilter, Ipv6PureAcksAreNeverCopiesDataIs) {
+    Seen s;
+    const Bytes ack = FrameBuilder().ipv6("2001:2::1", "2001:2::2").tcp(1, 2).seq(5).ack(9).build();
+    EXPECT_FALSE(s.copy(ack, 1000));
+    EXPECT_FALSE(s.copy(ack, 1010)) << "identical duplicate ACKs are what IPv6 stacks send";
+    const Bytes data = FrameBuilder().ipv6("2001:2::1", "2001:2::2").tcp(1, 2).seq(5).ack(9).payload(50).build();
+    EXPECT_FALSE(s.copy(data, 2000));
+    EXPECT_TRUE(s.copy(data, 2010));
+}
+
+TEST(DuplicateFilter, CaptureGoingBackInTimeIsNotACopy) {
+    Seen s;
+    const Bytes f = FrameBuilder().tcp(1, 2).seq(5).ip_id(1).payload(10).build();
+    const Bytes later = FrameBuilder().tcp(3, 4).seq(5).ip_id(2).payload(10).build();
+    EXPECT_FALSE(s.copy(f, 1000));
+    EXPECT_FALSE(s.copy(later, 90'000'000));
+    EXPECT_FALSE(s.copy(f, 1000)) << "the same frame at the same time, replayed after 90 s of capture";
+}
+
+TEST(DuplicateFilter, WindowZeroIsOff) {
+    Seen s;
+    const Bytes f = FrameBuilder().tcp(1, 2).seq(5).ip_id(1).payload(10).build();
+    EXPECT_FALSE(s.copy(f, 1000, 0));
+    EXPECT_FALSE(s.copy(f, 1001, 0));
 }
 
 }  // namespace

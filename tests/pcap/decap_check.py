@@ -74,6 +74,12 @@ def without_tunnel(events):
     return out
 
 
+def without_packet_numbers(events):
+    for e in events:
+        e["evidence"].pop("packets", None)
+    return events
+
+
 def conversations(pcap, decode_as):
     out = subprocess.run(["tshark", "-r", pcap, *decode_as, "-q", "-z", "conv,tcp"], check=True,
                          capture_output=True, text=True).stdout
@@ -96,6 +102,26 @@ def rewrite_wire_lengths_to_captured(src, dst):
         pos += 16 + cap
     with open(dst, "wb") as f:
         f.write(out)
+
+
+def write_every_frame_twice(src, dst, gap_us):
+    """Both ends of every conversation mirrored: each frame arrives a second time `gap_us`
+    later, interleaved with the next frames as two mirror sessions deliver them."""
+    with open(src, "rb") as f:
+        data = f.read()
+    records, pos = [], 24
+    while pos + 16 <= len(data):
+        sec, usec, cap, wire = struct.unpack("<IIII", data[pos:pos + 16])
+        frame = data[pos + 16:pos + 16 + cap]
+        t = sec * 1_000_000 + usec
+        records.append((t, 0, wire, frame))
+        records.append((t + gap_us, 1, wire, frame))
+        pos += 16 + cap
+    records.sort(key=lambda r: (r[0], r[1]))
+    with open(dst, "wb") as f:
+        f.write(data[:24])
+        for t, _, wire, frame in records:
+            f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(frame), wire) + frame)
 
 
 def main():
@@ -157,6 +183,28 @@ def main():
     _, counters = analyze(tcpsleuth, merged, merged_cfg)
     check(counters["flow.created"] == bare_counters["flow.created"],
           f"two VNIs with decap.tunnel_in_key = false: merged into {counters['flow.created']} flows")
+
+    # Both ends mirrored: every frame twice, 30 us apart. The copies are counted and the
+    # findings are the bare capture's; with the duplicate window off they would not be.
+    for name in ("bare", "vxlan"):
+        doubled = os.path.join(workdir, f"{name}-doubled.pcap")
+        write_every_frame_twice(os.path.join(workdir, f"{name}.pcap"), doubled, 30)
+        events, counters = analyze(tcpsleuth, doubled)
+        frames = counters["rx.packets"] // 2
+        # Packet numbers count the copies too; everything else must be the bare findings.
+        check(without_packet_numbers(without_tunnel(events)) == without_packet_numbers(without_tunnel(bare_events)),
+              f"{name}, both ends mirrored: the same {len(bare_events)} findings (got {len(events)})")
+        check(counters["tcp.retransmissions"] == bare_counters["tcp.retransmissions"] and
+              frames * 0.8 <= counters["flow.mirror_duplicates"] <= frames,
+              f"{name}, both ends mirrored: {counters['flow.mirror_duplicates']} of {frames} copies counted, "
+              f"{counters['tcp.retransmissions']} retransmissions as bare ({bare_counters['tcp.retransmissions']})")
+    off_cfg = os.path.join(workdir, "no-duplicate-window.toml")
+    with open(off_cfg, "w") as f:
+        f.write("[decap]\nduplicate_window_us = 0\n")
+    _, counters = analyze(tcpsleuth, os.path.join(workdir, "bare-doubled.pcap"), off_cfg)
+    check(counters["tcp.retransmissions"] > 10 * max(1, bare_counters["tcp.retransmissions"]),
+          f"both ends mirrored, duplicate window off: {counters['tcp.retransmissions']} copies taken for retransmissions "
+          f"(the check above can fail)")
 
     # A truncating mirror (VXLAN frames cut to 160 bytes, original length lost) against the
     # snap-length capture of the same frames: the same findings.
