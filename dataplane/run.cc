@@ -214,7 +214,12 @@ private:
         }
         if (n > 1) {
             surge_board_ = std::make_unique<SurgeBoard>(n);
-            for (unsigned w = 0; w < n; ++w) shared_.workers[w]->pipeline.share_surge_board(surge_board_.get(), w);
+            for (unsigned w = 0; w < n; ++w) {
+                shared_.workers[w]->pipeline.share_surge_board(surge_board_.get(), w);
+                // A mirror session's packets are spread over the workers by inner flow, so
+                // none of them sees its whole count: gaps would be other workers' packets.
+                shared_.workers[w]->pipeline.judge_mirror_sequences(false);
+            }
         }
         if (software) {
             shared_.io = std::make_unique<live::IoShared>(n, ports_.ports.size());

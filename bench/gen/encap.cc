@@ -139,7 +139,7 @@ std::uint32_t Encapsulator::wrap(const std::uint8_t* frame, std::uint32_t len, s
             put16(p + 8, 0x0108);
             p[10] = 1;
             p[11] = 1;
-            put32(p + 12, 0xc0ffee00u | (seq_++ & 0xff));
+            put32(p + 12, 0xc0ffee00u | (seq_[client]++ & 0xff));
             p += 16;
             ethernet ? copy(frame, len) : copy(ip, ip_len);
             break;
@@ -178,7 +178,7 @@ std::uint32_t Encapsulator::wrap(const std::uint8_t* frame, std::uint32_t len, s
             p[1] = 0;
             put16(p + 2, kTeb);
             put32(p + 4, id_);
-            put32(p + 8, ++seq_);
+            put32(p + 8, ++seq_[client]);
             p += 12;
             copy(frame, len);
             break;
@@ -188,7 +188,7 @@ std::uint32_t Encapsulator::wrap(const std::uint8_t* frame, std::uint32_t len, s
             p[0] = 0x10;  // S
             p[1] = 0;
             put16(p + 2, kErspan2);
-            put32(p + 4, ++seq_);
+            put32(p + 4, ++seq_[client]);
             p += 8;
             // Version 1, VLAN 0, COS 0, En 0 (untagged), T 0, session; reserved, index 0.
             put16(p, 0x1000);
@@ -203,13 +203,13 @@ std::uint32_t Encapsulator::wrap(const std::uint8_t* frame, std::uint32_t len, s
             p[0] = 0x10;
             p[1] = 0;
             put16(p + 2, kErspan3);
-            put32(p + 4, ++seq_);
+            put32(p + 4, ++seq_[client]);
             p += 8;
             // Version 2, VLAN 0, COS 0, BSO 0, T 0, session; timestamp; SGT 0, P 0, FT 0
             // (Ethernet), hardware ID 1, D 0, granularity 3, O 1; then the platform subheader.
             put16(p, 0x2000);
             put16(p + 2, id_ & 0x3ff);
-            put32(p + 4, seq_ * 1000);
+            put32(p + 4, seq_[client] * 1000);
             put16(p + 8, 0);
             put16(p + 10, (1u << 4) | (3u << 1) | 1u);
             put32(p + 12, 0x0c000000);  // platform ID 3

@@ -50,7 +50,7 @@ public:
 private:
     EncapKind kind_;
     std::uint32_t id_;
-    std::uint32_t seq_ = 0;  // GRE sequence numbers, per session
+    std::uint32_t seq_[2] = {};  // GRE sequence numbers: each mirror source numbers its own (RFC 2890 2.2)
 };
 
 }  // namespace tcpsleuth::gen

@@ -82,8 +82,10 @@ struct PacketView {
     TunnelType tunnel = TunnelType::kNone;
     bool tunnel_names_segment = false;           // id_names_a_segment(tunnel)
     bool tunnel_seq_valid = false;               // GRE sequence number present (RFC 2890)
+    TunnelType tunnel_seq_type = TunnelType::kNone;  // the layer that carried it: GRE or ERSPAN
     std::uint32_t tunnel_id = 0;                 // VNI, GRE key, ERSPAN session, label, PPPoE session
     std::uint32_t tunnel_seq = 0;
+    std::uint32_t tunnel_seq_id = 0;             // that layer's GRE key / ERSPAN session
     std::uint16_t encap_overhead = 0;            // bytes from the first network header to the inner IP
     std::uint8_t outer_ip_version = 0;           // of the IP header that carried `tunnel`; 0 none (MPLS, PPPoE)
     std::array<std::uint8_t, 16> outer_src{};

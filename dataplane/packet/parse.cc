@@ -355,6 +355,16 @@ private:
         return true;
     }
 
+    // A GRE sequence number (RFC 2890 section 2.2) of the outermost layer that has one: the
+    // mirror session's own count, which shows its losses.
+    void note_sequence(TunnelType t, std::uint32_t id, bool has_seq, std::uint32_t seq) noexcept {
+        if (!has_seq || v_.tunnel_seq_valid) return;
+        v_.tunnel_seq_valid = true;
+        v_.tunnel_seq_type = t;
+        v_.tunnel_seq_id = id;
+        v_.tunnel_seq = seq;
+    }
+
     ParseStatus bad(TunnelType t) noexcept {
         v_.encap_seen = static_cast<std::uint8_t>(v_.encap_seen | (1u << static_cast<unsigned>(t)));
         v_.encap_failed = t;
@@ -442,8 +452,7 @@ private:
             return ParseStatus::kNotTcp;
         }
         if (!enter(TunnelType::kGre, key, true)) return too_deep();
-        v_.tunnel_seq_valid = has_seq;
-        v_.tunnel_seq = seq;
+        note_sequence(TunnelType::kGre, key, has_seq, seq);
         switch (proto) {
             case kEtherIpv4: return ipv4(off + len, end);
             case kEtherIpv6: return ipv6(off + len, end);
@@ -482,8 +491,7 @@ private:
             }
         }
         if (!enter(TunnelType::kErspan, session, true)) return too_deep();
-        v_.tunnel_seq_valid = has_seq;
-        v_.tunnel_seq = seq;
+        note_sequence(TunnelType::kErspan, session, has_seq, seq);
         return ip_frame ? by_version(off + len, end) : inner_ethernet(off + len, end);
     }
 

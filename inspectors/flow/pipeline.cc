@@ -119,7 +119,10 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
         counters_.add(Counter::kRxPackets);
         counters_.add(Counter::kRxBytes, v.wire_len);
         counters_.add(counter_for(st));
-        if (v.encap_seen != 0) count_encapsulation(v, st);
+        if (v.encap_seen != 0) {
+            count_encapsulation(v, st);
+            if (v.tunnel_seq_valid && judge_mirror_sequences_) check_mirror_sequence(v);
+        }
         if (v.truncated_copy) counters_.add(Counter::kParseTruncatedCopy);
         if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
             if (v.fragment) counters_.add(Counter::kParseFirstFragment);
@@ -176,6 +179,25 @@ void Pipeline::count_encapsulation(const PacketView& v, ParseStatus st) noexcept
         if ((v.encap_seen >> t) & 1) counters_.add(decap_counter(static_cast<TunnelType>(t), false));
     }
     if (st == ParseStatus::kBadTunnel) counters_.add(decap_counter(v.encap_failed, true));
+}
+
+void Pipeline::check_mirror_sequence(const PacketView& v) noexcept {
+    const MirrorSequences::Session* s = nullptr;
+    const std::uint32_t gap = mirror_sequences_.on_packet(v, s);
+    if (gap == 0) return;
+    counters_.add(Counter::kDecapMirrorLost, gap);
+    if (!bump_and_should_report(mirror_loss_reports_, mirror_loss_next_)) return;
+    emit_sensor_event(v.ts_ns, mirror_loss_reports_,
+                      MirrorLoss{
+                          .lost_total = s->lost,
+                          .received_total = s->received,
+                          .session = s->id,
+                          .gap = gap,
+                          .type = s->type,
+                          .outer_ip_version = s->outer_ip_version,
+                          .outer_src = s->outer_src,
+                          .outer_dst = s->outer_dst,
+                      });
 }
 
 void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir,

@@ -13,6 +13,7 @@
 #include "inspectors/output/events.h"
 #include "inspectors/flow/flow_table.h"
 #include "inspectors/flow/duplicate_filter.h"
+#include "inspectors/flow/mirror_sequence.h"
 #include "inspectors/flow/tunnel_book.h"
 #include "inspectors/evidence/path_table.h"
 #include "inspectors/detectors/payload_rules.h"
@@ -56,6 +57,11 @@ public:
     const FlowTable& table() const noexcept { return table_; }
     const PayloadScanner& payload() const noexcept { return payload_; }
 
+    // Mirror sessions' sequence numbers (sensor.mirror_loss) can be judged only where every
+    // packet of a session passes: on by default (analyze, one live worker); off when a
+    // session's packets are spread over several workers.
+    void judge_mirror_sequences(bool on) noexcept { judge_mirror_sequences_ = on; }
+
     // Several workers: judge state-table surges on all their flows together (see SurgeBoard).
     void share_surge_board(SurgeBoard* board, unsigned shard) noexcept { surge_.attach(board, shard); }
 
@@ -67,6 +73,7 @@ private:
     // Events of this flow are tallied in its entry and name its tunnel (EventSink::track).
     void track(FlowState& flow) noexcept;
     void count_encapsulation(const PacketView& v, ParseStatus st) noexcept;
+    void check_mirror_sequence(const PacketView& v) noexcept;
     // The flow's cold record, or the fresh scratch record when it has none: inspectors write
     // where they would, and keep_cold keeps what they wrote (exactly: a record is taken only
     // when the scratch is no longer fresh, and given back once the record is fresh again).
@@ -86,6 +93,10 @@ private:
     PathTable paths_;
     TunnelBook tunnels_;
     DuplicateFilter dups_;
+    MirrorSequences mirror_sequences_;
+    bool judge_mirror_sequences_ = true;
+    std::uint32_t mirror_loss_reports_ = 0;
+    std::uint32_t mirror_loss_next_ = 1;
     SynUnansweredInspector syn_;
     ZeroWindowInspector zero_window_;
     SynSurgeInspector surge_;

@@ -316,6 +316,12 @@ std::string event_summary(const Event& e) {
             return fmt("all %u cold records taken: flow %llu went without one (%llu packets so far)", d.records,
                        static_cast<unsigned long long>(d.flow_id), static_cast<unsigned long long>(d.exhausted_total));
         }
+        std::string operator()(const MirrorLoss& d) const {
+            const std::string from = d.outer_ip_version != 0 ? " from " + format_address(d.outer_src) : "";
+            return fmt("the %s mirror session %u%s skipped %u sequence numbers: %llu packets lost by the mirror so far, "
+                       "%llu received", std::string(to_string(d.type)).c_str(), d.session, from.c_str(), d.gap,
+                       static_cast<unsigned long long>(d.lost_total), static_cast<unsigned long long>(d.received_total));
+        }
         std::string operator()(const SynDropSurge& d) const {
             return fmt("%u of %u new handshakes in %u s failed (SYN retransmitted, no answer) across about %u "
                        "servers, while %u established flows kept moving data (%u open, %u-%u over the window)",
@@ -546,6 +552,17 @@ void write_evidence(JsonWriter& w, const Event& e, const PacketOrigins* origins)
             w.field("records", d.records);
             w.field("exhausted_total", d.exhausted_total);
             w.field("flow_without", d.flow_id);
+        }
+        void operator()(const MirrorLoss& d) const {
+            w.field("type", to_string(d.type));
+            w.field("session", d.session);
+            if (d.outer_ip_version != 0) {
+                w.field("outer_src", format_address(d.outer_src));
+                w.field("outer_dst", format_address(d.outer_dst));
+            }
+            w.field("gap", d.gap);
+            w.field("lost_total", d.lost_total);
+            w.field("received_total", d.received_total);
         }
         void operator()(const SynDropSurge& d) const {
             w.field("window_s", d.window_s);

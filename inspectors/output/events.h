@@ -115,6 +115,27 @@ struct ColdRecordsExhausted {
     std::uint64_t flow_id = 0;          // the flow that went without this time
 };
 
+// sensor.mirror_loss: the sequence numbers a mirror session puts on its packets (GRE,
+// RFC 2890 section 2.2; ERSPAN II/III ride on GRE's) have gaps, so the session itself lost
+// packets before they reached tcpsleuth: those losses are the mirror's, not the network's.
+struct MirrorLoss {
+    static constexpr std::string_view kName = "sensor.mirror_loss";
+    static constexpr std::string_view kAdvice =
+        "The mirror session drops packets before they reach tcpsleuth (its sequence numbers skip), "
+        "so some retransmissions and gaps tcpsleuth sees may be the mirror's loss rather than the "
+        "network's. Mirror traffic is sent best effort: give the session more bandwidth or a "
+        "dedicated link, lower what it mirrors (filters, truncation), and check the collector "
+        "interface's drops (ethtool -S).";
+    std::uint64_t lost_total = 0;         // packets the session's numbers say never arrived, so far
+    std::uint64_t received_total = 0;     // packets of the session that did
+    std::uint32_t session = 0;            // GRE key / ERSPAN session ID
+    std::uint32_t gap = 0;                // packets missing in this gap
+    TunnelType type = TunnelType::kGre;
+    std::uint8_t outer_ip_version = 0;
+    std::array<std::uint8_t, 16> outer_src{};
+    std::array<std::uint8_t, 16> outer_dst{};
+};
+
 // The four options whose loss changes how a connection performs.
 enum class OptionKind : std::uint8_t { kMss, kWscale, kSackPerm, kTimestamp };
 std::string_view to_string(OptionKind o) noexcept;
@@ -548,7 +569,7 @@ using EventDetail =
                  OptionsStripped, OptionsNotNegotiated, WindowScaleMismatch, WindowLimited, EcnSynBlackhole,
                  EcnNotNegotiated, EcnBleached, EcnCeErased, SackInvalidBlocks, SackUnnegotiated, SackMissing,
                  IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected,
-                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited, ColdRecordsExhausted>;
+                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited, ColdRecordsExhausted, MirrorLoss>;
 
 struct Event {
     FlowKey key;

@@ -10,6 +10,7 @@
 #include "dataplane/packet/parse.h"
 #include "inspectors/flow/duplicate_filter.h"
 #include "inspectors/flow/flow_key.h"
+#include "inspectors/flow/mirror_sequence.h"
 #include "tests/support/frame_builder.h"
 
 namespace tcpsleuth {
@@ -212,6 +213,43 @@ TEST(Decap, TruncatedMirrorFrameIsATruncatedCopy) {
     EXPECT_TRUE(v.truncated_copy);
     EXPECT_EQ(v.payload_len, 1200u);
     EXPECT_EQ(v.tunnel, TunnelType::kVxlan);
+}
+
+// ---- a mirror session's sequence numbers ----
+
+struct Session {
+    MirrorSequences seqs;
+    std::uint32_t next(std::uint32_t seq, std::uint32_t key = 7) {
+        PacketView v;
+        v.tunnel_seq_valid = true;
+        v.tunnel_seq_type = TunnelType::kErspan;
+        v.tunnel_seq_id = key;
+        v.tunnel_seq = seq;
+        const MirrorSequences::Session* s = nullptr;
+        const std::uint32_t gap = seqs.on_packet(v, s);
+        last = s;
+        return gap;
+    }
+    const MirrorSequences::Session* last = nullptr;
+};
+
+TEST(MirrorSequences, GapsCountReorderingForgivesRestartsAndWrapsAreNotLoss) {
+    Session m;
+    EXPECT_EQ(m.next(1), 0u);
+    EXPECT_EQ(m.next(2), 0u);
+    EXPECT_EQ(m.next(5), 2u);  // 3 and 4 missing
+    EXPECT_EQ(m.next(4), 0u);  // 4 was late, not lost
+    EXPECT_EQ(m.last->lost, 1u);
+    EXPECT_EQ(m.next(6), 0u);
+    EXPECT_EQ(m.next(6), 0u) << "a copy of the same packet";
+    EXPECT_EQ(m.next(3'000'000), 0u) << "the sender started over, far ahead";
+    EXPECT_EQ(m.next(3'000'001), 0u);
+    EXPECT_EQ(m.next(10), 0u) << "and far behind";
+    EXPECT_EQ(m.last->lost, 1u);
+    EXPECT_EQ(m.next(0xffffffffu, 8), 0u);
+    EXPECT_EQ(m.next(1, 8), 1u) << "0 skipped across the wrap (RFC 2890 numbers wrap)";
+    EXPECT_EQ(m.last->id, 8u);
+    EXPECT_EQ(m.last->received, 2u);
 }
 
 // ---- copies of one packet (both ends mirrored) ----

@@ -124,6 +124,23 @@ def write_every_frame_twice(src, dst, gap_us):
             f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(frame), wire) + frame)
 
 
+def drop_and_swap(src, dst, drop_every, swap_at):
+    """A lossy mirror: every `drop_every`-th frame never arrives; frames swap_at and
+    swap_at + 1 arrive in each other's place (reordered, not lost). Returns frames dropped."""
+    with open(src, "rb") as f:
+        data = f.read()
+    records, pos = [], 24
+    while pos + 16 <= len(data):
+        cap = struct.unpack("<I", data[pos + 8:pos + 12])[0]
+        records.append(data[pos:pos + 16 + cap])
+        pos += 16 + cap
+    records[swap_at], records[swap_at + 1] = records[swap_at + 1], records[swap_at]
+    kept = [r for i, r in enumerate(records) if (i + 1) % drop_every != 0]
+    with open(dst, "wb") as f:
+        f.write(data[:24] + b"".join(kept))
+    return len(records) - len(kept)
+
+
 def main():
     tcpsleuth, gen, workdir = sys.argv[1:4]
     shutil.rmtree(workdir, ignore_errors=True)
@@ -156,6 +173,8 @@ def main():
               f"{name}: decap.{counter_kind}.packets counts all {counters['rx.packets']} frames, none malformed")
         check(counters["flow.created"] == bare_counters["flow.created"],
               f"{name}: {counters['flow.created']} flows, as bare ({bare_counters['flow.created']})")
+        check(counters["decap.mirror_lost"] == 0 and not any(e["event"] == "sensor.mirror_loss" for e in events),
+              f"{name}: no mirror loss on an intact session")
         check(conversations(wrapped, decode_as) == bare_conv,
               f"{name}: tshark decodes the same {len(bare_conv)} TCP conversations as from the bare capture")
 
@@ -183,6 +202,18 @@ def main():
     _, counters = analyze(tcpsleuth, merged, merged_cfg)
     check(counters["flow.created"] == bare_counters["flow.created"],
           f"two VNIs with decap.tunnel_in_key = false: merged into {counters['flow.created']} flows")
+
+    # A mirror that loses packets: its GRE / ERSPAN sequence numbers show the gaps, and the
+    # loss is reported as the sensor's trouble with the exact count.
+    for name in ("gre-eth", "erspan2", "erspan3"):
+        lossy = os.path.join(workdir, f"{name}-lossy.pcap")
+        dropped = drop_and_swap(os.path.join(workdir, f"{name}.pcap"), lossy, 50, 100)
+        events, counters = analyze(tcpsleuth, lossy)
+        reports = [e for e in events if e["event"] == "sensor.mirror_loss"]
+        check(counters["decap.mirror_lost"] == dropped and reports and reports[0]["evidence"]["session"] == 4242 % (
+              1024 if name.startswith("erspan") else 1 << 32),
+              f"{name}, every 50th frame lost by the mirror and two swapped: decap.mirror_lost "
+              f"{counters['decap.mirror_lost']} of {dropped} dropped, {len(reports)} sensor.mirror_loss reports")
 
     # Both ends mirrored: every frame twice, 30 us apart. The copies are counted and the
     # findings are the bare capture's; with the duplicate window off they would not be.
