@@ -2,7 +2,10 @@
 """`tcpsleuth run` replaying captures through DPDK's net_pcap driver must give the verdicts of
 `tcpsleuth analyze` on the same files: with one worker the very same event lines (the driver
 hands over the capture's timestamps, frames are numbered in arrival order), with several
-workers (software distribution) the same event kinds and counts.
+workers (software distribution) the same event kinds and counts. The first captures with
+findings are also cut to a 96-byte snap length (editcap -s): live, net_pcap hands over the
+cut frames as they are (no original length), which must give the findings analyze gives
+on the same file, where each record still says how long its frame was.
 
 Usage: replay.py TCPSLEUTH WORKDIR CAPTURE... (classic pcap files, Ethernet link type)"""
 import collections
@@ -62,7 +65,7 @@ def main():
     remove_runtime_dirs_at_exit(f"tsreplay{os.getpid()}x*")
     binary, workdir, captures = sys.argv[1], sys.argv[2], sys.argv[3:]
     os.makedirs(workdir, exist_ok=True)
-    failed = checked = 0
+    failed = checked = snapped = 0
     total_events = 0
     for i, capture in enumerate(captures):
         if not ethernet_pcap(capture):
@@ -84,12 +87,23 @@ def main():
                 problems.append(f"2 workers: {dict(kinds(got2))} vs analyze {dict(kinds(want))}")
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             problems.append(str(e))
+        if want and snapped < 2:
+            snapped += 1
+            cut = base + ".snap96.pcap"
+            subprocess.run(["editcap", "-F", "pcap", "-s", "96", capture, cut], check=True, capture_output=True)
+            want_cut = analyze(binary, cut, base + ".snap96.analyze.jsonl")
+            try:
+                got_cut = live(binary, cut, base + ".snap96.run1.jsonl", 1, f"tsreplay{os.getpid()}x{i}c")
+                if got_cut != want_cut or not want_cut:
+                    problems.append(f"snap length 96, 1 worker: {len(got_cut)} events live vs {len(want_cut)} in analyze")
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                problems.append(f"snap length 96: {e}")
         checked += 1
         print(f"{'ok  ' if not problems else 'FAIL'} {name}: {len(want)} events")
         for p in problems:
             print("     " + p)
         failed += bool(problems)
-    if checked < 3 or total_events == 0:
+    if checked < 3 or total_events == 0 or snapped == 0:
         print(f"FAIL: only {checked} captures with {total_events} events compared; the comparison proves nothing")
         sys.exit(1)
     print(f"replay: {checked - failed} of {checked} captures agree ({total_events} events)")
