@@ -179,7 +179,14 @@ public:
         last_ = now;
         const double secs = std::chrono::duration<double>(now - start_).count();
         const double rate = secs > 0 ? static_cast<double>(bytes) / secs : 0;
-        const double pct = total != 0 ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total) : 0;
+        if (total == 0) {  // a pipe: no end to measure against
+            std::fprintf(stderr, "\r%llu packets  %.1f MB  %.1f MB/s   ", static_cast<unsigned long long>(packets),
+                         static_cast<double>(bytes) / 1e6, rate / 1e6);
+            std::fflush(stderr);
+            drawn_ = true;
+            return;
+        }
+        const double pct = 100.0 * static_cast<double>(bytes) / static_cast<double>(total);
         const double eta = rate > 0 && total > bytes ? static_cast<double>(total - bytes) / rate : 0;
         constexpr int kWidth = 30;
         const int fill = static_cast<int>(pct / 100 * kWidth);

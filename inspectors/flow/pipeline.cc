@@ -208,7 +208,10 @@ void Pipeline::handle_tcp(const std::uint8_t* frame, const PacketView& pkt, cons
         counters_.add(Counter::kFlowCreated);
         track_new_flow(pkt, dir, flow.common, counters_);
         if (!pkt.fragment) flow.common.steer = steer;
-        if (pkt.tunnel != TunnelType::kNone) flow.common.tunnel = tunnels_.intern(tunnel_of(pkt));
+        if (pkt.tunnel != TunnelType::kNone) {
+            flow.common.tunnel = tunnels_.intern(tunnel_of(pkt));
+            if (flow.common.tunnel == 0) counters_.add(Counter::kDecapTunnelsUnrecorded);
+        }
     } else if (steer != 0 && !pkt.fragment && flow.common.steer != steer) {
         // A NIC hashes a first fragment by its addresses only, so fragments are not compared.
         if (flow.common.steer == 0) {

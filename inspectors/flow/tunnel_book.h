@@ -1,8 +1,9 @@
 #pragma once
 // The tunnels flows came through, each written once: a mirror session or an overlay carries
 // thousands of flows, so a flow keeps a 16-bit index here instead of 40 bytes of outer
-// addresses. Fixed size, allocated at start; a full book is counted and its newest flows
-// show their tunnel's type and identity from the flow key only.
+// addresses. Fixed size, allocated at start; once 7/8 full (3584 tunnels) new tunnels are
+// not recorded (decap.tunnels_unrecorded), and their flows' events show the tunnel's type
+// and identity from the flow key only.
 
 #include <cstdint>
 #include <cstring>
@@ -39,19 +40,16 @@ public:
             }
             if (s == t) return static_cast<std::uint16_t>(i);
         }
-        ++full_;
         return 0;
     }
 
     const TunnelInfo* get(std::uint16_t index) const noexcept {
         return index != 0 && index < kSlots ? &slots_[index] : nullptr;
     }
-    std::uint64_t full_count() const noexcept { return full_; }
 
 private:
     std::unique_ptr<TunnelInfo[]> slots_;
     std::uint32_t used_ = 0;
-    std::uint64_t full_ = 0;
 };
 
 // What a packet's parse says of the tunnel it came through.
