@@ -146,6 +146,33 @@ TEST_P(Decap, EveryCutIsSafe) {
     }
 }
 
+// Random bytes changed in the headers of each shape (a corrupt mirror, a hostile sender):
+// whatever the status, nothing is read past the frame (ASan watches) and a decoded
+// segment's headers lie inside it.
+TEST_P(Decap, CorruptedHeadersAreSafe) {
+    const Bytes f = wrap(GetParam().kind, segment(false, true, 40));
+    std::uint64_t x = 0x9e3779b97f4a7c15ull;
+    const auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    for (int round = 0; round < 3000; ++round) {
+        Bytes g = f;
+        const int flips = 1 + static_cast<int>(next() % 4);
+        for (int k = 0; k < flips; ++k) g[next() % std::min<std::size_t>(g.size(), 120)] = static_cast<std::uint8_t>(next());
+        PacketView v;
+        DecapConfig deep;
+        deep.max_depth = 8;
+        const ParseStatus st = parse(g, v, deep);
+        if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
+            ASSERT_LE(static_cast<std::size_t>(v.l4_offset) + v.tcp.header_len, g.size()) << "round " << round;
+            ASSERT_LE(v.encap_depth, 8u);
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, Decap, testing::ValuesIn(kShapes), [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Decap, DisabledKindsAreNotLookedInto) {
