@@ -191,7 +191,7 @@ void write_summary(JsonWriter& w, const FlowSummary& s) {
     w.field("client", ep.client).field("client_port", static_cast<std::uint32_t>(ep.client_port));
     w.field("server", ep.server).field("server_port", static_cast<std::uint32_t>(ep.server_port));
     if (s.key.vlan != 0) w.field("vlan", static_cast<std::uint32_t>(s.key.vlan));
-    write_tunnel(w, nullptr, s.key);
+    write_tunnel(w, s.tunnel.type != TunnelType::kNone ? &s.tunnel : nullptr, s.key);
     if (s.app != 0) w.field("app", rule_names().name(s.app));
     w.field("state", to_string(s.state));
     w.field("first_seen", format_timestamp(s.first_ns)).field("last_seen", format_timestamp(s.last_ns));

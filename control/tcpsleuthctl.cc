@@ -234,14 +234,31 @@ std::string endpoint(const Value& f, const char* side) {
     return addr.find(':') != std::string::npos ? "[" + addr + "]:" + port : addr + ":" + port;
 }
 
+// "vxlan 4242 from 198.18.100.1" for a tunnelled flow's column.
+std::string tunnel_text(const Value& f) {
+    const Value* t = f.find("tunnel");
+    if (t == nullptr) return "-";
+    std::string out = text((*t)["type"]);
+    if (t->find("id")) out += " " + text((*t)["id"]);
+    if (t->find("outer_src")) out += " from " + text((*t)["outer_src"]);
+    return out;
+}
+
 void print_flows(const Value& d) {
-    Table t({"id", "client", "server", "app", "state", "age_s", "bytes_c>s", "bytes_s>c", "retx", "rtt_ms", "events"});
+    // The tunnel column only when some flow came through one (a mirror session, an overlay).
+    bool tunnels = false;
+    for (const Value& f : d["flows"].items()) tunnels = tunnels || f.find("tunnel") != nullptr;
+    std::vector<std::string> head = {"id", "client", "server", "app", "state", "age_s", "bytes_c>s", "bytes_s>c", "retx", "rtt_ms", "events"};
+    if (tunnels) head.insert(head.begin() + 3, "tunnel");
+    Table t(head);
     for (const Value& f : d["flows"].items()) {
         const std::int64_t retx = f["retransmissions_from_client"].as_int() + f["retransmissions_from_server"].as_int();
-        t.add({text(f["id"]), endpoint(f, "client"), endpoint(f, "server"), f.find("app") ? text(f["app"]) : "-",
-               text(f["state"]), text(f["duration_s"]),
-               text(f["bytes_from_client"]), text(f["bytes_from_server"]), std::to_string(retx),
-               f.find("rtt_ms") ? text(f["rtt_ms"]) : "-", text(f["events"])});
+        std::vector<std::string> row = {text(f["id"]), endpoint(f, "client"), endpoint(f, "server"),
+                                        f.find("app") ? text(f["app"]) : "-", text(f["state"]), text(f["duration_s"]),
+                                        text(f["bytes_from_client"]), text(f["bytes_from_server"]), std::to_string(retx),
+                                        f.find("rtt_ms") ? text(f["rtt_ms"]) : "-", text(f["events"])};
+        if (tunnels) row.insert(row.begin() + 3, tunnel_text(f));
+        t.add(std::move(row));
     }
     t.print();
     std::printf("%s of %s matching flows, by %s\n", text(d["shown"]).c_str(), text(d["matched"]).c_str(), text(d["sort"]).c_str());

@@ -232,7 +232,7 @@ public:
     }
     void query_flows(const FlowQuery& q, std::function<void(control::FlowListing)> done) override {
         scan_.start(q);
-        while (!scan_.step(table_, 1u << 20)) {
+        while (!scan_.step(table_, 1u << 20, &pipeline_.tunnels())) {
         }
         control::FlowListing out;
         out.flows = scan_.sorted();

@@ -213,7 +213,7 @@ private:
         switch (m.kind) {
             case Mailbox::Kind::kFlows:
                 if (!m.started) m.scan.start(m.query);
-                done = m.scan.step(me_.table, kSlotsPerCall);
+                done = m.scan.step(me_.table, kSlotsPerCall, &me_.pipeline.tunnels());
                 break;
             case Mailbox::Kind::kFlow: {
                 if (!m.started) m.cursor = 0;

@@ -25,8 +25,9 @@ bool flow_matches(const FlowCommon& f, const FlowFilter& q) noexcept {
     return true;
 }
 
-FlowSummary summarize(const FlowCommon& f) noexcept {
+FlowSummary summarize(const FlowCommon& f, const TunnelBook* tunnels) noexcept {
     FlowSummary s;
+    if (const TunnelInfo* t = tunnels != nullptr ? tunnels->get(f.tunnel) : nullptr) s.tunnel = *t;
     s.key = f.key;
     s.id = f.id;
     s.first_ns = f.first_ns;
@@ -88,7 +89,7 @@ void FlowScan::start(const FlowQuery& q) noexcept {
     top_.clear();
 }
 
-bool FlowScan::step(const FlowTable& table, std::uint32_t budget) noexcept {
+bool FlowScan::step(const FlowTable& table, std::uint32_t budget, const TunnelBook* tunnels) noexcept {
     // The heap keeps the `limit` best seen so far with the worst of them on top, so each
     // candidate costs one comparison unless it belongs in the answer.
     const auto worse = [this](const FlowSummary& a, const FlowSummary& b) { return sorts_before(a, b, q_.sort); };
@@ -98,7 +99,7 @@ bool FlowScan::step(const FlowTable& table, std::uint32_t budget) noexcept {
         if (f == nullptr || !flow_matches(f->common, q_.filter)) continue;
         ++matched_;
         if (q_.limit == 0) continue;
-        const FlowSummary s = summarize(f->common);
+        const FlowSummary s = summarize(f->common, tunnels);
         if (top_.size() < q_.limit) {
             top_.push_back(s);  // within the capacity reserved at construction
             std::push_heap(top_.begin(), top_.end(), worse);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/tunnel_book.h"
 
 namespace tcpsleuth {
 
@@ -53,10 +54,13 @@ struct FlowSummary {
     std::uint16_t window[2] = {};           // raw, last advertised
     std::uint8_t zero_window[2] = {};
     std::uint16_t app = 0;                  // rule_names() index, 0 unknown
+    TunnelInfo tunnel;                      // the tunnel the flow came through; type kNone: none
 };
 
 bool flow_matches(const FlowCommon& f, const FlowFilter& filter) noexcept;
-FlowSummary summarize(const FlowCommon& f) noexcept;
+// `tunnels`: the worker's TunnelBook, for the outer addresses of a tunnelled flow (null:
+// the summary names the tunnel by its key only).
+FlowSummary summarize(const FlowCommon& f, const TunnelBook* tunnels = nullptr) noexcept;
 // Payload bytes one side has sent, known when its SYN was seen (0 otherwise).
 std::uint64_t payload_bytes(const FlowCommon& f, Dir d) noexcept;
 // True when a sorts before b.
@@ -72,8 +76,9 @@ public:
     FlowScan() { top_.reserve(FlowQuery::kMaxLimit); }
 
     void start(const FlowQuery& q) noexcept;
-    // Visits up to `budget` slots; true when the whole table has been seen.
-    bool step(const FlowTable& table, std::uint32_t budget) noexcept;
+    // Visits up to `budget` slots; true when the whole table has been seen. `tunnels`: the
+    // same worker's TunnelBook (outer addresses in the summaries), or null.
+    bool step(const FlowTable& table, std::uint32_t budget, const TunnelBook* tunnels = nullptr) noexcept;
 
     // After step() returned true: the best first, at most limit.
     const std::vector<FlowSummary>& sorted() noexcept;

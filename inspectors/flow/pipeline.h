@@ -56,6 +56,7 @@ public:
 
     const FlowTable& table() const noexcept { return table_; }
     const PayloadScanner& payload() const noexcept { return payload_; }
+    const TunnelBook& tunnels() const noexcept { return tunnels_; }
 
     // Mirror sessions' sequence numbers (sensor.mirror_loss) can be judged only where every
     // packet of a session passes: on by default (analyze, one live worker); off when a

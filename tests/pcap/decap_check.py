@@ -7,7 +7,7 @@ file as from the bare one (a check on the generator that does not involve our pa
 Then: two tenants with one address plan stay apart; a truncating mirror gives the same
 findings as a snap-length capture of the same traffic.
 
-usage: decap_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR
+usage: decap_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR TCPSLEUTHCTL
 """
 
 import json
@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 
 KINDS = {
     # generator name: (tunnel type in events, counter kind, tshark decode-as arguments)
@@ -168,7 +169,7 @@ def reorder_neighbours(src, dst, share, seed):
 
 
 def main():
-    tcpsleuth, gen, workdir = sys.argv[1:4]
+    tcpsleuth, gen, workdir, ctl = sys.argv[1:5]
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     bare = os.path.join(workdir, "bare.pcap")
@@ -203,6 +204,30 @@ def main():
               f"{name}: no mirror loss on an intact session")
         check(conversations(wrapped, decode_as) == bare_conv,
               f"{name}: tshark decodes the same {len(bare_conv)} TCP conversations as from the bare capture")
+
+    # tcpsleuthctl flows names each flow's tunnel, outer addresses included.
+    sock = os.path.join(workdir, "control.sock")
+    held = subprocess.Popen([tcpsleuth, "analyze", os.path.join(workdir, "vxlan.pcap"), "--control", sock, "--hold",
+                             "--events", "/dev/null", "--report", "none", "--no-progress", "-q"])
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        for _ in range(300):  # until the analysis has reached its end and holds the flows
+            stats = subprocess.run([ctl, "--socket", sock, "--json", "stats"], capture_output=True, text=True, timeout=30)
+            if stats.returncode == 0 and json.loads(stats.stdout).get("progress", {}).get("done"):
+                break
+            time.sleep(0.1)
+        listing = json.loads(subprocess.run([ctl, "--socket", sock, "--json", "flows", "--limit", "1000"],
+                                            capture_output=True, text=True, timeout=30).stdout or "{}")
+        flows = listing.get("flows", [])
+        named = [f for f in flows if f.get("tunnel", {}).get("outer_dst") == "198.18.100.2" and f["tunnel"]["id"] == 4242]
+        check(flows and len(named) == len(flows),
+              f"tcpsleuthctl flows: {len(named)} of {len(flows)} flows name their VXLAN tunnel and its outer addresses")
+    finally:
+        subprocess.run([ctl, "--socket", sock, "shutdown"], capture_output=True, timeout=30)
+        held.wait(timeout=60)
 
     # Two tenants, one address plan: the same traffic behind VNI 1 and VNI 2, merged.
     tenants = []
