@@ -5,16 +5,32 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace tcpsleuth {
 namespace {
 
+constexpr std::size_t kHugePage = 2u << 20;
+
+std::size_t mapped_bytes(std::size_t bytes) noexcept { return (bytes + 4095) & ~std::size_t{4095}; }
+
 template <typename T>
 T* zeroed_array(std::size_t n) {
-    // calloc: the kernel hands out zero pages lazily, so a large table costs nothing until
-    // flows arrive, and construction does not touch every page.
-    void* p = std::calloc(n, sizeof(T));
-    if (p == nullptr) throw std::bad_alloc();
+    // Anonymous pages: the kernel hands out zero pages lazily, so a large table costs nothing
+    // until flows arrive, and construction does not touch every page. Transparent huge pages
+    // where an array spans one (2 MB): a lookup lands anywhere in the directory and the pool,
+    // and with 4 KB pages nearly every one missed the TLB as well as the cache. Best effort:
+    // without THP the pages are 4 KB as before.
+    const std::size_t bytes = mapped_bytes(n * sizeof(T));
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    if (bytes >= kHugePage) madvise(p, bytes, MADV_HUGEPAGE);
     return static_cast<T*>(p);
+}
+
+template <typename T>
+void release_array(T* p, std::size_t n) noexcept {
+    munmap(p, mapped_bytes(n * sizeof(T)));
 }
 
 }  // namespace
@@ -25,19 +41,21 @@ FlowTable::FlowTable(std::uint32_t capacity, std::uint64_t hash_seed, std::uint3
       seed_(mix64(hash_seed ^ 0x6a09e667f3bcc909ull)),
       pool_(zeroed_array<FlowState>(capacity_)),
       dir_(zeroed_array<std::uint64_t>(dir_mask_ + 1)),
+      activity_(zeroed_array<std::uint64_t>(capacity_)),
       free_(zeroed_array<std::uint32_t>(capacity_)),
       cold_capacity_(cold_records != 0 ? cold_records : cold_records_for(capacity_)),
       cold_(zeroed_array<ColdState>(cold_capacity_)),
       cold_free_(zeroed_array<std::uint32_t>(cold_capacity_)) {
-    static_assert(std::is_trivially_copyable_v<FlowState>, "pool entries are zeroed by calloc");
+    static_assert(std::is_trivially_copyable_v<FlowState>, "pool entries start as the zero pages of the mapping");
 }
 
 FlowTable::~FlowTable() {
-    std::free(pool_);
-    std::free(dir_);
-    std::free(free_);
-    std::free(cold_);
-    std::free(cold_free_);
+    release_array(pool_, capacity_);
+    release_array(dir_, dir_mask_ + 1);
+    release_array(activity_, capacity_);
+    release_array(free_, capacity_);
+    release_array(cold_, cold_capacity_);
+    release_array(cold_free_, cold_capacity_);
 }
 
 ColdState* FlowTable::attach_cold(FlowState& flow) noexcept {
@@ -111,6 +129,7 @@ void FlowTable::remove(FlowState* flow) noexcept {
     }
     detach_cold(*flow);
     flow->common.in_use = 0;
+    activity_[flow - pool_] = kFreeEntry;
     free_[free_top_++] = static_cast<std::uint32_t>(flow - pool_);
     --size_;
 }
@@ -127,7 +146,7 @@ FlowState* FlowTable::evict_one() noexcept {
 }
 
 std::size_t FlowTable::memory_bytes() const noexcept {
-    return static_cast<std::size_t>(capacity_) * (sizeof(FlowState) + sizeof(std::uint32_t)) +
+    return static_cast<std::size_t>(capacity_) * (sizeof(FlowState) + sizeof(std::uint32_t) + sizeof(std::uint64_t)) +
            static_cast<std::size_t>(cold_capacity_) * (sizeof(ColdState) + sizeof(std::uint32_t)) +
            (dir_mask_ + 1) * sizeof(std::uint64_t);
 }

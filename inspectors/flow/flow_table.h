@@ -72,14 +72,29 @@ public:
     std::uint32_t cold_peak() const noexcept { return cold_peak_; }
     std::uint64_t cold_exhausted() const noexcept { return cold_exhausted_; }
 
-    // Visits up to `budget` pool entries from where the last call stopped; for each flow
-    // with is_idle(flow) true, calls on_expire(flow) and removes it; for each other flow,
-    // on_kept(flow). Returns flows removed.
+    // The flow's latest packet time (common.last_ns), copied to a dense lane beside the pool
+    // after each packet: a sweep reads 8 bytes per entry there and opens only the entries
+    // quiet long enough to matter (SweepFilter). Without it a sweep visiting 64 entries per
+    // burst missed the cache on each of them: a tenth of analyze's time at 50 K flows.
+    void note_activity(const FlowState& flow) noexcept { activity_[&flow - pool_] = flow.common.last_ns; }
+
+    // Which entries a sweep opens: those whose noted activity is before now_ns by at least
+    // quiet_ns (every other entry is passed over unread, as if visited). The default opens
+    // every entry.
+    struct SweepFilter {
+        std::uint64_t now_ns = ~0ull;
+        std::uint64_t quiet_ns = 0;
+    };
+
+    // Visits up to `budget` pool entries from where the last call stopped; for each flow the
+    // filter opens with is_idle(flow) true, calls on_expire(flow) and removes it; for each
+    // other flow it opens, on_kept(flow). Returns flows removed.
     template <typename IsIdle, typename OnExpire, typename OnKept>
-    std::size_t expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire, OnKept&& on_kept) noexcept;
+    std::size_t expire_some(std::size_t budget, SweepFilter filter, IsIdle&& is_idle, OnExpire&& on_expire,
+                            OnKept&& on_kept) noexcept;
     template <typename IsIdle, typename OnExpire>
     std::size_t expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire) noexcept {
-        return expire_some(budget, is_idle, on_expire, [](FlowState&) {});
+        return expire_some(budget, SweepFilter{}, is_idle, on_expire, [](FlowState&) {});
     }
 
     template <typename Fn>
@@ -109,6 +124,9 @@ public:
     // Bytes allocated for the pool, the cold records, the directory and the free lists.
     std::size_t memory_bytes() const noexcept;
 
+    // The activity lane's mark for a free pool entry: no sweep opens it.
+    static constexpr std::uint64_t kFreeEntry = ~0ull;
+
     // Candidates examined per eviction: the oldest of them goes.
     static constexpr std::uint32_t kEvictionSample = 32;
 
@@ -130,6 +148,7 @@ private:
     std::uint64_t seed_;
     FlowState* pool_;            // capacity_ entries, zeroed
     std::uint64_t* dir_;         // dir_mask_ + 1 slots, zeroed; 0 = empty
+    std::uint64_t* activity_;    // per pool entry: note_activity's time; kFreeEntry when free
     std::uint32_t* free_;        // stack of released pool indices
     std::uint32_t cold_capacity_;
     ColdState* cold_;            // cold_capacity_ records
@@ -180,6 +199,7 @@ FlowTable::Lookup FlowTable::find_or_insert(const FlowKey& key, std::uint64_t h,
     dir_[p.slot] = (static_cast<std::uint64_t>(idx + 1) << 32) | static_cast<std::uint32_t>(h);
     FlowState& f = pool_[idx];
     f = FlowState{};
+    activity_[idx] = 0;  // unknown until noted: every sweep opens it
     f.common.key = key;
     f.common.in_use = 1;
     f.common.id = next_id_ += id_stride_;
@@ -188,13 +208,19 @@ FlowTable::Lookup FlowTable::find_or_insert(const FlowKey& key, std::uint64_t h,
 }
 
 template <typename IsIdle, typename OnExpire, typename OnKept>
-std::size_t FlowTable::expire_some(std::size_t budget, IsIdle&& is_idle, OnExpire&& on_expire,
+std::size_t FlowTable::expire_some(std::size_t budget, SweepFilter filter, IsIdle&& is_idle, OnExpire&& on_expire,
                                    OnKept&& on_kept) noexcept {
     if (high_water_ == 0) return 0;
+    // Open an entry when activity < now and now - activity >= quiet, i.e. activity <= cutoff.
+    if (filter.quiet_ns > filter.now_ns) return 0;  // nothing can have been quiet that long
+    const std::uint64_t cutoff = filter.now_ns - filter.quiet_ns;
     std::size_t removed = 0;
     for (std::size_t n = 0; n < budget; ++n) {
         if (sweep_cursor_ >= high_water_) sweep_cursor_ = 0;
-        FlowState& f = pool_[sweep_cursor_++];
+        const std::uint32_t i = sweep_cursor_++;
+        const std::uint64_t seen = activity_[i];
+        if (seen >= filter.now_ns || seen > cutoff) continue;  // free (kFreeEntry) or not quiet long enough
+        FlowState& f = pool_[i];
         if (!f.common.in_use) continue;
         if (is_idle(static_cast<const FlowState&>(f))) {
             on_expire(f);

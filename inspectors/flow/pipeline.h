@@ -123,6 +123,7 @@ private:
     std::array<FlowKey, kBurst> keys_;
     std::array<Dir, kBurst> dirs_;
     std::array<std::uint64_t, kBurst> hashes_;
+    std::array<DuplicateFilter::Probe, kBurst> dup_probes_;
 };
 
 template <typename Drain>

@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
+#include <vector>
 
 #include "inspectors/flow/flow_table.h"
 
@@ -113,6 +115,71 @@ TEST(FlowTable, ExpireSomeRemovesOnlyIdleFlowsWithinBudget) {
     EXPECT_EQ(t.expire_some(100, idle, [&](FlowState&) { ++expired; }), 3u);
     EXPECT_EQ(expired, 5u);
     EXPECT_EQ(t.size(), 5u);
+}
+
+TEST(FlowTable, SweepFilterOpensExactlyTheEntriesQuietLongEnough) {
+    // Two tables fed the same flows and times: one sweeps with the activity lane's filter,
+    // one opens every entry. The filter may pass over only entries whose last packet is less
+    // than quiet_ns before now: the same flows expire, and on_kept sees every kept flow that
+    // has been quiet that long. Random times, removals and re-insertions (free entries and
+    // reused ones, a flow never noted) across many sweeps.
+    constexpr std::uint64_t kQuiet = 1000, kIdle = 3000;
+    FlowTable filtered(256, 11), plain(256, 11);
+    std::mt19937 rng(3);
+    std::uint64_t now = 10'000;
+    std::vector<std::uint32_t> expired_f, expired_p, quiet_f, quiet_p;
+    for (int round = 0; round < 400; ++round) {
+        for (int i = 0; i < 8; ++i) {
+            const FlowKey k = key(1, static_cast<std::uint16_t>(rng() % 300), 2, 80);
+            const std::uint64_t t = now - rng() % 5000;
+            for (FlowTable* table : {&filtered, &plain}) {
+                FlowState& f = *table->find_or_insert(k, table->hash(k), [](FlowState&) {}).flow;
+                f.common.last_ns = std::max(f.common.last_ns, t);  // as the tracker keeps it: never back
+                if (i != 0) table->note_activity(f);  // one in eight not noted: the lane is older, still opened
+            }
+        }
+        now += rng() % 400;
+        const auto sweep = [&](FlowTable& t, FlowTable::SweepFilter filter, std::vector<std::uint32_t>& expired,
+                               std::vector<std::uint32_t>& quiet) {
+            t.expire_some(
+                37, filter, [&](const FlowState& f) { return now > f.common.last_ns && now - f.common.last_ns > kIdle; },
+                [&](FlowState& f) { expired.push_back(f.common.id); },
+                [&](FlowState& f) {
+                    if (now > f.common.last_ns && now - f.common.last_ns >= kQuiet) quiet.push_back(f.common.id);
+                });
+        };
+        sweep(filtered, {.now_ns = now, .quiet_ns = kQuiet}, expired_f, quiet_f);
+        sweep(plain, {}, expired_p, quiet_p);
+    }
+    EXPECT_GT(expired_p.size(), 100u);
+    EXPECT_GT(quiet_p.size(), 100u);
+    EXPECT_EQ(expired_f, expired_p);
+    EXPECT_EQ(quiet_f, quiet_p);
+    EXPECT_EQ(filtered.size(), plain.size());
+}
+
+TEST(FlowTable, SweepFilterPassesOverFreeAndBusyEntriesUnread) {
+    FlowTable t(64, 4);
+    const FlowKey a = key(1, 1000, 2, 80), b = key(1, 1001, 2, 80), c = key(1, 1002, 2, 80);
+    for (const FlowKey& k : {a, b, c}) {
+        FlowState& f = *t.find_or_insert(k, t.hash(k), no_evict).flow;
+        f.common.last_ns = 100;
+        t.note_activity(f);
+    }
+    t.remove(t.find(b, t.hash(b)));
+    t.find(c, t.hash(c))->common.last_ns = 950;  // busy since: noted below
+    t.note_activity(*t.find(c, t.hash(c)));
+    std::vector<std::uint32_t> opened;
+    t.expire_some(
+        3, {.now_ns = 1000, .quiet_ns = 500}, [](const FlowState&) { return false; }, [](FlowState&) {},
+        [&](FlowState& f) { opened.push_back(f.common.id); });
+    EXPECT_EQ(opened, std::vector<std::uint32_t>{1});  // one lap of the 3 entries: a only (b free, c quiet 50 < 500)
+    opened.clear();
+    t.expire_some(
+        3, {.now_ns = 400, .quiet_ns = 500}, [](const FlowState&) { return true; }, [](FlowState&) {},
+        [&](FlowState& f) { opened.push_back(f.common.id); });
+    EXPECT_TRUE(opened.empty());  // nothing can have been quiet longer than the clock has run
+    EXPECT_EQ(t.size(), 2u);
 }
 
 TEST(FlowTable, RandomOperationsMatchStdMap) {
