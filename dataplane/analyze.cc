@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -49,6 +50,9 @@ constexpr const char* kUsage =
     "  --report-format FMT    text (default) or json\n"
     "  --no-report            do not write a report\n"
     "  --min-confidence C     leave out findings below C: low (default), medium or high (counted in the report)\n"
+    "  --evidence-dir DIR     for every finding at warning or above, a pcapng in DIR with the packets that\n"
+    "                         prove it (each evidence packet commented), named in the event (evidence_pcap);\n"
+    "                         the input is read a second time, so it cannot be a pipe\n"
     "  --flows N              flow table capacity (default 1048576; overrides flows.capacity)\n"
     "  --config FILE          thresholds, switches, idle profiles and payload rules from a tcpsleuth TOML\n"
     "                         file (without it: the defaults and the built-in rules; see `tcpsleuth rules`)\n"
@@ -75,6 +79,7 @@ struct Options {
     bool hold = false;
     bool progress = true;
     std::optional<Confidence> min_confidence;  // overrides output.min_confidence
+    std::string evidence_dir;
 };
 
 // Returns -1 to continue, otherwise an exit code.
@@ -125,10 +130,14 @@ int parse_options(int argc, char** argv, Options& o) {
                 return 1;
             }
             o.flows = static_cast<std::uint32_t>(n);
-        } else if (a == "--config" || a == "--control") {
+        } else if (a == "--config" || a == "--control" || a == "--evidence-dir") {
             const char* v = need_value(a.c_str());
             if (v == nullptr) return 1;
-            (a == "--config" ? o.config : o.control) = v;
+            (a == "--config" ? o.config : a == "--control" ? o.control : o.evidence_dir) = v;
+            if (a == "--evidence-dir" && o.evidence_dir.empty()) {
+                std::fprintf(stderr, "tcpsleuth analyze: --evidence-dir needs a directory, not an empty name\n");
+                return 1;
+            }
         } else if (a == "--min-confidence") {
             const char* v = need_value("--min-confidence");
             if (v == nullptr) return 1;
@@ -156,6 +165,19 @@ int parse_options(int argc, char** argv, Options& o) {
     if (o.inputs.empty()) {
         std::fprintf(stderr, "tcpsleuth analyze: no input file\n%s", kUsage);
         return 1;
+    }
+    if (!o.evidence_dir.empty()) {
+        // The captures are cut from a second read of the input: a pipe is gone by then.
+        for (const std::string& in : o.inputs) {
+            struct stat st {};
+            if (in == "-" || (stat(in.c_str(), &st) == 0 && S_ISFIFO(st.st_mode))) {
+                std::fprintf(stderr,
+                             "tcpsleuth analyze: --evidence-dir reads the input twice, and %s is a pipe; "
+                             "save the capture to a file first (tcpdump -w FILE)\n",
+                             in == "-" ? "standard input" : in.c_str());
+                return 1;
+            }
+        }
     }
     if (o.hold && o.control.empty()) {
         std::fprintf(stderr, "tcpsleuth analyze: --hold needs --control PATH (nobody could query the held flows)\n");
@@ -309,6 +331,21 @@ int analyze_main(int argc, char** argv) {
         }
     }
 
+    std::unique_ptr<EvidenceCaptures> evidence;
+    if (!opt.evidence_dir.empty()) {
+        struct stat st {};
+        if (stat(opt.evidence_dir.c_str(), &st) != 0 && mkdir(opt.evidence_dir.c_str(), 0755) != 0) {
+            std::fprintf(stderr, "tcpsleuth: %s: cannot create the evidence directory: %s\n", opt.evidence_dir.c_str(),
+                         std::strerror(errno));
+            return 1;
+        }
+        if (stat(opt.evidence_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || access(opt.evidence_dir.c_str(), W_OK) != 0) {
+            std::fprintf(stderr, "tcpsleuth: %s: not a directory tcpsleuth can write to\n", opt.evidence_dir.c_str());
+            return 1;
+        }
+        evidence = std::make_unique<EvidenceCaptures>(opt.evidence_dir, daemon.inspect.decap);
+    }
+
     const Config& cfg = daemon.inspect;
     const auto started = std::chrono::steady_clock::now();
     FlowTable table(cfg.flows.capacity, std::random_device{}(), cfg.flows.cold_records);
@@ -334,6 +371,7 @@ int analyze_main(int argc, char** argv) {
     EventWriter writer(events.get(), report);
     writer.set_min_confidence(opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output));
     writer.set_origins(reader->origins());
+    writer.set_evidence(evidence.get());
     const auto drain = [&] {
         Event e;
         while (ring.try_pop(e)) {
@@ -369,6 +407,21 @@ int analyze_main(int argc, char** argv) {
     }
     pipeline.finish(run.last_ts_ns, drain);
     control.close();
+    bool evidence_failed = false;
+    if (evidence) {
+        run.evidence_dir = opt.evidence_dir;
+        std::vector<std::string> problems;
+        if (evidence->planned() != 0) {
+            std::unique_ptr<CaptureReader> again = open_inputs(opt.inputs, error);
+            if (!again) {
+                problems.push_back(error);
+            } else {
+                run.evidence_files = evidence->write(*again, problems);
+            }
+        }
+        for (const std::string& p : problems) std::fprintf(stderr, "tcpsleuth: evidence capture: %s\n", p.c_str());
+        evidence_failed = !problems.empty();
+    }
     run.input_warning = reader->warning();
     note_flow_memory(run, table, pipeline.payload());
     run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -383,6 +436,7 @@ int analyze_main(int argc, char** argv) {
         std::fflush(report_out.get());
     }
     if (!run.input_warning.empty()) spdlog::warn("{}: {}", input_name, run.input_warning);
+    if (evidence_failed) return 1;
     spdlog::debug("{} packets in {:.3f} s ({:.2f} M packets/s)", counters.get(Counter::kRxPackets), run.wall_seconds,
                   counters.get(Counter::kRxPackets) / run.wall_seconds / 1e6);
     return 0;

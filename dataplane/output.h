@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/daemon_config.h"
+#include "dataplane/evidence_capture.h"
 #include "inspectors/output/event_format.h"
 #include "inspectors/output/report.h"
 
@@ -42,6 +43,8 @@ public:
     void set_min_confidence(Confidence c) noexcept { min_ = c; }
     // Several inputs merged (analyze): evidence names each packet's file and frame.
     void set_origins(const PacketOrigins* origins) noexcept { origins_ = origins; }
+    // analyze --evidence-dir: each finding that gets an evidence capture names it.
+    void set_evidence(EvidenceCaptures* evidence) noexcept { evidence_ = evidence; }
 
     // False when the event was below the minimum confidence: it goes nowhere else either.
     bool write(const Event& e) {
@@ -50,7 +53,8 @@ public:
             return false;
         }
         report_.add(e);
-        line_ = format_event_json(e, origins_);
+        const std::string pcap = evidence_ != nullptr && EvidenceCaptures::wants(e) ? evidence_->plan(e) : std::string();
+        line_ = format_event_json(e, origins_, pcap);
         line_ += '\n';
         std::fwrite(line_.data(), 1, line_.size(), out_);
         return true;
@@ -67,6 +71,7 @@ private:
     std::string line_;  // reused: one allocation for the whole run
     Confidence min_ = Confidence::kLow;
     const PacketOrigins* origins_ = nullptr;
+    EvidenceCaptures* evidence_ = nullptr;
 };
 
 }  // namespace tcpsleuth

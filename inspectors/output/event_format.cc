@@ -834,7 +834,7 @@ void write_evidence(JsonWriter& w, const Event& e, const PacketOrigins* origins)
 
 }  // namespace
 
-std::string format_event_json(const Event& e, const PacketOrigins* origins) {
+std::string format_event_json(const Event& e, const PacketOrigins* origins, std::string_view evidence_pcap) {
     std::string out;
     out.reserve(768);
     JsonWriter w(out);
@@ -863,6 +863,7 @@ std::string format_event_json(const Event& e, const PacketOrigins* origins) {
     }
     w.field("summary", event_summary(e));
     write_evidence(w, e, origins);
+    if (!evidence_pcap.empty()) w.field("evidence_pcap", evidence_pcap);
     w.field("advice", event_advice(e));
     w.end_object();
     return out;

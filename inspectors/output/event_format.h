@@ -45,6 +45,9 @@ std::string payload_tail_text(const PayloadMatch& d);
 // One JSON object, no trailing newline.
 // `origins`: set when several inputs were merged; the evidence then names each packet's file
 // and frame ("frames") beside its merged number.
-std::string format_event_json(const Event& e, const PacketOrigins* origins = nullptr);
+// `evidence_pcap`: the evidence capture that holds the finding's packets (analyze
+// --evidence-dir), named in the event; empty: none.
+std::string format_event_json(const Event& e, const PacketOrigins* origins = nullptr,
+                              std::string_view evidence_pcap = {});
 
 }  // namespace tcpsleuth

@@ -119,6 +119,10 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
                 static_cast<unsigned long long>(c.get(Counter::kTcpKeepalives)),
                 static_cast<unsigned long long>(c.get(Counter::kTcpZeroWindowProbes)));
     if (!run.input_warning.empty()) out += "  input        " + run.input_warning + "\n";
+    if (!run.evidence_dir.empty()) {
+        out += line("  evidence     %zu capture(s) in %s, one per finding at warning or above\n", run.evidence_files,
+                    run.evidence_dir.c_str());
+    }
     out += "\n";
 
     if (kinds_.empty() && below_confidence_ == 0) {
@@ -200,6 +204,12 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
         w.field("last_packet", format_timestamp(run.last_ts_ns));
     }
     if (!run.input_warning.empty()) w.field("input_warning", run.input_warning);
+    if (!run.evidence_dir.empty()) {
+        w.key("evidence").begin_object();
+        w.field("dir", run.evidence_dir);
+        w.field("files", static_cast<std::uint64_t>(run.evidence_files));
+        w.end_object();
+    }
     w.field("packets", c.get(Counter::kRxPackets));
     w.field("bytes", c.get(Counter::kRxBytes));
     w.field("flows", c.get(Counter::kFlowCreated));

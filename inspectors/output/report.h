@@ -28,6 +28,8 @@ struct RunInfo {
     std::size_t payload_stream_bytes = 0;  // stream state of one flow scanned both ways
     double wall_seconds = 0;
     std::string input_warning;
+    std::string evidence_dir;         // analyze --evidence-dir; empty: none asked for
+    std::size_t evidence_files = 0;   // evidence captures written there
 };
 
 class FlowTable;

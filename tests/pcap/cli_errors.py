@@ -61,6 +61,16 @@ check(["analyze", cut, "--flows", "abc"], 1, ["--flows"])
 check(["analyze", cut, "--report-format", "xml"], 1, ["text or json"])
 check(["analyze", cut, "--min-confidence", "certain"], 1, ["low, medium or high"])
 check(["frobnicate"], 1, ["unknown command"])
+# Evidence captures read the input twice: a pipe is refused before anything is read, and a
+# directory that cannot be written says so.
+check(["analyze", "-", "--evidence-dir", os.path.join(work, "ev")], 1, ["standard input", "pipe", "tcpdump -w"])
+fifo = os.path.join(work, "capture.fifo")
+if not os.path.exists(fifo):
+    os.mkfifo(fifo)
+check(["analyze", fifo, "--evidence-dir", os.path.join(work, "ev")], 1, [fifo, "pipe"])
+check(["analyze", cut, "--evidence-dir", text], 1, [text, "not a directory"])
+check(["analyze", cut, "--evidence-dir", os.path.join(missing, "sub")], 1, ["cannot create the evidence directory"])
+check(["analyze", cut, "--evidence-dir", ""], 1, ["--evidence-dir needs a directory"])
 
 if problems:
     print("FAIL:")

@@ -1,0 +1,74 @@
+#pragma once
+// Evidence captures (analyze --evidence-dir): for every finding at warning or above, a pcapng
+// file a firewall team can open, holding the packets that prove it. Each finding's event
+// names its file (`evidence_pcap`) when it is written; the files are cut from a second read
+// of the input once the analysis is done, so the packets are exactly the input's:
+//
+//   - every packet the evidence numbers (also ICMP errors, which belong to no flow);
+//   - the connection's handshake: the latest SYN of the flow before the evidence and the
+//     two packets of the flow after it;
+//   - the flow's 10 packets before the first evidence packet and 10 after the last;
+//   - the flow's packets between the first and the last evidence packet, up to 1 000 (the
+//     rest are left out and a comment says how many).
+//
+// Evidence packets carry a pcapng comment saying which finding they prove and what the packet
+// is (direction, flags, relative sequence, size, and which earlier packet of the file it
+// resends); the file's own comment holds the finding's summary.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/packet/decap.h"
+#include "dataplane/pcap/pcap_reader.h"
+#include "inspectors/output/events.h"
+
+namespace tcpsleuth {
+
+class EvidenceCaptures {
+public:
+    static constexpr unsigned kContextPackets = 10;
+    static constexpr unsigned kMaxBetween = 1000;
+
+    // Files go to `dir` (created if missing by the caller); frames are matched to flows
+    // with `decap` as the analysis parsed them.
+    EvidenceCaptures(std::string dir, const DecapConfig& decap);
+    ~EvidenceCaptures();
+
+    // Whether `e` gets a capture: a warning or worse that names a flow or packets.
+    static bool wants(const Event& e) noexcept;
+
+    // Plans the capture of `e` and returns its path, as the event will name it.
+    std::string plan(const Event& e);
+    std::size_t planned() const noexcept { return findings_.size(); }
+
+    // Reads the input again from `reader` (opened afresh on the same inputs) and writes every
+    // planned file. Returns the files written; problems (a file that cannot be created, an
+    // evidence packet the input no longer holds) are appended to `errors`.
+    std::size_t write(CaptureReader& reader, std::vector<std::string>& errors);
+
+private:
+    struct Frame;
+    struct Finding;
+    struct Trail;
+
+    struct KeyLess {
+        bool operator()(const FlowKey& a, const FlowKey& b) const noexcept;
+    };
+
+    void on_frame(const RawPacket& raw, LinkType link);
+    void finish(Finding& f);
+
+    std::string dir_;
+    DecapConfig decap_;
+    std::vector<std::unique_ptr<Finding>> findings_;
+    std::unordered_map<std::uint64_t, std::vector<Finding*>> by_number_;  // evidence packet -> findings
+    std::map<FlowKey, std::unique_ptr<Trail>, KeyLess> trails_;           // flows with findings
+    std::vector<std::string> errors_;
+    std::size_t written_ = 0;
+};
+
+}  // namespace tcpsleuth
