@@ -115,6 +115,7 @@ std::string EvidenceCaptures::plan(const Event& e) {
 
 std::size_t EvidenceCaptures::write(CaptureReader& reader, std::vector<std::string>& errors) {
     if (findings_.empty()) return 0;
+    origins_ = reader.origins();
     RawPacket burst[Pipeline::kBurst];
     for (;;) {
         const std::size_t n = reader.next_burst(burst, Pipeline::kBurst);
@@ -301,8 +302,14 @@ void EvidenceCaptures::finish(Finding& f) {
         }
         std::string comment;
         if (f.is_evidence(fr.number)) {
+            std::string where = "input packet " + std::to_string(fr.number);
+            if (origins_ != nullptr) {
+                if (const PacketOrigins::Origin o = origins_->find(fr.number); o.file != nullptr) {
+                    where += ", frame " + std::to_string(o.frame) + " of " + *o.file;
+                }
+            }
             comment = "tcpsleuth: evidence " + std::to_string(++evidence_index) + " of " + std::to_string(evidence_total) +
-                      " for " + f.event + " (input packet " + std::to_string(fr.number) + "): " + what;
+                      " for " + f.event + " (" + where + "): " + what;
             if (evidence_index == 1) comment += ". " + f.description;
         } else if (fr.handshake) {
             comment = "tcpsleuth: handshake of this connection: " + what;

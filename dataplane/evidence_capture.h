@@ -68,6 +68,7 @@ private:
     std::unordered_map<std::uint64_t, std::vector<Finding*>> by_number_;  // evidence packet -> findings
     std::map<FlowKey, std::unique_ptr<Trail>, KeyLess> trails_;           // flows with findings
     std::vector<std::string> errors_;
+    const PacketOrigins* origins_ = nullptr;  // merged inputs: each packet's file and frame
     std::size_t written_ = 0;
 };
 

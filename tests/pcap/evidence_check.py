@@ -18,6 +18,7 @@ usage: evidence_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR
 import gzip
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -141,7 +142,7 @@ def run_case(tcpsleuth, name, inputs, originals, workdir, parse_tcp):
             check(order == sorted(order), f"{what}: packets out of input order")
         refs = e.get("evidence", {}).get("frames")
         for i, n in enumerate(numbers):
-            held = [(frame, c) for frame, c in packets if f"(input packet {n})" in c]
+            held = [(frame, c) for frame, c in packets if re.search(rf"\(input packet {n}[,)]", c)]
             if not check(len(held) == 1, f"{what}: evidence packet {n} not in {path}"):
                 continue
             if single:
@@ -149,6 +150,8 @@ def run_case(tcpsleuth, name, inputs, originals, workdir, parse_tcp):
             else:
                 ref = refs[i]
                 expected = originals[os.path.basename(ref["file"])][ref["frame"] - 1]
+                check(f"frame {ref['frame']} of {ref['file']}" in held[0][1],
+                      f"{what}: evidence packet {n}'s comment does not name frame {ref['frame']} of {ref['file']}")
             check(held[0][0] == expected, f"{what}: evidence packet {n} differs from the input's frame")
         check(sum(1 for _, c in packets if "tcpsleuth: evidence" in c) == len(set(numbers)),
               f"{what}: {len(set(numbers))} evidence packets, comments say otherwise")
