@@ -72,6 +72,15 @@ Config none_enabled() {
 void BM_Pipeline_NoInspectors(benchmark::State& state) { run_established(state, 1000, none_enabled()); }
 BENCHMARK(BM_Pipeline_NoInspectors);
 
+// The packet history (`tcpsleuthctl pcap`, on by default in `run`) costs the difference
+// between BM_Pipeline_Established and this.
+void BM_Pipeline_NoHistory(benchmark::State& state) {
+    Config c;
+    c.history.packets = 0;
+    run_established(state, static_cast<std::uint32_t>(state.range(0)), c);
+}
+BENCHMARK(BM_Pipeline_NoHistory)->Arg(1000)->Arg(1000000)->Unit(benchmark::kNanosecond);
+
 // One benchmark per inspector: the pipeline with only that one on.
 template <auto Member>
 void BM_Inspector(benchmark::State& state) {

@@ -199,8 +199,18 @@ struct PayloadConfig {
     }
 };
 
+// Each worker's memory of recent packets (`tcpsleuthctl pcap FLOW`): the first snap_bytes
+// of each of the last history_packets TCP segments and ICMP errors, allocated at start.
+// Not reloadable (the ring is sized once). analyze keeps one only with --control.
+struct HistoryConfig {
+    std::uint32_t packets = 65536;
+    std::uint32_t snap_bytes = 128;
+    bool operator==(const HistoryConfig&) const = default;
+};
+
 struct Config {
     FlowConfig flows;
+    HistoryConfig history;
     DecapConfig decap;  // not reloadable: a changed key would split every tunnelled flow
     HandshakeConfig handshake;
     ZeroWindowConfig zero_window;

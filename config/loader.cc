@@ -341,6 +341,8 @@ std::vector<Field> schema() {
     TS_U32("flows.closing_timeout_s", flows.closing_timeout_s, 1, k32 / 1000);
     TS_U32("flows.closed_timeout_s", flows.closed_timeout_s, 1, k32 / 1000);
     TS_U32("flows.sweep_budget", flows.sweep_budget, 1, 1u << 20);
+    f.push_back(uint_field("history.packets", [](auto& c) -> auto& { return c.inspect.history.packets; }, 0, 1u << 24));
+    f.push_back(uint_field("history.snap_bytes", [](auto& c) -> auto& { return c.inspect.history.snap_bytes; }, 64, 9216));
 #define DECAP_BOOL(name) \
     f.push_back(bool_field("decap." #name, [](auto& c) -> auto& { return c.inspect.decap.name; }, false))
     DECAP_BOOL(vxlan);

@@ -44,6 +44,9 @@ constexpr Command kCommands[] = {
      "critical) match what a flow raised; app (\"http\", \"tls\", ...) the application a payload rule tagged it with; sort by last_seen (default), first_seen, bytes, retransmissions or id; "
      "limit (default 50, at most 10000)"},
     {"flow", "id", "one flow explained: every tracked field in both directions, its events, and what they mean"},
+    {"pcap", "id",
+     "a flow's recent packets from its worker's history (the first [history] snap_bytes of each, oldest first, "
+     "at most 10000), base64 in \"packets\"; tcpsleuthctl pcap ID writes them as a pcapng"},
     {"events", "kind,severity,addr,port,flow,app,limit", "recent events, oldest first (limit: the newest N, default 50)"},
     {"subscribe", "kind,severity,addr,port,flow,app",
      "stream new events as JSON lines (as in the events file) until the client disconnects; filters as for events"},
@@ -52,6 +55,22 @@ constexpr Command kCommands[] = {
     {"metrics", "", "counters in the Prometheus text exposition format"},
     {"shutdown", "", "stop: finish the flows, write the last events and the report, exit"},
 };
+
+// RFC 4648 section 4 base64, padded: a packet's bytes inside JSON.
+std::string base64(const std::uint8_t* p, std::size_t n) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (std::size_t i = 0; i < n; i += 3) {
+        const std::uint32_t v = std::uint32_t{p[i]} << 16 | (i + 1 < n ? std::uint32_t{p[i + 1]} << 8 : 0) |
+                                (i + 2 < n ? std::uint32_t{p[i + 2]} : 0);
+        out += kAlphabet[v >> 18 & 63];
+        out += kAlphabet[v >> 12 & 63];
+        out += i + 1 < n ? kAlphabet[v >> 6 & 63] : '=';
+        out += i + 2 < n ? kAlphabet[v & 63] : '=';
+    }
+    return out;
+}
 
 const Command* find_command(std::string_view name) {
     for (const Command& c : kCommands) {
@@ -361,6 +380,36 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         backend_.find_flow(n, [this, reply, n](std::optional<FlowState> f) {
             if (!f) return reply(error_line("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
             reply(ok_reply(flow_json(*f)));
+        });
+        return;
+    }
+    if (cmd == "pcap") {
+        const json::Value* id = args.find("id");
+        std::uint64_t n = 0;
+        std::string error;
+        if (id == nullptr) return reply(error_line("id: which flow (`flows` lists their ids)"));
+        if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return reply(error_line("id: expected a flow id from 1 to 4294967295"));
+        backend_.flow_packets(n, [reply, n](std::optional<FlowPackets> fp) {
+            if (!fp) return reply(error_line("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
+            if (fp->history_packets == 0) {
+                return reply(error_line("no packet history is kept ([history] packets = 0; analyze keeps one only with --control)"));
+            }
+            std::string out;
+            JsonWriter jw(out);
+            const FlowEndpoints ep = endpoints(fp->flow.common.key, fp->flow.common.client_is_lo());
+            jw.begin_object().field("flow", n).field("client", ep.client).field("client_port", static_cast<std::uint32_t>(ep.client_port));
+            jw.field("server", ep.server).field("server_port", static_cast<std::uint32_t>(ep.server_port));
+            jw.field("snap", fp->snap).field("history_packets", fp->history_packets).field("more", fp->more);
+            jw.key("packets").begin_array();
+            std::size_t at = 0;
+            for (const PacketHistory::Entry& e : fp->entries) {
+                jw.begin_object().field("number", e.number).field("ts_ns", e.ts_ns).field("wire_len", e.wire_len);
+                jw.field("link", static_cast<std::uint32_t>(e.link)).field("data", base64(fp->bytes.data() + at, e.cap_len));
+                jw.end_object();
+                at += e.cap_len;
+            }
+            jw.end_array().end_object();
+            reply(ok_reply(out));
         });
         return;
     }

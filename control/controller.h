@@ -20,6 +20,7 @@
 #include "inspectors/flow/counters.h"
 #include "inspectors/output/events.h"
 #include "inspectors/flow/flow_query.h"
+#include "inspectors/flow/packet_history.h"
 
 namespace tcpsleuth::control {
 
@@ -59,6 +60,16 @@ struct FlowListing {
     std::uint64_t matched = 0;
 };
 
+// A flow's recent packets from its worker's history (`pcap`).
+struct FlowPackets {
+    FlowState flow{};
+    std::uint32_t snap = 0;             // bytes kept per packet
+    std::uint32_t history_packets = 0;  // the history's size; 0: none kept
+    std::vector<PacketHistory::Entry> entries;
+    std::vector<std::uint8_t> bytes;    // entries[i].cap_len bytes each, in order
+    std::uint64_t more = 0;             // the flow's packets found beyond what a reply holds
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -67,6 +78,8 @@ public:
     // once in analyze, after a few bursts live).
     virtual void query_flows(const FlowQuery& q, std::function<void(FlowListing)> done) = 0;
     virtual void find_flow(std::uint64_t id, std::function<void(std::optional<FlowState>)> done) = 0;
+    // The flow's packets still in its worker's history; nullopt when the flow is not in a table.
+    virtual void flow_packets(std::uint64_t id, std::function<void(std::optional<FlowPackets>)> done) = 0;
     // A validated configuration that differs only in keys a running daemon can take.
     virtual void apply_config(const DaemonConfig& cfg, std::function<void()> done) = 0;
     virtual void request_shutdown() = 0;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "control/json.h"
+#include "dataplane/pcap/pcapng_writer.h"
 #include "inspectors/output/json_writer.h"
 
 namespace {
@@ -36,6 +37,8 @@ constexpr const char* kUsage =
     "      --addr A --port P --event KIND[,KIND] --severity info|warning|critical --app APP\n"
     "      --sort last_seen|first_seen|bytes|retransmissions|id --limit N\n"
     "  flow ID                    one flow explained, both directions, its events\n"
+    "  pcap ID [-o FILE]          the flow's recent packets from its worker's history, as a pcapng\n"
+    "                             (default flow-ID.pcapng; -o - writes to standard output)\n"
     "  events [filters] [-f]      recent events (--kind, --severity, --addr, --port, --flow, --app, --limit);\n"
     "                             -f keeps following new ones\n"
     "  subscribe                  stream every new event as a JSON line\n"
@@ -352,6 +355,75 @@ bool build_args(const std::vector<std::string>& a, std::size_t from, const std::
 
 }  // namespace
 
+// RFC 4648 base64 back to bytes; false on a character outside the alphabet.
+bool from_base64(const std::string& in, std::vector<std::uint8_t>& out) {
+    out.clear();
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (const char c : in) {
+        int v;
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '+') {
+            v = 62;
+        } else if (c == '/') {
+            v = 63;
+        } else if (c == '=') {
+            break;
+        } else {
+            return false;
+        }
+        acc = acc << 6 | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<std::uint8_t>(acc >> bits));
+        }
+    }
+    return true;
+}
+
+// `pcap`'s reply as a pcapng: the packets as the worker kept them (their first snap bytes,
+// with the original length), the flow and the snap length in the file's comment.
+int write_flow_pcap(const Value& d, const std::string& path) {
+    const std::string flow = text(d["client"]) + ":" + text(d["client_port"]) + " > " + text(d["server"]) + ":" +
+                             text(d["server_port"]);
+    tcpsleuth::PcapngWriter w;
+    std::string error;
+    const std::string comment = "tcpsleuth flow " + text(d["flow"]) + " " + flow +
+                                ": its packets still in the worker's history, the first " + text(d["snap"]) +
+                                " bytes of each";
+    if (!w.open(path, comment, error)) {
+        std::fprintf(stderr, "tcpsleuthctl: %s\n", error.c_str());
+        return 1;
+    }
+    std::vector<std::uint8_t> bytes;
+    std::size_t n = 0;
+    for (const Value& p : d["packets"].items()) {
+        if (!from_base64(p["data"].as_string(), bytes)) {
+            std::fprintf(stderr, "tcpsleuthctl: pcap: a packet's data is not base64\n");
+            return 1;
+        }
+        const auto wire = static_cast<std::uint32_t>(p["wire_len"].as_int());
+        w.packet(static_cast<tcpsleuth::LinkType>(p["link"].as_int()), static_cast<std::uint64_t>(p["ts_ns"].as_int()),
+                 bytes.data(), static_cast<std::uint32_t>(bytes.size()), wire, "");
+        ++n;
+    }
+    if (!w.close(error)) {
+        std::fprintf(stderr, "tcpsleuthctl: %s\n", error.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "tcpsleuthctl: %zu packets of flow %s (%s) written to %s", n, text(d["flow"]).c_str(), flow.c_str(),
+                 path.c_str());
+    if (d["more"].as_int() != 0) std::fprintf(stderr, "; %s more were left out", text(d["more"]).c_str());
+    std::fprintf(stderr, "\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     Ctl ctl;
     const char* env = std::getenv("TCPSLEUTH_SOCKET");
@@ -410,6 +482,28 @@ int main(int argc, char** argv) {
             return 1;
         }
         return show(request(ctl, "flow", "{\"id\":" + std::to_string(id) + "}"), print_flow);
+    }
+    if (cmd == "pcap") {
+        std::string out;
+        std::string id_text;
+        for (std::size_t i = 1; i < a.size(); ++i) {
+            if (a[i] == "-o" && i + 1 < a.size()) {
+                out = a[++i];
+            } else if (id_text.empty()) {
+                id_text = a[i];
+            } else {
+                id_text.clear();
+                break;
+            }
+        }
+        char* end = nullptr;
+        const unsigned long long id = std::strtoull(id_text.c_str(), &end, 10);
+        if (id_text.empty() || *end != '\0' || id == 0) {
+            std::fprintf(stderr, "tcpsleuthctl: pcap ID [-o FILE] (ids are in `tcpsleuthctl flows`)\n");
+            return 1;
+        }
+        if (out.empty()) out = "flow-" + std::to_string(id) + ".pcapng";
+        return write_flow_pcap(request(ctl, "pcap", "{\"id\":" + std::to_string(id) + "}"), out == "-" ? "/dev/stdout" : out);
     }
     if (cmd == "events") {
         bool follow = false;

@@ -266,6 +266,25 @@ public:
         const FlowState* f = find_flow_id(table_, static_cast<std::uint32_t>(id), cursor, table_.slots());
         done(f != nullptr ? std::optional<FlowState>(*f) : std::nullopt);
     }
+    void flow_packets(std::uint64_t id, std::function<void(std::optional<control::FlowPackets>)> done) override {
+        std::uint32_t cursor = 0;
+        const FlowState* f = find_flow_id(table_, static_cast<std::uint32_t>(id), cursor, table_.slots());
+        if (f == nullptr) return done(std::nullopt);
+        const PacketHistory& h = pipeline_.history();
+        HistoryScan scan;
+        scan.reserve(h.snap());
+        scan.start(f->common.key, h);
+        while (!scan.step(h, pipeline_.config().decap, 1u << 20)) {
+        }
+        control::FlowPackets fp;
+        fp.flow = *f;
+        fp.snap = h.snap();
+        fp.history_packets = h.capacity();
+        fp.entries = scan.entries();
+        fp.bytes = scan.bytes();
+        fp.more = scan.more();
+        done(std::move(fp));
+    }
     void apply_config(const DaemonConfig& cfg, std::function<void()> done) override {
         pipeline_.reconfigure(cfg.inspect);
         spdlog::set_level(log_level_named(cfg.logging.level));
@@ -301,6 +320,8 @@ int analyze_main(int argc, char** argv) {
     if (opt.config.empty()) daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
     const DaemonConfig file_cfg = daemon;
     if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;
+    // The packet history serves `tcpsleuthctl pcap`: without a control socket nobody can ask.
+    if (opt.control.empty()) daemon.inspect.history.packets = 0;
     daemon.control.socket = opt.control;
     std::string error;
     if (!setup_logging(daemon.logging, opt.log_level, error)) {

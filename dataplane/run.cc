@@ -385,6 +385,15 @@ private:
         service_mailboxes();
     }
 
+    void flow_packets(std::uint64_t id, std::function<void(std::optional<control::FlowPackets>)> done) override {
+        Request r;
+        r.kind = live::Mailbox::Kind::kPackets;
+        r.flow_id = static_cast<std::uint32_t>(id);
+        r.on_packets = std::move(done);
+        requests_.push_back(std::move(r));
+        service_mailboxes();
+    }
+
     void apply_config(const DaemonConfig& next, std::function<void()> done) override {
         Request r;
         r.kind = live::Mailbox::Kind::kConfig;
@@ -417,6 +426,7 @@ private:
         Config config;
         std::function<void(control::FlowListing)> on_flows;
         std::function<void(std::optional<FlowState>)> on_flow;
+        std::function<void(std::optional<control::FlowPackets>)> on_packets;
         std::function<void()> on_config;
         bool posted = false;
         std::vector<unsigned> asked;  // workers with this request in their mailbox
@@ -429,7 +439,7 @@ private:
             Request& r = requests_.front();
             const unsigned n = static_cast<unsigned>(shared_.workers.size());
             if (!r.posted) {
-                if (r.kind == live::Mailbox::Kind::kFlow) {
+                if (r.kind == live::Mailbox::Kind::kFlow || r.kind == live::Mailbox::Kind::kPackets) {
                     r.asked = {(r.flow_id - 1) % n};  // ids are numbered w + 1, w + 1 + n, ...
                 } else {
                     for (unsigned w = 0; w < n; ++w) r.asked.push_back(w);
@@ -475,6 +485,23 @@ private:
                 break;
             }
             case live::Mailbox::Kind::kConfig: r.on_config(); break;
+            case live::Mailbox::Kind::kPackets: {
+                const live::WorkerShared& w = *shared_.workers[r.asked[0]];
+                const live::Mailbox& m = w.mailbox;
+                if (!m.found) {
+                    r.on_packets(std::nullopt);
+                    break;
+                }
+                control::FlowPackets fp;
+                fp.flow = m.flow;
+                fp.snap = w.pipeline.history().snap();
+                fp.history_packets = w.pipeline.history().capacity();
+                fp.entries = m.packets.entries();
+                fp.bytes = m.packets.bytes();
+                fp.more = m.packets.more();
+                r.on_packets(std::move(fp));
+                break;
+            }
         }
         for (const unsigned w : r.asked) shared_.workers[w]->mailbox.state.store(live::Mailbox::kEmpty, std::memory_order_release);
     }

@@ -20,6 +20,7 @@ WorkerShared::WorkerShared(const Config& cfg, unsigned index, unsigned workers, 
     : events(event_ring), table(cfg.flows.capacity, seed, cfg.flows.cold_records), sink(events, counters),
       pipeline(cfg, table, sink, counters), tx_dropped(ports) {
     table.number_flows(index + 1, workers);
+    mailbox.packets.reserve(cfg.history.snap_bytes);
 }
 
 bool register_mbuf_fields(RunShared& run, std::string& error) {
@@ -226,6 +227,28 @@ private:
             case Mailbox::Kind::kConfig:
                 me_.pipeline.reconfigure(m.config);
                 break;
+            case Mailbox::Kind::kPackets: {
+                // First the flow, by id, for its key; then its packets in the history.
+                if (!m.started) {
+                    m.cursor = 0;
+                    m.scanning = false;
+                }
+                if (!m.scanning) {
+                    const FlowState* f = find_flow_id(me_.table, m.flow_id, m.cursor, kSlotsPerCall);
+                    m.found = f != nullptr;
+                    if (m.found) {
+                        m.flow = *f;
+                        m.packets.start(f->common.key, me_.pipeline.history());
+                        m.scanning = true;
+                        done = false;
+                    } else {
+                        done = m.cursor >= me_.table.slots();
+                    }
+                    break;
+                }
+                done = m.packets.step(me_.pipeline.history(), me_.pipeline.config().decap, kSlotsPerCall);
+                break;
+            }
         }
         m.started = !done;
         if (done) m.state.store(Mailbox::kAnswered, std::memory_order_release);

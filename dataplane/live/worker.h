@@ -41,17 +41,19 @@ enum class WorkerState : int { kRunning, kDrained, kDone };
 // bounded number of table slots per loop and publishes the answer with state = kAnswered.
 // One request at a time per worker; every buffer is allocated before the run.
 struct Mailbox {
-    enum class Kind : int { kFlows, kFlow, kConfig };
+    enum class Kind : int { kFlows, kFlow, kConfig, kPackets };
     enum State : int { kEmpty, kPosted, kAnswered };
     std::atomic<int> state{kEmpty};
     Kind kind = Kind::kFlows;
     bool started = false;      // worker side: the scan has begun
     FlowQuery query;           // kFlows
     FlowScan scan;             //   its answer: scan.sorted(), scan.matched()
-    std::uint32_t flow_id = 0; // kFlow
+    std::uint32_t flow_id = 0; // kFlow, kPackets
     std::uint32_t cursor = 0;
     bool found = false;        //   its answer
     FlowState flow{};
+    bool scanning = false;     // kPackets: the flow was found, its packets are being looked for
+    HistoryScan packets;       //   its answer (reserved before the run)
     Config config;             // kConfig: the thresholds to take
 };
 

@@ -40,6 +40,7 @@ Pipeline::Pipeline(const Config& cfg, FlowTable& table, EventSink& sink, CoreCou
       window_(cfg.window), ecn_(cfg.ecn, paths_), sack_(cfg.sack), idle_(cfg.idle, TtlRule{}, paths_), rst_(cfg.rst),
       one_way_(cfg.path), receiver_limited_(cfg.window, cfg.zero_window), payload_(cfg.payload) {
     idle_.reconfigure(cfg.idle, rst_.ttl_rule());
+    history_.configure(cfg.history.packets, cfg.history.snap_bytes);
     clear_scratch();
 }
 
@@ -92,8 +93,10 @@ void Pipeline::emit_sensor_event(std::uint64_t now_ns, std::uint32_t occurrence,
 void Pipeline::reconfigure(const Config& cfg) noexcept {
     const std::uint32_t capacity = cfg_.flows.capacity, cold_records = cfg_.flows.cold_records;
     const DecapConfig decap = cfg_.decap;
+    const HistoryConfig history = cfg_.history;  // the ring was sized at start
     cfg_ = cfg;
     cfg_.decap = decap;
+    cfg_.history = history;
     cfg_.flows.capacity = capacity;
     cfg_.flows.cold_records = cold_records;
     syn_.reconfigure(cfg.handshake);
@@ -132,6 +135,10 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
             if (v.tunnel_seq_valid && judge_mirror_sequences_) check_mirror_sequence(v);
         }
         if (v.truncated_copy) counters_.add(Counter::kParseTruncatedCopy);
+        if ((st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption || st == ParseStatus::kIcmpQuote) &&
+            history_.enabled()) {
+            history_.record(pkts[i].data, pkts[i].cap_len, v.wire_len, v.ts_ns, v.number, link);
+        }
         if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
             if (v.fragment) counters_.add(Counter::kParseFirstFragment);
             keys_[i] = make_flow_key(v, dirs_[i], cfg_.decap.tunnel_in_key);

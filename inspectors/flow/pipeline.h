@@ -14,6 +14,7 @@
 #include "inspectors/flow/flow_table.h"
 #include "inspectors/flow/duplicate_filter.h"
 #include "inspectors/flow/mirror_sequence.h"
+#include "inspectors/flow/packet_history.h"
 #include "inspectors/flow/tunnel_book.h"
 #include "inspectors/evidence/path_table.h"
 #include "inspectors/detectors/payload_rules.h"
@@ -57,6 +58,8 @@ public:
     const FlowTable& table() const noexcept { return table_; }
     const PayloadScanner& payload() const noexcept { return payload_; }
     const TunnelBook& tunnels() const noexcept { return tunnels_; }
+    // Recent packets (cfg.history), for `tcpsleuthctl pcap FLOW`.
+    const PacketHistory& history() const noexcept { return history_; }
 
     // Mirror sessions' sequence numbers (sensor.mirror_loss) can be judged only where every
     // packet of a session passes: on by default (analyze, one live worker); off when a
@@ -93,6 +96,7 @@ private:
     CoreCounters& counters_;
     PathTable paths_;
     TunnelBook tunnels_;
+    PacketHistory history_;
     DuplicateFilter dups_;
     MirrorSequences mirror_sequences_;
     bool judge_mirror_sequences_ = true;

@@ -235,6 +235,22 @@ public:
         done(l);
     }
     void find_flow(std::uint64_t, std::function<void(std::optional<FlowState>)> done) override { done(std::nullopt); }
+    // Flow 7 has two packets in a history of 64; flow 8 is in a table but no history is kept.
+    void flow_packets(std::uint64_t id, std::function<void(std::optional<FlowPackets>)> done) override {
+        if (id != 7 && id != 8) return done(std::nullopt);
+        FlowPackets fp;
+        fp.flow.common.key.addr_lo = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1};
+        fp.flow.common.key.addr_hi = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 19, 0, 1};
+        fp.flow.common.key.port_lo = 40000;
+        fp.flow.common.key.port_hi = 443;
+        fp.flow.common.key.ip_version = 4;
+        fp.snap = 128;
+        fp.history_packets = id == 7 ? 64 : 0;
+        fp.entries.push_back({.ts_ns = 1000, .number = 3, .wire_len = 60, .cap_len = 4, .link = LinkType::kEthernet});
+        fp.entries.push_back({.ts_ns = 2000, .number = 5, .wire_len = 1514, .cap_len = 5, .link = LinkType::kRaw});
+        fp.bytes = {'M', 'a', 'n', 0x00, 0xff, 0xfe, 'x', 'y', 'z'};
+        done(fp);
+    }
     void apply_config(const DaemonConfig& cfg, std::function<void()> done) override {
         applied = cfg;
         done();
@@ -251,6 +267,24 @@ std::string ask(Controller& c, std::string_view request) {
     std::string out;
     c.handle(request, [&](std::string r) { out = std::move(r); });
     return out;
+}
+
+TEST(Commands, PcapHandsOverTheFlowsPacketsInBase64) {
+    FakeBackend b;
+    Controller c(b, DaemonConfig{}, DaemonConfig{}, "");
+    const std::string r = ask(c, R"({"cmd":"pcap","args":{"id":7}})");
+    // RFC 4648 test vectors' shape: "Man\0" is TWFuAA== (one pad pair), 0xff 0xfe "xyz" is //54eXo= (one pad).
+    EXPECT_NE(r.find(R"("packets":[{"number":3,"ts_ns":1000,"wire_len":60,"link":1,"data":"TWFuAA=="},)"
+                     R"({"number":5,"ts_ns":2000,"wire_len":1514,"link":101,"data":"//54eXo="}])"),
+              std::string::npos)
+        << r;
+    EXPECT_NE(r.find(R"("client":"198.18.0.1","client_port":40000,"server":"198.19.0.1","server_port":443)"), std::string::npos) << r;
+    EXPECT_NE(r.find(R"("snap":128,"history_packets":64,"more":0)"), std::string::npos) << r;
+    EXPECT_EQ(ask(c, R"({"cmd":"pcap","args":{"id":9}})"),
+              R"({"ok":false,"error":"no flow 9 in the tables (ended, expired or never seen)"})");
+    EXPECT_NE(ask(c, R"({"cmd":"pcap","args":{"id":8}})").find("no packet history is kept"), std::string::npos);
+    EXPECT_NE(ask(c, R"({"cmd":"pcap","args":{}})").find("id: which flow"), std::string::npos);
+    EXPECT_NE(ask(c, R"({"cmd":"pcap","args":{"id":"x"}})").find("id: expected a flow id"), std::string::npos);
 }
 
 TEST(Commands, BadRequestsGetErrorReplies) {

@@ -6,10 +6,12 @@ malformed and oversized requests, a client leaving mid-stream, socket permission
 with a valid, an invalid and a structural change, SIGHUP, tcpsleuthctl's tables and exit codes.
 
 Usage: daemon.py TCPSLEUTH TCPSLEUTHCTL WORKDIR DEMO.pcap"""
+import ipaddress
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -72,7 +74,66 @@ def wait_for(pred, seconds, what):
     return False
 
 
-def common_commands(ctl, sock, mode, packets):
+def pcap_frames(path):
+    """(frame, original length) of each record of a little-endian classic pcap."""
+    data = open(path, "rb").read()
+    out, pos = [], 24
+    while pos + 16 <= len(data):
+        _, _, cap, wire = struct.unpack("<IIII", data[pos:pos + 16])
+        out.append((data[pos + 16:pos + 16 + cap], wire))
+        pos += 16 + cap
+    return out
+
+
+def pcapng_frames(path):
+    """(frame, original length) of each enhanced packet block of a little-endian pcapng."""
+    data = open(path, "rb").read()
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        btype, total = struct.unpack("<II", data[pos:pos + 8])
+        if btype == 6:
+            cap, wire = struct.unpack("<II", data[pos + 20:pos + 28])
+            out.append((data[pos + 28:pos + 28 + cap], wire))
+        pos += total
+    return out
+
+
+def endpoints_of(frame):
+    """((src, sport), (dst, dport)) of an Ethernet IPv4/IPv6 TCP frame, addresses as text."""
+    et, pos = struct.unpack("!H", frame[12:14])[0], 14
+    while et in (0x8100, 0x88a8):
+        et, pos = struct.unpack("!H", frame[pos + 2:pos + 4])[0], pos + 4
+    if et == 0x0800 and frame[pos + 9] == 6:
+        src, dst, tcp = frame[pos + 12:pos + 16], frame[pos + 16:pos + 20], pos + (frame[pos] & 15) * 4
+    elif et == 0x86dd and frame[pos + 6] == 6:
+        src, dst, tcp = frame[pos + 8:pos + 24], frame[pos + 24:pos + 40], pos + 40
+    else:
+        return None
+    sport, dport = struct.unpack("!HH", frame[tcp:tcp + 4])
+    return (str(ipaddress.ip_address(src)), sport), (str(ipaddress.ip_address(dst)), dport)
+
+
+def check_pcap(ctl, mode, flow, demo, work):
+    """tcpsleuthctl pcap: the flow's packets from the history, as the capture has them (the
+    first 128 bytes of each, the original length kept)."""
+    out = os.path.join(work, f"flow-{flow['id']}-{mode}.pcapng")
+    r = ctl.run("pcap", str(flow["id"]), "-o", out)
+    if not check(r.returncode == 0 and os.path.exists(out), f"{mode}: pcap {flow['id']} writes a file ({r.stderr.strip()})"):
+        return
+    ends = {(flow["client"], flow["client_port"]), (flow["server"], flow["server_port"])}
+    expected = [(f[:128], wire) for f, wire in pcap_frames(demo) if (e := endpoints_of(f)) and set(e) == ends]
+    got = pcapng_frames(out)
+    check(len(expected) > 0 and got == expected,
+          f"{mode}: pcap {flow['id']} holds the flow's {len(expected)} packets, first 128 bytes each (got {len(got)})")
+    t = subprocess.run(["tshark", "-r", out], capture_output=True, text=True)
+    check(t.returncode == 0 and len(t.stdout.splitlines()) == len(got), f"{mode}: tshark reads the flow's pcapng")
+    check(f"{len(got)} packets of flow {flow['id']}" in r.stderr, f"{mode}: pcap says what it wrote")
+    none = ctl.run("pcap", "99999", "-o", out + ".none")
+    check(none.returncode == 1 and "no flow 99999" in none.stderr and not os.path.exists(out + ".none"),
+          f"{mode}: pcap of an unknown flow is an error, no file")
+
+
+def common_commands(ctl, sock, mode, packets, demo, work):
     """What both modes answer alike, once every packet has been read."""
     st = ctl.json("stats")
     check(st["mode"] == mode, f"{mode}: stats says mode {mode}")
@@ -98,6 +159,7 @@ def common_commands(ctl, sock, mode, packets):
               and ex["explanation"], f"{mode}: flow {f['id']} explained in both directions")
         text = ctl.run("flow", str(f["id"])).stdout
         check(text.startswith(f"flow {f['id']}") and "retransmissions" in text, f"{mode}: flow table")
+        check_pcap(ctl, mode, f, demo, work)
     none = ctl.run("flow", "99999")
     check(none.returncode == 1 and "no flow 99999" in none.stderr, f"{mode}: an unknown flow is an error reply, exit 1")
 
@@ -112,7 +174,7 @@ def common_commands(ctl, sock, mode, packets):
           'tcpsleuth_events_total{kind="window.zero_stall"} 1\n' in metrics and "# TYPE tcpsleuth_rx_packets_total counter" in metrics,
           f"{mode}: metrics in Prometheus text format")
     helps = ctl.json("help")
-    check({c["cmd"] for c in helps} >= {"stats", "flows", "flow", "events", "subscribe", "config.show", "reload", "metrics", "shutdown"},
+    check({c["cmd"] for c in helps} >= {"stats", "flows", "flow", "pcap", "events", "subscribe", "config.show", "reload", "metrics", "shutdown"},
           f"{mode}: help lists the commands")
     check(ctl.json("version")["protocol"] == 1 and ctl.json("uptime")["uptime_s"] >= 0, f"{mode}: version and uptime")
     check(ctl.json("hello")["mode"] == mode, f"{mode}: hello")
@@ -194,7 +256,7 @@ def live(binary, ctl_binary, work, demo):
         sub.kill()
         follow.kill()
         wait_for(lambda: ctl.json("stats")["counters"]["rx.packets"] == 610, 30, "live: all 610 packets read")
-        common_commands(ctl, sock, "tap", 610)
+        common_commands(ctl, sock, "tap", 610, demo, work)
 
         # reload: a live change, a broken file, a structural change, SIGHUP.
         write_config(conf, sock, fifo, events, "[mtu]\nmin_retransmissions = 5\n")
@@ -252,7 +314,7 @@ def analyze(binary, ctl_binary, work, demo):
         st = ctl.json("stats")
         check(st["progress"]["percent"] == 100.0 and st["progress"]["file_bytes"] == os.path.getsize(demo),
               "analyze: progress says the whole file was read")
-        common_commands(ctl, sock, "analyze", 610)
+        common_commands(ctl, sock, "analyze", 610, demo, work)
         r = ctl.run("reload")
         check(r.returncode == 1 and "started without a configuration file" in r.stderr, "analyze: reload without --config")
         ctl.run("shutdown")
