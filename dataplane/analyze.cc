@@ -273,8 +273,8 @@ public:
         const PacketHistory& h = pipeline_.history();
         HistoryScan scan;
         scan.reserve(h.snap());
-        scan.start(f->common.key, h);
-        while (!scan.step(h, pipeline_.config().decap, 1u << 20)) {
+        scan.start(table_.hash(f->common.key), h);
+        while (!scan.step(h, 1u << 20)) {
         }
         control::FlowPackets fp;
         fp.flow = *f;

@@ -238,7 +238,7 @@ private:
                     m.found = f != nullptr;
                     if (m.found) {
                         m.flow = *f;
-                        m.packets.start(f->common.key, me_.pipeline.history());
+                        m.packets.start(me_.table.hash(f->common.key), me_.pipeline.history());
                         m.scanning = true;
                         done = false;
                     } else {
@@ -246,7 +246,7 @@ private:
                     }
                     break;
                 }
-                done = m.packets.step(me_.pipeline.history(), me_.pipeline.config().decap, kSlotsPerCall);
+                done = m.packets.step(me_.pipeline.history(), kSlotsPerCall);
                 break;
             }
         }

@@ -135,10 +135,6 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
             if (v.tunnel_seq_valid && judge_mirror_sequences_) check_mirror_sequence(v);
         }
         if (v.truncated_copy) counters_.add(Counter::kParseTruncatedCopy);
-        if ((st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption || st == ParseStatus::kIcmpQuote) &&
-            history_.enabled()) {
-            history_.record(pkts[i].data, pkts[i].cap_len, v.wire_len, v.ts_ns, v.number, link);
-        }
         if (st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption) {
             if (v.fragment) counters_.add(Counter::kParseFirstFragment);
             keys_[i] = make_flow_key(v, dirs_[i], cfg_.decap.tunnel_in_key);
@@ -149,6 +145,7 @@ void Pipeline::process_burst(const RawPacket* pkts, std::size_t n, LinkType link
         }
         hashes_[i] = table_.hash(keys_[i]);
         table_.prefetch(hashes_[i]);
+        if (history_.enabled()) history_.record(pkts[i].data, pkts[i].cap_len, v.wire_len, v.ts_ns, v.number, link, hashes_[i]);
         if (st != ParseStatus::kIcmpQuote && check_copies) {
             dup_probes_[i] = DuplicateFilter::probe(v, keys_[i], dirs_[i]);
             dups_.prefetch(dup_probes_[i]);

@@ -281,7 +281,7 @@ TEST(Commands, PcapHandsOverTheFlowsPacketsInBase64) {
     EXPECT_NE(r.find(R"("client":"198.18.0.1","client_port":40000,"server":"198.19.0.1","server_port":443)"), std::string::npos) << r;
     EXPECT_NE(r.find(R"("snap":128,"history_packets":64,"more":0)"), std::string::npos) << r;
     EXPECT_EQ(ask(c, R"({"cmd":"pcap","args":{"id":9}})"),
-              R"({"ok":false,"error":"no flow 9 in the tables (ended, expired or never seen)"})");
+              R"j({"ok":false,"error":"no flow 9 in the tables (ended, expired or never seen)"})j");
     EXPECT_NE(ask(c, R"({"cmd":"pcap","args":{"id":8}})").find("no packet history is kept"), std::string::npos);
     EXPECT_NE(ask(c, R"({"cmd":"pcap","args":{}})").find("id: which flow"), std::string::npos);
     EXPECT_NE(ask(c, R"({"cmd":"pcap","args":{"id":"x"}})").find("id: expected a flow id"), std::string::npos);
@@ -328,7 +328,7 @@ TEST(Commands, HelpListsEveryCommandAndShutdownAsksTheBackend) {
     ASSERT_TRUE(help.value);
     std::vector<std::string> names;
     for (const json::Value& e : (*help.value)["data"].items()) names.push_back(e["cmd"].as_string());
-    EXPECT_EQ(names, (std::vector<std::string>{"hello", "help", "version", "uptime", "stats", "flows", "flow", "events", "subscribe",
+    EXPECT_EQ(names, (std::vector<std::string>{"hello", "help", "version", "uptime", "stats", "flows", "flow", "pcap", "events", "subscribe",
                                                "config.show", "reload", "metrics", "shutdown"}));
     EXPECT_EQ(ask(c, R"j({"cmd":"hello"})j"), "{\"ok\":true,\"data\":{\"version\":\"" TCPSLEUTH_VERSION "\",\"protocol\":1,\"mode\":\"tap\"}}");
     EXPECT_EQ(ask(c, R"j({"cmd":"shutdown"})j"), R"j({"ok":true,"data":{"stopping":true}})j");

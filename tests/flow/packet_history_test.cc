@@ -1,6 +1,6 @@
 // The packet history behind `tcpsleuthctl pcap`: through the pipeline, a flow's segments in
 // both directions and an ICMP error quoting it are found, oldest first, cut to the snap
-// length; other flows are not; the ring keeps only the newest packets; a scan in slices
+// length (also when the snap length cuts the quote short); other flows are not; the ring keeps only the newest packets; a scan in slices
 // skips what the ring overwrote meanwhile; the answer is bounded.
 
 #include <gtest/gtest.h>
@@ -47,8 +47,8 @@ protected:
     HistoryScan scan(const FlowKey& k, std::uint32_t budget = 1u << 20) {
         HistoryScan s;
         s.reserve(pipeline_->history().snap());
-        s.start(k, pipeline_->history());
-        while (!s.step(pipeline_->history(), cfg_.decap, budget)) {
+        s.start(table_->hash(k), pipeline_->history());
+        while (!s.step(pipeline_->history(), budget)) {
         }
         return s;
     }
@@ -115,10 +115,10 @@ TEST_F(HistoryTest, OnlyTheNewestPacketsAreKeptAndAScanSkipsWhatIsOverwrittenMea
     // the ones recorded after the start are not part of the answer.
     HistoryScan slow;
     slow.reserve(128);
-    slow.start(key_of(first), pipeline_->history());
-    EXPECT_FALSE(slow.step(pipeline_->history(), cfg_.decap, 1));
+    slow.start(table_->hash(key_of(first)), pipeline_->history());
+    EXPECT_FALSE(slow.step(pipeline_->history(), 1));
     for (std::uint32_t i = 0; i < 5; ++i) feed(segment(40000, true, 1000 + i * 10, 10));
-    while (!slow.step(pipeline_->history(), cfg_.decap, 1)) {
+    while (!slow.step(pipeline_->history(), 1)) {
     }
     std::vector<std::uint64_t> numbers;
     for (const auto& e : slow.entries()) numbers.push_back(e.number);
