@@ -150,6 +150,19 @@ bool uint_arg(const json::Value& v, std::string_view name, std::uint64_t max, st
     return true;
 }
 
+// The `id` argument of `flow` and `pcap`: empty when `n` was set, else the error to reply.
+std::string flow_id_arg(const json::Value& args, std::uint64_t& n) {
+    const json::Value* id = args.find("id");
+    std::string error;
+    if (id == nullptr) return "id: which flow (`flows` lists their ids)";
+    if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return "id: expected a flow id from 1 to 4294967295";
+    return {};
+}
+
+std::string no_flow(std::uint64_t n) {
+    return "no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)";
+}
+
 bool read_filter(const json::Value& args, CommonFilter& f, std::uint32_t max_limit, std::string& error) {
     std::uint64_t n = 0;
     if (const json::Value* v = args.find("addr")) {
@@ -372,25 +385,19 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         return;
     }
     if (cmd == "flow") {
-        const json::Value* id = args.find("id");
         std::uint64_t n = 0;
-        std::string error;
-        if (id == nullptr) return reply(error_line("id: which flow (`flows` lists their ids)"));
-        if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return reply(error_line("id: expected a flow id from 1 to 4294967295"));
+        if (const std::string error = flow_id_arg(args, n); !error.empty()) return reply(error_line(error));
         backend_.find_flow(n, [this, reply, n](std::optional<FlowState> f) {
-            if (!f) return reply(error_line("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
+            if (!f) return reply(error_line(no_flow(n)));
             reply(ok_reply(flow_json(*f)));
         });
         return;
     }
     if (cmd == "pcap") {
-        const json::Value* id = args.find("id");
         std::uint64_t n = 0;
-        std::string error;
-        if (id == nullptr) return reply(error_line("id: which flow (`flows` lists their ids)"));
-        if (!uint_arg(*id, "id", UINT32_MAX, n, error) || n == 0) return reply(error_line("id: expected a flow id from 1 to 4294967295"));
+        if (const std::string error = flow_id_arg(args, n); !error.empty()) return reply(error_line(error));
         backend_.flow_packets(n, [reply, n](std::optional<FlowPackets> fp) {
-            if (!fp) return reply(error_line("no flow " + std::to_string(n) + " in the tables (ended, expired or never seen)"));
+            if (!fp) return reply(error_line(no_flow(n)));
             if (fp->history_packets == 0) {
                 return reply(error_line("no packet history is kept ([history] packets = 0; analyze keeps one only with --control)"));
             }

@@ -372,8 +372,7 @@ private:
         r.kind = live::Mailbox::Kind::kFlows;
         r.query = q;
         r.on_flows = std::move(done);
-        requests_.push_back(std::move(r));
-        service_mailboxes();
+        submit(std::move(r));
     }
 
     void find_flow(std::uint64_t id, std::function<void(std::optional<FlowState>)> done) override {
@@ -381,8 +380,7 @@ private:
         r.kind = live::Mailbox::Kind::kFlow;
         r.flow_id = static_cast<std::uint32_t>(id);
         r.on_flow = std::move(done);
-        requests_.push_back(std::move(r));
-        service_mailboxes();
+        submit(std::move(r));
     }
 
     void flow_packets(std::uint64_t id, std::function<void(std::optional<control::FlowPackets>)> done) override {
@@ -390,8 +388,7 @@ private:
         r.kind = live::Mailbox::Kind::kPackets;
         r.flow_id = static_cast<std::uint32_t>(id);
         r.on_packets = std::move(done);
-        requests_.push_back(std::move(r));
-        service_mailboxes();
+        submit(std::move(r));
     }
 
     void apply_config(const DaemonConfig& next, std::function<void()> done) override {
@@ -409,8 +406,7 @@ private:
             if (!log_forced_) spdlog::set_level(log_level_named(next.logging.level));
             done();
         };
-        requests_.push_back(std::move(r));
-        service_mailboxes();
+        submit(std::move(r));
     }
 
     void request_shutdown() override { shutdown_ = true; }
@@ -431,6 +427,11 @@ private:
         bool posted = false;
         std::vector<unsigned> asked;  // workers with this request in their mailbox
     };
+
+    void submit(Request r) {
+        requests_.push_back(std::move(r));
+        service_mailboxes();
+    }
 
     // The oldest request goes to the workers it concerns; once all have answered, its
     // callback runs and the next one goes out. Polled from the main loop: never waits.

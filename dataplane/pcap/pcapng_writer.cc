@@ -3,18 +3,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dataplane/pcap/pcapng_format.h"
+
 namespace tcpsleuth {
 namespace {
 
-// Block types and option codes (draft-ietf-opsawg-pcapng sections 4 and 3.5).
-constexpr std::uint32_t kSectionHeader = 0x0A0D0D0A;
-constexpr std::uint32_t kInterfaceDescription = 1;
-constexpr std::uint32_t kEnhancedPacket = 6;
-constexpr std::uint32_t kByteOrderMagic = 0x1A2B3C4D;
-constexpr std::uint16_t kOptEnd = 0;
-constexpr std::uint16_t kOptComment = 1;
-constexpr std::uint16_t kShbUserAppl = 4;
-constexpr std::uint16_t kIfTsresol = 9;
+using namespace pcapng;
+
 constexpr std::uint32_t kSnapLen = 262144;
 
 void put_bytes(std::vector<std::uint8_t>& b, const void* p, std::size_t len) {
@@ -63,7 +58,7 @@ bool PcapngWriter::open(const std::string& path, std::string_view comment, std::
     constexpr std::string_view kAppl = "tcpsleuth " TCPSLEUTH_VERSION;
     put_option(body_, kShbUserAppl, kAppl.data(), kAppl.size());
     end_options(body_);
-    block(kSectionHeader, body_);
+    block(kBlockShb, body_);
     return true;
 }
 
@@ -78,7 +73,7 @@ std::uint32_t PcapngWriter::interface_for(LinkType link) {
     const std::uint8_t nanoseconds = 9;  // if_tsresol: 10^-9
     put_option(body_, kIfTsresol, &nanoseconds, 1);
     end_options(body_);
-    block(kInterfaceDescription, body_);
+    block(kBlockIdb, body_);
     interfaces_.push_back(link);
     return static_cast<std::uint32_t>(interfaces_.size() - 1);
 }
@@ -99,7 +94,7 @@ void PcapngWriter::packet(LinkType link, std::uint64_t ts_ns, const std::uint8_t
         put_option(body_, kOptComment, comment.data(), comment.size());
         end_options(body_);
     }
-    block(kEnhancedPacket, body_);
+    block(kBlockEpb, body_);
 }
 
 void PcapngWriter::block(std::uint32_t type, const std::vector<std::uint8_t>& body) {

@@ -12,18 +12,14 @@
 #include <vector>
 
 #include "dataplane/packet/byte_order.h"
+#include "dataplane/pcap/pcapng_format.h"
 
 namespace tcpsleuth {
 namespace {
 
 constexpr std::uint32_t kMagicMicro = 0xa1b2c3d4;
 constexpr std::uint32_t kMagicNano = 0xa1b23c4d;
-constexpr std::uint32_t kBlockShb = 0x0a0d0d0a;
-constexpr std::uint32_t kBlockIdb = 1;
-constexpr std::uint32_t kBlockOpb = 2;  // obsolete packet block
-constexpr std::uint32_t kBlockSpb = 3;
-constexpr std::uint32_t kBlockEpb = 6;
-constexpr std::uint32_t kByteOrderMagic = 0x1a2b3c4d;
+using namespace pcapng;
 constexpr std::uint32_t kMaxRecord = 256 * 1024 * 4;     // as the mapped reader
 constexpr std::size_t kBufferBytes = 8u << 20;           // several bursts of the largest records
 constexpr std::size_t kReadChunk = 1u << 20;
@@ -316,12 +312,12 @@ private:
         // Options (pcapng section 3.5): code, length, value padded to 4 bytes; 0 ends them.
         for (std::size_t off = 16; off + 4 <= len - 4;) {
             const std::uint16_t code = u16(b + off), olen = u16(b + off + 2);
-            if (code == 0 || off + 4 + olen > len - 4) break;
+            if (code == kOptEnd || off + 4 + olen > len - 4) break;
             const std::uint8_t* v = b + off + 4;
-            if (code == 9 && olen >= 1) {
+            if (code == kIfTsresol && olen >= 1) {
                 ifc.binary = (v[0] & 0x80) != 0;
                 ifc.exponent = v[0] & 0x7f;
-            } else if (code == 14 && olen >= 8) {
+            } else if (code == kIfTsoffset && olen >= 8) {
                 std::uint64_t raw;
                 std::memcpy(&raw, v, 8);
                 if (swapped_) raw = __builtin_bswap64(raw);

@@ -11,13 +11,13 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from capture_files import pcap_frames, pcapng_packets, tcp_of  # noqa: E402
 from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 
 FAILED = []
@@ -75,45 +75,6 @@ def wait_for(pred, seconds, what):
     return False
 
 
-def pcap_frames(path):
-    """(frame, original length) of each record of a little-endian classic pcap."""
-    data = open(path, "rb").read()
-    out, pos = [], 24
-    while pos + 16 <= len(data):
-        _, _, cap, wire = struct.unpack("<IIII", data[pos:pos + 16])
-        out.append((data[pos + 16:pos + 16 + cap], wire))
-        pos += 16 + cap
-    return out
-
-
-def pcapng_frames(path):
-    """(frame, original length) of each enhanced packet block of a little-endian pcapng."""
-    data = open(path, "rb").read()
-    out, pos = [], 0
-    while pos + 12 <= len(data):
-        btype, total = struct.unpack("<II", data[pos:pos + 8])
-        if btype == 6:
-            cap, wire = struct.unpack("<II", data[pos + 20:pos + 28])
-            out.append((data[pos + 28:pos + 28 + cap], wire))
-        pos += total
-    return out
-
-
-def endpoints_of(frame):
-    """((src, sport), (dst, dport)) of an Ethernet IPv4/IPv6 TCP frame, addresses as text."""
-    et, pos = struct.unpack("!H", frame[12:14])[0], 14
-    while et in (0x8100, 0x88a8):
-        et, pos = struct.unpack("!H", frame[pos + 2:pos + 4])[0], pos + 4
-    if et == 0x0800 and frame[pos + 9] == 6:
-        src, dst, tcp = frame[pos + 12:pos + 16], frame[pos + 16:pos + 20], pos + (frame[pos] & 15) * 4
-    elif et == 0x86dd and frame[pos + 6] == 6:
-        src, dst, tcp = frame[pos + 8:pos + 24], frame[pos + 24:pos + 40], pos + 40
-    else:
-        return None
-    sport, dport = struct.unpack("!HH", frame[tcp:tcp + 4])
-    return (str(ipaddress.ip_address(src)), sport), (str(ipaddress.ip_address(dst)), dport)
-
-
 def check_pcap(ctl, mode, flow, demo, work):
     """tcpsleuthctl pcap: the flow's packets from the history, as the capture has them (the
     first 128 bytes of each, the original length kept)."""
@@ -121,9 +82,10 @@ def check_pcap(ctl, mode, flow, demo, work):
     r = ctl.run("pcap", str(flow["id"]), "-o", out)
     if not check(r.returncode == 0 and os.path.exists(out), f"{mode}: pcap {flow['id']} writes a file ({r.stderr.strip()})"):
         return
-    ends = {(flow["client"], flow["client_port"]), (flow["server"], flow["server_port"])}
-    expected = [(f[:128], wire) for f, wire in pcap_frames(demo) if (e := endpoints_of(f)) and set(e) == ends]
-    got = pcapng_frames(out)
+    ends = {(ipaddress.ip_address(flow["client"]).packed, flow["client_port"]),
+            (ipaddress.ip_address(flow["server"]).packed, flow["server_port"])}
+    expected = [(f[:128], wire) for f, wire in pcap_frames(demo) if (t := tcp_of(f)) and {t[0:2], t[2:4]} == ends]
+    got = [(frame, wire) for frame, wire, _ in pcapng_packets(out)]
     check(len(expected) > 0 and got == expected,
           f"{mode}: pcap {flow['id']} holds the flow's {len(expected)} packets, first 128 bytes each (got {len(got)})")
     t = subprocess.run(["tshark", "-r", out], capture_output=True, text=True)

@@ -20,9 +20,11 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from capture_files import pcap_frames, pcapng_packets, tcp_of  # noqa: E402
 
 TRAFFIC = ["--flows", "40", "--rounds", "4", "--ipv6", "30", "--ecn", "20", "--sizes", "imix",
            "--fault", "mtu-blackhole:2", "--fault", "mtu-blackhole-first:1", "--fault", "mtu-blackhole-first-v6:1",
@@ -41,57 +43,8 @@ def check(ok, what):
     return ok
 
 
-def read_pcap(path):
-    """Frames of a classic pcap (either resolution, little-endian as the generator writes)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack("<I", data[:4])[0]
-    assert magic in (0xa1b2c3d4, 0xa1b23c4d), path
-    frames, pos = [], 24
-    while pos + 16 <= len(data):
-        _, _, cap, _ = struct.unpack("<IIII", data[pos:pos + 16])
-        frames.append(data[pos + 16:pos + 16 + cap])
-        pos += 16 + cap
-    return frames
-
-
-def read_pcapng(path):
-    """(frame bytes, comment) per enhanced packet block of a little-endian pcapng."""
-    with open(path, "rb") as f:
-        data = f.read()
-    out, pos = [], 0
-    while pos + 12 <= len(data):
-        btype, total = struct.unpack("<II", data[pos:pos + 8])
-        if btype == 6:
-            cap = struct.unpack("<I", data[pos + 20:pos + 24])[0]
-            frame = data[pos + 28:pos + 28 + cap]
-            opt = pos + 28 + ((cap + 3) & ~3)
-            comment = ""
-            while opt + 4 <= pos + total - 4:
-                code, length = struct.unpack("<HH", data[opt:opt + 4])
-                if code == 0:
-                    break
-                if code == 1:
-                    comment = data[opt + 4:opt + 4 + length].decode()
-                opt += 4 + ((length + 3) & ~3)
-            out.append((frame, comment))
-        pos += total
-    return out
-
-
-def tcp_of(frame):
-    """(src, sport, dst, dport, flags) of an Ethernet/VLAN IPv4 or IPv6 TCP frame, else None."""
-    et, pos = struct.unpack("!H", frame[12:14])[0], 14
-    while et in (0x8100, 0x88a8):
-        et, pos = struct.unpack("!H", frame[pos + 2:pos + 4])[0], pos + 4
-    if et == 0x0800 and frame[pos + 9] == 6:
-        src, dst, tcp = frame[pos + 12:pos + 16], frame[pos + 16:pos + 20], pos + (frame[pos] & 15) * 4
-    elif et == 0x86dd and frame[pos + 6] == 6:
-        src, dst, tcp = frame[pos + 8:pos + 24], frame[pos + 24:pos + 40], pos + 40
-    else:
-        return None
-    sport, dport = struct.unpack("!HH", frame[tcp:tcp + 4])
-    return src, sport, dst, dport, frame[tcp + 13]
+def frames_of(path):
+    return [frame for frame, _ in pcap_frames(path)]
 
 
 def addr_bytes(text):
@@ -127,7 +80,7 @@ def run_case(tcpsleuth, name, inputs, originals, workdir, parse_tcp):
         path = e.get("evidence_pcap")
         if not check(path and os.path.exists(path), f"{what}: evidence_pcap {path!r} missing"):
             continue
-        packets = read_pcapng(path)
+        packets = [(frame, comment) for frame, _, comment in pcapng_packets(path)]
         t = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "frame.comment"], capture_output=True, text=True)
         check(t.returncode == 0, f"{what}: tshark cannot read {path}: {t.stderr[-300:]}")
         lines = t.stdout.splitlines()
@@ -186,10 +139,10 @@ def main():
     subprocess.run(["editcap", "-F", "pcap", "-c", "500", bare, os.path.join(parts, "part.pcap")], check=True)
 
     total = 0
-    total += run_case(tcpsleuth, "bare", [bare], {"faults.pcap": read_pcap(bare)}, workdir, True)
-    total += run_case(tcpsleuth, "vxlan", [vxlan], {"faults-vxlan.pcap": read_pcap(vxlan)}, workdir, False)
-    total += run_case(tcpsleuth, "gzip", [gz], {"faults.pcap.gz": read_pcap(bare)}, workdir, True)
-    rotated = {name: read_pcap(os.path.join(parts, name)) for name in sorted(os.listdir(parts))}
+    total += run_case(tcpsleuth, "bare", [bare], {"faults.pcap": frames_of(bare)}, workdir, True)
+    total += run_case(tcpsleuth, "vxlan", [vxlan], {"faults-vxlan.pcap": frames_of(vxlan)}, workdir, False)
+    total += run_case(tcpsleuth, "gzip", [gz], {"faults.pcap.gz": frames_of(bare)}, workdir, True)
+    rotated = {name: frames_of(os.path.join(parts, name)) for name in sorted(os.listdir(parts))}
     check(len(rotated) > 3, f"editcap made {len(rotated)} parts")
     total += run_case(tcpsleuth, "rotated", [parts], rotated, workdir, False)
 
