@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dataplane/analyze.h"
+#include "dataplane/compare.h"
 #include "dataplane/config_commands.h"
 #include "dataplane/run.h"
 
@@ -17,6 +18,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  analyze FILE   diagnose the TCP flows in a pcap/pcapng capture (see: tcpsleuth analyze --help)\n"
+    "  compare A B    what the device between two capture points did: dropped, rewrote, injected,\n"
+    "                 delayed (see: tcpsleuth compare --help)\n"
     "  run            the live pipeline on DPDK ports, tap or inline (see: tcpsleuth run --help)\n"
     "  check-config FILE\n"
     "                 validate a configuration file without starting anything\n"
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
         return argc < 2 ? 1 : 0;
     }
     if (std::strcmp(argv[1], "analyze") == 0) return tcpsleuth::analyze_main(argc - 1, argv + 1);
+    if (std::strcmp(argv[1], "compare") == 0) return tcpsleuth::compare_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "run") == 0) return tcpsleuth::run_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "check-config") == 0) return tcpsleuth::check_config_main(argc - 1, argv + 1);
     if (std::strcmp(argv[1], "rules") == 0) return tcpsleuth::rules_main(argc - 1, argv + 1);

@@ -16,6 +16,7 @@ constexpr std::uint32_t kByteOrderMagic = 0x1a2b3c4d;
 constexpr std::uint16_t kOptEnd = 0;
 constexpr std::uint16_t kOptComment = 1;
 constexpr std::uint16_t kShbUserAppl = 4;
+constexpr std::uint16_t kIfName = 2;
 constexpr std::uint16_t kIfTsresol = 9;
 constexpr std::uint16_t kIfTsoffset = 14;
 

@@ -62,26 +62,27 @@ bool PcapngWriter::open(const std::string& path, std::string_view comment, std::
     return true;
 }
 
-std::uint32_t PcapngWriter::interface_for(LinkType link) {
+std::uint32_t PcapngWriter::interface_for(LinkType link, std::string_view name) {
     for (std::uint32_t i = 0; i < interfaces_.size(); ++i) {
-        if (interfaces_[i] == link) return i;
+        if (interfaces_[i].first == link && interfaces_[i].second == name) return i;
     }
     body_.clear();
     put16(body_, static_cast<std::uint16_t>(link));  // LinkType values are LINKTYPE_ numbers
     put16(body_, 0);
     put32(body_, kSnapLen);
     const std::uint8_t nanoseconds = 9;  // if_tsresol: 10^-9
+    if (!name.empty()) put_option(body_, kIfName, name.data(), name.size());
     put_option(body_, kIfTsresol, &nanoseconds, 1);
     end_options(body_);
     block(kBlockIdb, body_);
-    interfaces_.push_back(link);
+    interfaces_.emplace_back(link, std::string(name));
     return static_cast<std::uint32_t>(interfaces_.size() - 1);
 }
 
 void PcapngWriter::packet(LinkType link, std::uint64_t ts_ns, const std::uint8_t* data, std::uint32_t cap_len,
-                          std::uint32_t wire_len, std::string_view comment) {
+                          std::uint32_t wire_len, std::string_view comment, std::string_view interface) {
     if (out_ == nullptr) return;
-    const std::uint32_t iface = interface_for(link);
+    const std::uint32_t iface = interface_for(link, interface);
     body_.clear();
     put32(body_, iface);
     put32(body_, static_cast<std::uint32_t>(ts_ns >> 32));

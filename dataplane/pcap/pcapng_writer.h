@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataplane/packet/packet_view.h"
@@ -25,21 +26,22 @@ public:
     // (shb_comment). False with `error` set when the file cannot be created.
     bool open(const std::string& path, std::string_view comment, std::string& error);
 
-    // One packet of link type `link`; the interface is declared the first time a type is
-    // used. `comment` empty: none.
+    // One packet of link type `link`; the interface is declared the first time a type (and
+    // `interface` name, if_name: compare writes each capture point as its own) is used.
+    // `comment` empty: none.
     void packet(LinkType link, std::uint64_t ts_ns, const std::uint8_t* data, std::uint32_t cap_len,
-                std::uint32_t wire_len, std::string_view comment);
+                std::uint32_t wire_len, std::string_view comment, std::string_view interface = {});
 
     // Flushes and closes; false with `error` set when any write failed.
     bool close(std::string& error);
 
 private:
-    std::uint32_t interface_for(LinkType link);
+    std::uint32_t interface_for(LinkType link, std::string_view name);
     void block(std::uint32_t type, const std::vector<std::uint8_t>& body);
 
     std::FILE* out_ = nullptr;
     std::string path_;
-    std::vector<LinkType> interfaces_;  // index = interface id
+    std::vector<std::pair<LinkType, std::string>> interfaces_;  // index = interface id
     std::vector<std::uint8_t> body_;    // reused for each block
 };
 

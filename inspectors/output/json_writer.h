@@ -45,6 +45,7 @@ public:
 
     template <typename T>
     JsonWriter& field(std::string_view k, const T& v) { key(k); return value(v); }
+    JsonWriter& field(std::string_view k, double v, int decimals) { key(k); return value(v, decimals); }
 
 private:
     void sep() {

@@ -1,0 +1,463 @@
+// `tcpsleuth compare A B`: two captures of the same traffic on either side of a device (a
+// firewall, NAT, load balancer, router). Every packet at one point is matched with itself at
+// the other, also through NAT and sequence rewriting; what entered and never left, what
+// changed on the way through, what left without entering and how long crossing took become
+// device.* findings, each checked against what `analyze` says at each point alone.
+
+#include "compare.h"
+
+#include <spdlog/spdlog.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/loader.h"
+#include "dataplane/logging.h"
+#include "dataplane/output.h"
+#include "dataplane/packet/parse.h"
+#include "dataplane/pcap/merge_reader.h"
+#include "dataplane/pcap/pcapng_writer.h"
+#include "inspectors/evidence/idle_profiles.h"
+#include "inspectors/flow/flow_table.h"
+#include "inspectors/flow/pipeline.h"
+#include "inspectors/two_point/device_findings.h"
+#include "inspectors/two_point/device_output.h"
+#include "inspectors/two_point/matcher.h"
+#include "inspectors/two_point/point_capture.h"
+
+namespace tcpsleuth {
+namespace {
+
+using namespace two_point;
+
+constexpr const char* kUsage =
+    "usage: tcpsleuth compare A B [options]\n"
+    "\n"
+    "A and B are captures of the same traffic on either side of a device (firewall, NAT, load\n"
+    "balancer, router), each any input analyze takes (a pcap/pcapng file, compressed or not, or a\n"
+    "directory of rotated files). Every packet is matched across the two points, also through NAT\n"
+    "and sequence-number rewriting, by what the device leaves alone (payload, lengths, relative\n"
+    "sequence numbers, IP ID, timestamps); the clocks need not agree. Findings about the device:\n"
+    "  device.dropped   entered the device and never left (SYNs, large segments, after idle, ...)\n"
+    "  device.rewrote   a field changed on the way through (options, ECN, sequence numbers, ...)\n"
+    "  device.injected  left the device without entering it (resets, ICMP)\n"
+    "  device.delay     the time crossing took, each way\n"
+    "\n"
+    "options:\n"
+    "  --events FILE          write findings to FILE instead of stdout ('-' for stdout)\n"
+    "  --report FILE          write the report to FILE instead of stderr ('-' stdout, 'none' no report)\n"
+    "  --report-format FMT    text (default) or json\n"
+    "  --no-report            do not write a report\n"
+    "  --min-confidence C     leave out findings below C: low (default), medium or high\n"
+    "  --evidence-dir DIR     for every finding at warning or above, a pcapng in DIR with the affected\n"
+    "                         connection's packets at both points (interfaces 'A: ...' and 'B: ...'),\n"
+    "                         the evidence packets commented; the inputs are read twice (no pipes)\n"
+    "  --config FILE          decapsulation settings and thresholds from a tcpsleuth TOML file\n"
+    "  -v, --verbose          log details to stderr\n"
+    "  -q, --quiet            log errors only\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "exit status: 0 compared, 1 usage error or cannot write output, 2 unreadable input\n";
+
+struct Options {
+    std::string inputs[2];
+    std::string events = "-";
+    std::string report;
+    bool report_json = false;
+    bool no_report = false;
+    std::optional<Confidence> min_confidence;
+    std::string evidence_dir;
+    std::string config;
+    std::optional<spdlog::level::level_enum> log_level;
+};
+
+int parse_options(int argc, char** argv, Options& o) {
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const auto value = [&]() -> const char* {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "tcpsleuth compare: %s needs a value\n", a.c_str());
+                return nullptr;
+            }
+            return argv[++i];
+        };
+        if (a == "-h" || a == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else if (a == "--events" || a == "--report" || a == "--config" || a == "--evidence-dir") {
+            const char* v = value();
+            if (v == nullptr) return 1;
+            (a == "--events" ? o.events : a == "--report" ? o.report : a == "--config" ? o.config : o.evidence_dir) = v;
+            if (a == "--report" && o.report == "none") o.no_report = true;
+            if (a == "--evidence-dir" && o.evidence_dir.empty()) {
+                std::fprintf(stderr, "tcpsleuth compare: --evidence-dir needs a directory, not an empty name\n");
+                return 1;
+            }
+        } else if (a == "--report-format") {
+            const char* v = value();
+            if (v == nullptr) return 1;
+            if (std::strcmp(v, "json") != 0 && std::strcmp(v, "text") != 0) {
+                std::fprintf(stderr, "tcpsleuth compare: --report-format must be text or json, not '%s'\n", v);
+                return 1;
+            }
+            o.report_json = std::strcmp(v, "json") == 0;
+        } else if (a == "--no-report") {
+            o.no_report = true;
+        } else if (a == "--min-confidence") {
+            const char* v = value();
+            if (v == nullptr) return 1;
+            Confidence c;
+            if (!parse_confidence(v, c)) {
+                std::fprintf(stderr, "tcpsleuth compare: --min-confidence must be low, medium or high, not '%s'\n", v);
+                return 1;
+            }
+            o.min_confidence = c;
+        } else if (a == "-v" || a == "--verbose") {
+            o.log_level = spdlog::level::debug;
+        } else if (a == "-q" || a == "--quiet") {
+            o.log_level = spdlog::level::err;
+        } else if (!a.empty() && a[0] == '-' && a != "-") {
+            std::fprintf(stderr, "tcpsleuth compare: unknown option '%s'\n%s", a.c_str(), kUsage);
+            return 1;
+        } else {
+            positional.push_back(a);
+        }
+    }
+    if (positional.size() != 2) {
+        std::fprintf(stderr, "tcpsleuth compare: needs exactly two inputs, A and B (got %zu)\n%s", positional.size(), kUsage);
+        return 1;
+    }
+    o.inputs[0] = positional[0];
+    o.inputs[1] = positional[1];
+    if (o.inputs[0] == "-" && o.inputs[1] == "-") {
+        std::fprintf(stderr, "tcpsleuth compare: only one of A and B can be standard input\n");
+        return 1;
+    }
+    if (!o.evidence_dir.empty()) {
+        for (const std::string& in : o.inputs) {
+            struct stat st {};
+            if (in == "-" || (stat(in.c_str(), &st) == 0 && S_ISFIFO(st.st_mode))) {
+                std::fprintf(stderr, "tcpsleuth compare: --evidence-dir reads the inputs twice, and %s is a pipe; save "
+                                     "the capture to a file first\n",
+                             in == "-" ? "standard input" : in.c_str());
+                return 1;
+            }
+        }
+    }
+    return -1;
+}
+
+// One point: every frame into the point's packet list, and through the single-point
+// pipeline (analyze's), whose verdicts the device findings are checked against.
+struct PointRead {
+    PointCapture capture;
+    std::vector<Event> events;
+    std::string warning;
+};
+
+bool read_point(const std::string& input, const Config& cfg, PointRead& out, std::string& error) {
+    std::unique_ptr<CaptureReader> reader = open_inputs({input}, error);
+    if (!reader) return false;
+    out.capture.name = input;
+    FlowTable table(cfg.flows.capacity, std::random_device{}(), cfg.flows.cold_records);
+    CoreCounters counters;
+    SpscRing<Event> ring(4096);
+    EventSink sink(ring, counters);
+    Pipeline pipeline(cfg, table, sink, counters);
+    const auto drain = [&] {
+        Event e;
+        while (ring.try_pop(e)) out.events.push_back(e);
+    };
+    RawPacket burst[Pipeline::kBurst];
+    std::uint64_t last_ns = 0;
+    PacketView v;
+    while (const std::size_t n = reader->next_burst(burst, Pipeline::kBurst)) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const RawPacket& r = burst[i];
+            v.ts_ns = r.ts_ns;
+            v.number = r.number;
+            v.wire_len = r.wire_len;
+            const ParseStatus st = parse_packet(r.data, r.cap_len, reader->link(), v, cfg.decap);
+            if (st == ParseStatus::kOk) {
+                const std::uint32_t at = std::min<std::uint32_t>(r.cap_len, v.l4_offset + v.tcp.header_len);
+                out.capture.add(v, false, r.data + at, r.cap_len - at);
+            } else if (st == ParseStatus::kIcmpQuote) {
+                out.capture.add(v, true, nullptr, 0);
+            } else {
+                out.capture.note_frame(r.ts_ns);
+            }
+            last_ns = std::max(last_ns, r.ts_ns);
+        }
+        pipeline.process_burst(burst, n, reader->link());
+        drain();
+    }
+    pipeline.finish(last_ns, drain);
+    out.warning = reader->warning();
+    out.capture.group();
+    return true;
+}
+
+// Single-point verdicts at either point on a connection the finding touched.
+void note_agreement(DeviceFinding& f, const PointRead (&points)[2]) {
+    const std::vector<std::string_view> names = single_point_equivalents(f);
+    if (names.empty()) return;
+    for (unsigned p = 0; p < 2; ++p) {
+        std::vector<std::string> tuples;
+        for (const std::uint32_t c : f.conns[p]) tuples.push_back(canonical_tuple(points[p].capture.conns[c]));
+        std::sort(tuples.begin(), tuples.end());
+        for (const Event& e : points[p].events) {
+            const std::string_view name = event_name(e);
+            if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+            // A surge names no one flow: it agrees with dropped SYNs across connections.
+            const bool about_flow = e.flow_id != 0 || e.key.ip_version != 0;
+            if (about_flow && !std::binary_search(tuples.begin(), tuples.end(),
+                                                  canonical_tuple(e.key.addr_lo, e.key.port_lo, e.key.addr_hi, e.key.port_hi))) {
+                continue;
+            }
+            std::string said = std::string(name) + " at " + (p == 0 ? "A" : "B");
+            if (std::find(f.agrees_with.begin(), f.agrees_with.end(), said) == f.agrees_with.end()) f.agrees_with.push_back(said);
+        }
+    }
+    if (!f.agrees_with.empty()) f.confidence = Confidence::kHigh;
+}
+
+// ---- evidence captures: the affected connection at both points, in one file ----
+
+struct EvidencePlan {
+    std::string path;
+    std::string summary;
+    std::uint32_t conn[2] = {kNoConnection, kNoConnection};
+    const DeviceFinding* finding = nullptr;
+};
+
+struct HeldFrame {
+    std::uint64_t order_ns;  // on A's clock: the two points interleave as the packets crossed
+    unsigned point;
+    std::uint64_t ts_ns;
+    LinkType link;
+    std::vector<std::uint8_t> data;
+    std::uint32_t wire_len;
+    std::string comment;
+};
+
+constexpr std::size_t kEvidencePacketsPerPoint = 2000;
+
+// What an evidence packet shows: cited by the finding, and seen at one point only.
+std::string packet_note(const PointPacket& p, unsigned point, const DeviceFinding& f) {
+    std::string note;
+    for (unsigned i = 0; i < f.numbers[point].count; ++i) {
+        if (f.numbers[point].nums[i] == p.number) note = std::string(f.event) + " (" + f.kind + ")";
+    }
+    if (p.match < 0) {
+        note += std::string(note.empty() ? "" : ": ") + "seen at " + (point == 0 ? "A" : "B") + " only, never at " +
+                (point == 0 ? "B" : "A");
+    }
+    return note;
+}
+
+std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRead (&points)[2],
+                           const Options& opt, const Comparison& cmp, std::vector<std::string>& errors) {
+    if (plans.empty()) return 0;
+    // Frame number -> (plan, packet index) per point.
+    std::map<std::uint64_t, std::vector<std::pair<std::size_t, std::uint32_t>>> wanted[2];
+    for (std::size_t k = 0; k < plans.size(); ++k) {
+        for (unsigned p = 0; p < 2; ++p) {
+            const PointCapture& pc = points[p].capture;
+            const std::uint32_t c = plans[k].conn[p];
+            if (c == kNoConnection) continue;
+            std::vector<std::uint32_t> idx;
+            for (unsigned d = 0; d < 2; ++d) idx.insert(idx.end(), pc.conns[c].packets[d].begin(), pc.conns[c].packets[d].end());
+            idx.insert(idx.end(), pc.conns[c].icmp.begin(), pc.conns[c].icmp.end());
+            std::sort(idx.begin(), idx.end());
+            if (idx.size() > kEvidencePacketsPerPoint) idx.resize(kEvidencePacketsPerPoint);
+            for (const std::uint32_t i : idx) wanted[p][pc.packets[i].number].push_back({k, i});
+        }
+    }
+    std::vector<std::vector<HeldFrame>> held(plans.size());
+    for (unsigned p = 0; p < 2; ++p) {
+        std::string error;
+        std::unique_ptr<CaptureReader> reader = open_inputs({opt.inputs[p]}, error);
+        if (!reader) {
+            errors.push_back(error);
+            return 0;
+        }
+        RawPacket burst[Pipeline::kBurst];
+        while (const std::size_t n = reader->next_burst(burst, Pipeline::kBurst)) {
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto it = wanted[p].find(burst[i].number);
+                if (it == wanted[p].end()) continue;
+                for (const auto& [k, index] : it->second) {
+                    const PointPacket& pp = points[p].capture.packets[index];
+                    const std::uint64_t order = p == 0 ? burst[i].ts_ns : burst[i].ts_ns - cmp.clock_offset_ns;
+                    std::string comment = packet_note(pp, p, *plans[k].finding);
+                    if (pp.match >= 0) {
+                        const std::uint64_t other = points[p ^ 1].capture.packets[static_cast<std::size_t>(pp.match)].number;
+                        comment += (comment.empty() ? "" : "; ") + std::string("at ") + (p == 0 ? "B" : "A") +
+                                   " as frame " + std::to_string(other);
+                    }
+                    held[k].push_back({order, p, burst[i].ts_ns, reader->link(),
+                                       std::vector<std::uint8_t>(burst[i].data, burst[i].data + burst[i].cap_len),
+                                       burst[i].wire_len, std::move(comment)});
+                }
+            }
+        }
+    }
+    std::size_t written = 0;
+    for (std::size_t k = 0; k < plans.size(); ++k) {
+        std::stable_sort(held[k].begin(), held[k].end(), [](const HeldFrame& x, const HeldFrame& y) { return x.order_ns < y.order_ns; });
+        PcapngWriter w;
+        std::string error;
+        char offset[64];
+        std::snprintf(offset, sizeof offset, "%+.1f us", static_cast<double>(cmp.clock_offset_ns) / 1e3);
+        const std::string comment = plans[k].summary + "\nA: " + opt.inputs[0] + "\nB: " + opt.inputs[1] +
+                                    "\nTimestamps as each point captured them; packets are in the order they crossed "
+                                    "(B's clock = A's " + offset + ").";
+        if (!w.open(plans[k].path, comment, error)) {
+            errors.push_back(error);
+            continue;
+        }
+        const std::string names[2] = {"A: " + opt.inputs[0], "B: " + opt.inputs[1]};
+        for (const HeldFrame& h : held[k]) {
+            w.packet(h.link, h.ts_ns, h.data.data(), static_cast<std::uint32_t>(h.data.size()), h.wire_len, h.comment,
+                     names[h.point]);
+        }
+        if (!w.close(error)) {
+            errors.push_back(error);
+            continue;
+        }
+        ++written;
+    }
+    return written;
+}
+
+bool prepare_dir(const std::string& dir) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0 && mkdir(dir.c_str(), 0755) != 0) {
+        std::fprintf(stderr, "tcpsleuth: %s: cannot create the evidence directory: %s\n", dir.c_str(), std::strerror(errno));
+        return false;
+    }
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || access(dir.c_str(), W_OK) != 0) {
+        std::fprintf(stderr, "tcpsleuth: %s: not a directory tcpsleuth can write to\n", dir.c_str());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int compare_main(int argc, char** argv) {
+    Options opt;
+    if (const int rc = parse_options(argc, argv, opt); rc >= 0) return rc;
+    const std::string config_name = opt.config.empty() ? "the built-in defaults" : opt.config;
+    ConfigLoad load = opt.config.empty() ? load_config_text("", config_name) : load_config_file(opt.config);
+    if (!load.ok()) {
+        for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing compared\n", load.errors.size(), config_name.c_str());
+        return 1;
+    }
+    DaemonConfig daemon = std::move(load.config);
+    if (opt.config.empty()) daemon.logging.level = "warn";
+    daemon.inspect.history.packets = 0;
+    std::string error;
+    if (!setup_logging(daemon.logging, opt.log_level, error)) {
+        std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+        return 1;
+    }
+    set_idle_profiles(daemon.idle_profiles);
+    FilePtr events = open_output(opt.events, stdout);
+    if (!events) {
+        std::fprintf(stderr, "tcpsleuth: %s: cannot write events: %s\n", opt.events.c_str(), std::strerror(errno));
+        return 1;
+    }
+    FilePtr report_out;
+    if (!opt.no_report) {
+        report_out = open_output(opt.report, stderr);
+        if (!report_out) {
+            std::fprintf(stderr, "tcpsleuth: %s: cannot write report: %s\n", opt.report.c_str(), std::strerror(errno));
+            return 1;
+        }
+    }
+    if (!opt.evidence_dir.empty() && !prepare_dir(opt.evidence_dir)) return 1;
+
+    const auto started = std::chrono::steady_clock::now();
+    PointRead points[2];
+    for (unsigned p = 0; p < 2; ++p) {
+        if (!read_point(opt.inputs[p], daemon.inspect, points[p], error)) {
+            std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+            return 2;
+        }
+    }
+    const Comparison cmp = match_points(points[0].capture, points[1].capture);
+    DeviceReport report = find_device_faults(points[0].capture, points[1].capture, cmp);
+
+    CompareRun run;
+    const Confidence min = opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output);
+    std::vector<EvidencePlan> plans;
+    std::vector<const DeviceFinding*> shown;
+    for (DeviceFinding& f : report.findings) {
+        note_agreement(f, points);
+        if (f.confidence < min) {
+            ++run.below_confidence;
+            continue;
+        }
+        shown.push_back(&f);
+    }
+    std::string line;
+    for (const DeviceFinding* f : shown) {
+        std::string pcap;
+        if (!opt.evidence_dir.empty() && f->severity != Severity::kInfo && (!f->conns[0].empty() || !f->conns[1].empty())) {
+            char name[160];
+            std::snprintf(name, sizeof name, "%04zu-%s-%s.pcapng", plans.size() + 1, std::string(f->event).c_str(), f->kind.c_str());
+            EvidencePlan plan;
+            plan.path = opt.evidence_dir + "/" + name;
+            plan.summary = std::string(f->event) + " (" + f->kind + "): " + f->summary;
+            plan.finding = f;
+            for (unsigned p = 0; p < 2; ++p) plan.conn[p] = f->conns[p].empty() ? kNoConnection : *f->conns[p].begin();
+            pcap = plan.path;
+            plans.push_back(std::move(plan));
+        }
+        line = finding_json(*f, points[0].capture, points[1].capture, pcap);
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), events.get());
+    }
+    bool evidence_failed = false;
+    if (!opt.evidence_dir.empty()) {
+        std::vector<std::string> problems;
+        run.evidence_dir = opt.evidence_dir;
+        run.evidence_files = write_evidence(plans, points, opt, cmp, problems);
+        for (const std::string& p : problems) std::fprintf(stderr, "tcpsleuth: evidence capture: %s\n", p.c_str());
+        evidence_failed = !problems.empty();
+    }
+    for (unsigned p = 0; p < 2; ++p) run.input_warning[p] = points[p].warning;
+    run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (std::fflush(events.get()) != 0 || std::ferror(events.get())) {
+        std::fprintf(stderr, "tcpsleuth: %s: writing events failed\n", opt.events.c_str());
+        return 1;
+    }
+    if (report_out) {
+        DeviceReport visible{{}, report.counts};
+        for (const DeviceFinding* f : shown) visible.findings.push_back(*f);
+        const std::string text = opt.report_json
+                                     ? compare_report_json(visible, cmp, points[0].capture, points[1].capture, run) + "\n"
+                                     : compare_report_text(visible, cmp, points[0].capture, points[1].capture, run);
+        std::fwrite(text.data(), 1, text.size(), report_out.get());
+        std::fflush(report_out.get());
+    }
+    for (unsigned p = 0; p < 2; ++p) {
+        if (!points[p].warning.empty()) spdlog::warn("{}: {}", opt.inputs[p], points[p].warning);
+    }
+    return evidence_failed ? 1 : 0;
+}
+
+}  // namespace tcpsleuth
