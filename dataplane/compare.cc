@@ -257,7 +257,10 @@ constexpr std::size_t kEvidencePacketsPerPoint = 2000;
 std::string packet_note(const PointPacket& p, unsigned point, const DeviceFinding& f) {
     std::string note;
     for (unsigned i = 0; i < f.numbers[point].count; ++i) {
-        if (f.numbers[point].nums[i] == p.number) note = std::string(f.event) + " (" + f.kind + ")";
+        if (f.numbers[point].nums[i] != p.number) continue;
+        note = std::string(f.event) + " (" + f.kind + ")";
+        // A rewrite shows as the pair: the packet as it entered (the way's first point) and left.
+        if (f.event == "device.rewrote") note += point == f.way ? ", as it entered the device" : ", as it left the device";
     }
     if (p.match < 0) {
         note += std::string(note.empty() ? "" : ": ") + "seen at " + (point == 0 ? "A" : "B") + " only, never at " +
@@ -399,7 +402,15 @@ int compare_main(int argc, char** argv) {
         }
     }
     const Comparison cmp = match_points(points[0].capture, points[1].capture);
-    DeviceReport report = find_device_faults(points[0].capture, points[1].capture, cmp);
+    // Two captures that share no connection are not two views of one device: every packet
+    // would read as dropped. Say so instead of judging.
+    const bool related = !cmp.pairs.empty();
+    DeviceReport report = related ? find_device_faults(points[0].capture, points[1].capture, cmp) : DeviceReport{};
+    if (!related && !points[0].capture.packets.empty() && !points[1].capture.packets.empty()) {
+        spdlog::warn("{} and {} share no TCP connection: not two points on one path (wrong files, or a device that "
+                     "passes nothing at all); nothing judged",
+                     opt.inputs[0], opt.inputs[1]);
+    }
 
     CompareRun run;
     const Confidence min = opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output);

@@ -113,7 +113,11 @@ std::string compare_report_text(const DeviceReport& r, const Comparison& cmp, co
         if (f.severity != Severity::kInfo) s += "         fix: " + f.advice + "\n";
         ++shown;
     }
-    if (shown == 0) s += "the device passed every packet unchanged\n";
+    if (cmp.pairs.empty()) {
+        s += "no connection appears at both points: nothing judged (are these two captures of the same traffic?)\n";
+    } else if (shown == 0) {
+        s += "the device passed every packet unchanged\n";
+    }
     if (run.below_confidence != 0) add("%zu finding(s) below the minimum confidence not shown\n", run.below_confidence);
     if (!run.evidence_dir.empty()) add("evidence captures: %zu in %s\n", run.evidence_files, run.evidence_dir.c_str());
     add("took %.2f s\n", run.wall_seconds);

@@ -35,6 +35,7 @@ import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
+from capture_files import pcapng_packets  # noqa: E402 - reads compare's evidence captures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peer.py")
@@ -813,11 +814,26 @@ def judge(events, want, allowed, extra_check, where):
 
 
 def compare(tcpsleuth, lab):
-    proc = subprocess.run([tcpsleuth, "compare", lab.pcap, lab.server_pcap, "--report", "/dev/null"],
-                          capture_output=True, text=True, timeout=120)
+    evidence = os.path.join(lab.workdir, lab.name + ".evidence")
+    proc = subprocess.run([tcpsleuth, "compare", lab.pcap, lab.server_pcap, "--report", "/dev/null",
+                           "--evidence-dir", evidence], capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"compare failed: {proc.stderr.strip()}")
     return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def evidence_problems(finding):
+    """A warning's evidence capture holds the packets it cites, commented, from both points."""
+    path = finding.get("evidence_pcap")
+    key = f"{finding['event']}/{finding['evidence']['kind']}"
+    if not path or not os.path.exists(path):
+        return [f"compare: {key} names no evidence capture ({path})"]
+    comments = [c for _, _, c in pcapng_packets(path)]
+    cited = len(finding["evidence"]["packets_a"]) + len(finding["evidence"]["packets_b"])
+    marked = sum(1 for c in comments if c.startswith(finding["event"]))
+    if cited and not marked:
+        return [f"compare: {key}: none of the {len(comments)} packets in {os.path.basename(path)} is commented as evidence"]
+    return []
 
 
 def judge_device(findings, expect, nat):
@@ -834,6 +850,8 @@ def judge_device(findings, expect, nat):
         key = f"{f['event']}/{f['evidence']['kind']}"
         if f["severity"] != "info" and key not in expect.device and key not in expect.device_allowed:
             problems.append(f"compare: unexpected {f['severity']} {key}: {f['summary']}")
+        if f["severity"] != "info":
+            problems += evidence_problems(f)
     return problems
 
 
