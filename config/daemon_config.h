@@ -95,6 +95,14 @@ struct OutputConfig {
     // Findings below this confidence ("low", "medium", "high") are not written to the events
     // output, the report or the control socket (they are counted: events.below_confidence).
     std::string min_confidence = "low";
+    // `run`: a pcapng per finding at warning or above in this directory ("" none), cut from
+    // the worker's packet history (so the packets before the verdict are in it) and then
+    // following the flow for evidence_follow_s. The directory keeps at most evidence_max_files
+    // files and evidence_max_mb megabytes: the oldest go first (counted).
+    std::string evidence_dir;
+    std::uint32_t evidence_follow_s = 10;
+    std::uint32_t evidence_max_files = 1000;
+    std::uint32_t evidence_max_mb = 1024;
 
     bool operator==(const OutputConfig&) const = default;
 };

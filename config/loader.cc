@@ -314,6 +314,10 @@ std::vector<Field> schema() {
     f.push_back(uint_field("output.exit_when_idle_s", [](auto& c) -> auto& { return c.output.exit_when_idle_s; }, 0, 86400, true));
     f.push_back(enum_field<std::string>("output.min_confidence", [](auto& c) -> auto& { return c.output.min_confidence; },
                                         {{"low", "low"}, {"medium", "medium"}, {"high", "high"}}, true));
+    f.push_back(string_field("output.evidence_dir", [](auto& c) -> auto& { return c.output.evidence_dir; }));
+    f.push_back(uint_field("output.evidence_follow_s", [](auto& c) -> auto& { return c.output.evidence_follow_s; }, 0, 3600));
+    f.push_back(uint_field("output.evidence_max_files", [](auto& c) -> auto& { return c.output.evidence_max_files; }, 1, 1000000));
+    f.push_back(uint_field("output.evidence_max_mb", [](auto& c) -> auto& { return c.output.evidence_max_mb; }, 1, 1000000));
 
     f.push_back(string_field("control.socket", [](auto& c) -> auto& { return c.control.socket; }));
     f.push_back(string_field("control.group", [](auto& c) -> auto& { return c.control.group; }));
@@ -420,6 +424,7 @@ public:
         walk(root, "");
         check_ports();
         check_cores();
+        check_evidence();
         check_disable_builtin();
         if (out_.ok()) compile();
     }
@@ -656,6 +661,15 @@ private:
                                    "inline mode forwards between port pairs (1st<->2nd, 3rd<->4th, ...): " +
                                        std::to_string(c.ports.size()) + " ports is an odd number"});
         }
+    }
+
+    // Live evidence captures are cut from the packet history: without one there is nothing
+    // from before the verdict to write.
+    void check_evidence() {
+        const auto& c = out_.config;
+        if (c.output.evidence_dir.empty() || c.inspect.history.packets != 0) return;
+        error(where_["output.evidence_dir"], "output.evidence_dir",
+              "needs the packet history ([history] packets > 0): the packets before a finding come from it");
     }
 
     void check_cores() {

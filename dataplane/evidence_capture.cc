@@ -67,15 +67,19 @@ std::string flag_names(std::uint8_t f) {
     return out.empty() ? "no flags" : out;
 }
 
-// A file name from the event: "0007-mtu.blackhole-flow12.pcapng".
-std::string file_name(std::size_t seq, const Event& e) {
+}  // namespace
+
+std::string evidence_file_name(std::size_t seq, const Event& e) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "%04zu-%.*s-flow%llu.pcapng", seq, static_cast<int>(event_name(e).size()),
                   event_name(e).data(), static_cast<unsigned long long>(e.flow_id));
     return buf;
 }
 
-}  // namespace
+std::string evidence_description(const Event& e) {
+    return "tcpsleuth " + std::string(event_name(e)) + " (" + std::string(to_string(e.severity)) + ", confidence " +
+           std::string(to_string(e.confidence)) + "): " + event_summary(e);
+}
 
 bool EvidenceCaptures::KeyLess::operator()(const FlowKey& a, const FlowKey& b) const noexcept {
     return std::memcmp(&a, &b, sizeof a) < 0;  // any total order: the key has no padding
@@ -93,10 +97,9 @@ bool EvidenceCaptures::wants(const Event& e) noexcept {
 
 std::string EvidenceCaptures::plan(const Event& e) {
     auto f = std::make_unique<Finding>();
-    f->path = dir_ + "/" + file_name(findings_.size() + 1, e);
+    f->path = dir_ + "/" + evidence_file_name(findings_.size() + 1, e);
     f->event = std::string(event_name(e));
-    f->description = "tcpsleuth " + f->event + " (" + std::string(to_string(e.severity)) + ", confidence " +
-                     std::string(to_string(e.confidence)) + "): " + event_summary(e);
+    f->description = evidence_description(e);
     f->key = e.key;
     f->has_flow = e.flow_id != 0;
     f->client_is_lo = e.client_is_lo;

@@ -28,7 +28,21 @@
 
 namespace tcpsleuth {
 
-class EvidenceCaptures {
+// "0007-mtu.blackhole-flow42.pcapng": the `seq`th capture of a run.
+std::string evidence_file_name(std::size_t seq, const Event& e);
+// The capture's own comment: the finding's name, severity, confidence and summary.
+std::string evidence_description(const Event& e);
+
+// Whoever names an event's evidence capture: analyze's (cut from the input afterwards) or
+// run's (cut from the packet history as the finding arrives, live_evidence.h).
+class EvidencePlanner {
+public:
+    virtual ~EvidencePlanner() = default;
+    // The path the event will name; empty: no capture for this event.
+    virtual std::string plan(const Event& e) = 0;
+};
+
+class EvidenceCaptures final : public EvidencePlanner {
 public:
     static constexpr unsigned kContextPackets = 10;
     static constexpr unsigned kMaxBetween = 1000;
@@ -42,7 +56,7 @@ public:
     static bool wants(const Event& e) noexcept;
 
     // Plans the capture of `e` and returns its path, as the event will name it.
-    std::string plan(const Event& e);
+    std::string plan(const Event& e) override;
     std::size_t planned() const noexcept { return findings_.size(); }
 
     // Reads the input again from `reader` (opened afresh on the same inputs) and writes every

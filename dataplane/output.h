@@ -43,8 +43,9 @@ public:
     void set_min_confidence(Confidence c) noexcept { min_ = c; }
     // Several inputs merged (analyze): evidence names each packet's file and frame.
     void set_origins(const PacketOrigins* origins) noexcept { origins_ = origins; }
-    // analyze --evidence-dir: each finding that gets an evidence capture names it.
-    void set_evidence(EvidenceCaptures* evidence) noexcept { evidence_ = evidence; }
+    // analyze --evidence-dir, run's output.evidence_dir: each finding that gets an evidence
+    // capture names it.
+    void set_evidence(EvidencePlanner* evidence) noexcept { evidence_ = evidence; }
 
     // False when the event was below the minimum confidence: it goes nowhere else either.
     bool write(const Event& e) {
@@ -71,7 +72,7 @@ private:
     std::string line_;  // reused: one allocation for the whole run
     Confidence min_ = Confidence::kLow;
     const PacketOrigins* origins_ = nullptr;
-    EvidenceCaptures* evidence_ = nullptr;
+    EvidencePlanner* evidence_ = nullptr;
 };
 
 }  // namespace tcpsleuth

@@ -26,6 +26,7 @@
 
 #include "config/loader.h"
 #include "control/controller.h"
+#include "dataplane/live_evidence.h"
 #include "dataplane/logging.h"
 #include "inspectors/evidence/idle_profiles.h"
 #include "dataplane/live/eal_env.h"
@@ -136,6 +137,17 @@ public:
         events_ = events.get();
         writer_ = std::make_unique<EventWriter>(events_, report_);
         writer_->set_min_confidence(min_confidence(cfg_.output));
+        if (!cfg_.output.evidence_dir.empty()) {
+            evidence_ = std::make_unique<LiveEvidence>(cfg_.output, [this](const Event& e, auto done) {
+                evidence_packets(e, std::move(done));
+            });
+            std::string error;
+            if (!evidence_->open(error)) {
+                std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+                return 1;
+            }
+            writer_->set_evidence(evidence_.get());
+        }
         if (cfg_.ports.empty()) {
             std::fprintf(stderr, "tcpsleuth: %s: no [[ports]]: give at least one device to receive from\n", config_path_.c_str());
             return 1;
@@ -287,6 +299,7 @@ private:
             }
             drain_events();
             service_mailboxes();
+            if (evidence_) evidence_->poll();
             if (g_reload != 0) {
                 g_reload = 0;
                 spdlog::info("SIGHUP: reloading {}", config_path_);
@@ -391,6 +404,38 @@ private:
         submit(std::move(r));
     }
 
+    // An evidence capture's packets: the finding's flow by its key (it may have ended with
+    // the finding), from the worker that owns it.
+    void evidence_packets(const Event& e, std::function<void(std::optional<control::FlowPackets>)> done) {
+        Request r;
+        r.kind = live::Mailbox::Kind::kPackets;
+        r.flow_id = static_cast<std::uint32_t>(e.flow_id);
+        r.by_key = true;
+        r.key = e.key;
+        r.on_packets = std::move(done);
+        submit(std::move(r));
+    }
+
+    // The same, read on this thread once the workers have stopped.
+    std::optional<control::FlowPackets> evidence_packets_stopped(const Event& e) {
+        const unsigned n = static_cast<unsigned>(shared_.workers.size());
+        const live::WorkerShared& w = *shared_.workers[(static_cast<std::uint32_t>(e.flow_id) - 1) % n];
+        const PacketHistory& h = w.pipeline.history();
+        HistoryScan scan;
+        scan.reserve(h.snap());
+        scan.start(w.table.hash(e.key), h);
+        while (!scan.step(h, 1u << 20)) {
+        }
+        control::FlowPackets fp;
+        fp.flow.common.key = e.key;
+        fp.snap = h.snap();
+        fp.history_packets = h.capacity();
+        fp.entries = scan.entries();
+        fp.bytes = scan.bytes();
+        fp.more = scan.more();
+        return fp;
+    }
+
     void apply_config(const DaemonConfig& next, std::function<void()> done) override {
         Request r;
         r.kind = live::Mailbox::Kind::kConfig;
@@ -424,6 +469,8 @@ private:
         std::function<void(std::optional<FlowState>)> on_flow;
         std::function<void(std::optional<control::FlowPackets>)> on_packets;
         std::function<void()> on_config;
+        bool by_key = false;  // kPackets: the packets of `key`, without looking the flow up
+        FlowKey key{};
         bool posted = false;
         std::vector<unsigned> asked;  // workers with this request in their mailbox
     };
@@ -450,6 +497,8 @@ private:
                     m.kind = r.kind;
                     m.query = r.query;
                     m.flow_id = r.flow_id;
+                    m.by_key = r.by_key;
+                    m.key = r.key;
                     m.config = r.config;
                     m.started = false;
                     m.state.store(live::Mailbox::kPosted, std::memory_order_release);
@@ -542,6 +591,13 @@ private:
         rte_eal_mp_wait_lcore();
         drain_events();
         std::fflush(events_);
+        if (evidence_) {
+            evidence_->finish([this](const Event& e) { return evidence_packets_stopped(e); });
+            spdlog::info("evidence captures: {} written in {}, {} removed to keep output.evidence_max_files/_mb, "
+                         "{} skipped ({} followed at once at most), {} failed",
+                         evidence_->written(), evidence_->dir(), evidence_->removed(), evidence_->skipped(),
+                         LiveEvidence::kMaxFollowed, evidence_->failed());
+        }
         stopped_ = std::chrono::steady_clock::now();
     }
 
@@ -623,6 +679,10 @@ private:
         info.last_ts_ns = last_ts;
         for (const auto& w : shared_.workers) note_flow_memory(info, w->table, w->pipeline.payload());
         info.wall_seconds = secs;
+        if (evidence_) {
+            info.evidence_dir = evidence_->dir();
+            info.evidence_files = evidence_->written() - evidence_->removed();
+        }
         FilePtr out = open_output(cfg_.output.report, stderr);
         if (!out) {
             std::fprintf(stderr, "tcpsleuth: %s: cannot write report: %s\n", cfg_.output.report.c_str(), std::strerror(errno));
@@ -648,6 +708,7 @@ private:
     std::FILE* events_ = stdout;
     Report report_;
     std::unique_ptr<EventWriter> writer_;
+    std::unique_ptr<LiveEvidence> evidence_;  // output.evidence_dir
     std::chrono::steady_clock::time_point started_, stopped_;
 };
 

@@ -233,6 +233,15 @@ private:
                     m.cursor = 0;
                     m.scanning = false;
                 }
+                if (!m.scanning && m.by_key) {
+                    m.found = true;
+                    m.flow = FlowState{};
+                    m.flow.common.key = m.key;
+                    m.packets.start(me_.table.hash(m.key), me_.pipeline.history());
+                    m.scanning = true;
+                    done = false;
+                    break;
+                }
                 if (!m.scanning) {
                     const FlowState* f = find_flow_id(me_.table, m.flow_id, m.cursor, kSlotsPerCall);
                     m.found = f != nullptr;

@@ -53,6 +53,8 @@ struct Mailbox {
     bool found = false;        //   its answer
     FlowState flow{};
     bool scanning = false;     // kPackets: the flow was found, its packets are being looked for
+    bool by_key = false;       // kPackets for an evidence capture: the packets of `key`, the flow
+    FlowKey key{};             //   perhaps already gone from the table (a finding at its end)
     HistoryScan packets;       //   its answer (reserved before the run)
     Config config;             // kConfig: the thresholds to take
 };

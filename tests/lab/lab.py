@@ -180,9 +180,13 @@ class Lab:
         else:
             where, mode, ports = "r", "tap", ["m1"]
         config = os.path.join(self.workdir, self.name + ".toml")
+        # Every finding at warning or above gets an evidence capture from the packet history,
+        # followed for 2 s (live_evidence_problems checks them).
+        self.evidence_dir = os.path.join(self.workdir, self.name + ".evidence")
         write_sensor_config(config, devices=[f"net_af_packet{i},iface={iface}" for i, iface in enumerate(ports)],
                             events=self.events, prefix=self.tag, mode=mode, memory_mb=256, workers=self.workers,
-                            extra=self.payload_config)
+                            extra=self.payload_config,
+                            output_extra=f'evidence_dir = "{self.evidence_dir}"\nevidence_follow_s = 2')
         log = open(self.sensor_log, "w")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[where], self.tcpsleuth, "run", "--config", config, "-v"],
                              stdout=subprocess.DEVNULL, stderr=log)
@@ -871,7 +875,31 @@ def check(lab, tcpsleuth, expect):
     if problems:
         return problems
     events = [json.loads(line) for line in open(lab.events).read().splitlines()]
-    return judge(events, expect.want, expect.allowed, expect.check, f"{lab.sensor} sensor")
+    return judge(events, expect.want, expect.allowed, expect.check, f"{lab.sensor} sensor") + live_evidence_problems(events)
+
+
+def live_evidence_problems(events):
+    """run's evidence capture of each flow finding at warning or above: there, of the flow's
+    packets only, the packet it was reported at marked; a stall that ended shows the flow
+    after the finding too (the capture followed it)."""
+    problems = []
+    for e in events:
+        # A finding about no one flow (the SYN surge) has none live: each of its flows'
+        # handshake.syn_unanswered capture holds that flow's SYNs.
+        if e["severity"] == "info" or not e.get("flow"):
+            continue
+        path = e.get("evidence_pcap")
+        if not path or not os.path.exists(path):
+            problems.append(f"live evidence: {e['event']} names no capture ({path})")
+            continue
+        packets = pcapng_packets(path, with_time=True)
+        if not any("finding was reported" in c for _, _, _, c in packets):
+            problems.append(f"live evidence: {e['event']}: no packet marked as the one it was reported at")
+        if e["event"] == "window.zero_stall" and not e["evidence"].get("ongoing"):
+            reported = max(t for t, _, _, c in packets if "finding was reported" in c) if packets else 0
+            if not any(t > reported for t, _, _, _ in packets):
+                problems.append(f"live evidence: {e['event']}: nothing after the finding although the flow went on")
+    return problems
 
 
 def run_one(index, scenario, args, workdir):

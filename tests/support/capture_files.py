@@ -19,9 +19,10 @@ def pcap_frames(path):
     return out
 
 
-def pcapng_packets(path):
+def pcapng_packets(path, with_time=False):
     """(frame, original length, comment) of each enhanced packet block of a little-endian
-    pcapng; comment "" when the packet has none."""
+    pcapng; comment "" when the packet has none. `with_time`: the timestamp in nanoseconds
+    (tcpsleuth writes nanosecond interfaces) comes first in each tuple."""
     with open(path, "rb") as f:
         data = f.read()
     out, pos = [], 0
@@ -38,7 +39,8 @@ def pcapng_packets(path):
                 if code == 1:
                     comment = data[opt + 4:opt + 4 + length].decode()
                 opt += 4 + ((length + 3) & ~3)
-            out.append((frame, wire, comment))
+            hi, lo = struct.unpack("<II", data[pos + 12:pos + 20])
+            out.append(((hi << 32 | lo), frame, wire, comment) if with_time else (frame, wire, comment))
         pos += total
     return out
 
