@@ -269,6 +269,31 @@ std::string packet_note(const PointPacket& p, unsigned point, const DeviceFindin
     return note;
 }
 
+// The connection's packets at one point for its evidence file, in capture order: all of
+// them when they fit, else its first ones (the handshake and options) and those around each
+// packet the finding cites, so the cited ones are always there.
+std::vector<std::uint32_t> evidence_packets(const PointCapture& pc, std::uint32_t conn, const PacketList& cited) {
+    std::vector<std::uint32_t> all;
+    for (unsigned d = 0; d < 2; ++d) all.insert(all.end(), pc.conns[conn].packets[d].begin(), pc.conns[conn].packets[d].end());
+    all.insert(all.end(), pc.conns[conn].icmp.begin(), pc.conns[conn].icmp.end());
+    std::sort(all.begin(), all.end());
+    if (all.size() <= kEvidencePacketsPerPoint) return all;
+    constexpr std::size_t kHead = 20, kAround = 100;
+    std::vector<bool> keep(all.size(), false);
+    for (std::size_t i = 0; i < kHead; ++i) keep[i] = true;
+    for (unsigned n = 0; n < cited.count; ++n) {
+        const auto it = std::find_if(all.begin(), all.end(), [&](std::uint32_t i) { return pc.packets[i].number == cited.nums[n]; });
+        if (it == all.end()) continue;
+        const std::size_t at = static_cast<std::size_t>(it - all.begin());
+        for (std::size_t i = at > kAround ? at - kAround : 0; i < std::min(all.size(), at + kAround + 1); ++i) keep[i] = true;
+    }
+    std::vector<std::uint32_t> out;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        if (keep[i]) out.push_back(all[i]);
+    }
+    return out;
+}
+
 std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRead (&points)[2],
                            const Options& opt, const Comparison& cmp, std::vector<std::string>& errors) {
     if (plans.empty()) return 0;
@@ -279,12 +304,9 @@ std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRe
             const PointCapture& pc = points[p].capture;
             const std::uint32_t c = plans[k].conn[p];
             if (c == kNoConnection) continue;
-            std::vector<std::uint32_t> idx;
-            for (unsigned d = 0; d < 2; ++d) idx.insert(idx.end(), pc.conns[c].packets[d].begin(), pc.conns[c].packets[d].end());
-            idx.insert(idx.end(), pc.conns[c].icmp.begin(), pc.conns[c].icmp.end());
-            std::sort(idx.begin(), idx.end());
-            if (idx.size() > kEvidencePacketsPerPoint) idx.resize(kEvidencePacketsPerPoint);
-            for (const std::uint32_t i : idx) wanted[p][pc.packets[i].number].push_back({k, i});
+            for (const std::uint32_t i : evidence_packets(pc, c, plans[k].finding->numbers[p])) {
+                wanted[p][pc.packets[i].number].push_back({k, i});
+            }
         }
     }
     std::vector<std::vector<HeldFrame>> held(plans.size());

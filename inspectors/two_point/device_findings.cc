@@ -198,23 +198,29 @@ private:
     }
 
     // A packet that left the device without entering it, yet carries its sender's own marks:
-    // the TTL the sender's packets leave the device with and, for IPv4, an IP ID inside the
-    // sender's run. Forged resets and device answers carry the device's own TTL or ID.
-    bool from_the_real_sender(unsigned point, const PointPacket& p) const {
+    // a TTL its sender's packets leave the device with and, for IPv4, an IP ID inside the
+    // connection's run. Forged resets and device answers carry the device's own TTL or ID.
+    bool from_the_real_sender(unsigned point, const PointPacket& p) {
         if (p.icmp || p.conn == kNoConnection) return false;
         const PointCapture& pc = *pt_[point];
+        if (sender_ttls_[point].empty()) {
+            for (const PointPacket& q : pc.packets) {
+                if (q.match >= 0 && !q.icmp) sender_ttls_[point][q.src].insert(q.ttl);
+            }
+        }
+        const auto ttls = sender_ttls_[point].find(p.src);
+        if (ttls == sender_ttls_[point].end() || ttls->second.count(p.ttl) == 0) return false;
         std::uint16_t lo = 0xffff, hi = 0;
-        bool same_ttl = false;
         for (const std::uint32_t j : pc.conns[p.conn].packets[p.dir]) {
             const PointPacket& q = pc.packets[j];
             if (q.match < 0) continue;
-            same_ttl |= q.ttl == p.ttl;
             lo = std::min(lo, q.ip_id);
             hi = std::max(hi, q.ip_id);
         }
-        if (!same_ttl) return false;
-        const bool id_in_run = p.ip_version == 4 && p.ip_id != 0 && lo <= hi && p.ip_id + 4 >= lo && p.ip_id <= hi + 4;
-        return p.has(kRst) ? id_in_run : (p.ip_version != 4 || p.ip_id == 0 || id_in_run);
+        const bool have_run = lo <= hi;
+        const bool id_in_run = p.ip_version == 4 && p.ip_id != 0 && have_run && p.ip_id + 4 >= lo && p.ip_id <= hi + 4;
+        if (p.has(kRst)) return id_in_run;
+        return p.ip_version != 4 || p.ip_id == 0 || !have_run || id_in_run;
     }
 
     bool lost_by_its_own_account(const PointCapture& pc, const PointPacket& p) const {
@@ -441,7 +447,16 @@ private:
                 open.clear();
             }
         }
-        for (const std::uint32_t i : open) kinds.push_back({i, "scattered"});
+        for (const std::uint32_t i : open) {
+            // A lone pure ACK missing beyond the device has no consequence to show whether the
+            // device or the capture lost it (later ACKs cover it): counted, not judged.
+            const PointPacket& p = pc.packets[i];
+            if (p.payload_len == 0 && (p.flags & (kSyn | kFin | kRst)) == 0) {
+                ++counts_.ack_gaps;
+                continue;
+            }
+            kinds.push_back({i, "scattered"});
+        }
         for (const auto& [i, kind] : kinds) {
             Tally& t = tally("device.dropped", kind, way);
             count(t, point, i);
@@ -605,6 +620,8 @@ private:
     std::map<std::pair<unsigned, std::uint32_t>, std::vector<std::uint64_t>> rst_times_;
     // (the point the quoted segments entered at, connection): the device said 'too big'.
     std::set<std::pair<unsigned, std::uint32_t>> frag_needed_from_device_;
+    // Per point: the TTLs each sender's matched packets arrive with there.
+    std::map<Addr, std::set<std::uint8_t>> sender_ttls_[2];
     std::map<std::tuple<std::string, std::string, unsigned>, Tally> tallies_;
 };
 

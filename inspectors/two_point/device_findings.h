@@ -38,6 +38,7 @@ struct CompareCounts {
     std::uint64_t unseen_at_edges = 0;  // missing at the other point, which was not capturing then
     std::uint64_t unattributed = 0;     // missing, on a direction whose crossing is unknown
     std::uint64_t capture_gaps = 0;     // missing at one point though they crossed (the other capture lost them)
+    std::uint64_t ack_gaps = 0;         // lone pure ACKs missing beyond the device: device or capture, no telling
 };
 
 struct DeviceReport {

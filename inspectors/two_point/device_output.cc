@@ -95,6 +95,11 @@ std::string compare_report_text(const DeviceReport& r, const Comparison& cmp, co
             "carrying their sender's TTL and IP ID): that capture lost them, the device did not\n",
             static_cast<unsigned long long>(r.counts.capture_gaps));
     }
+    if (r.counts.ack_gaps != 0) {
+        add("ACK gaps: %llu lone pure ACKs missing beyond the device; later ACKs covered them, so whether the device "
+            "or a capture lost them cannot be told (not reported)\n",
+            static_cast<unsigned long long>(r.counts.ack_gaps));
+    }
     if (r.counts.unseen_at_edges != 0 || r.counts.unattributed != 0) {
         add("not judged: %llu packets near a capture's start or end (the other point was not capturing), %llu on "
             "directions whose crossing is unknown\n",
@@ -149,7 +154,7 @@ std::string compare_report_json(const DeviceReport& r, const Comparison& cmp, co
     j.key("clock").begin_object().field("known", cmp.clock_known);
     j.field("offset_us", static_cast<double>(cmp.clock_offset_ns) / 1e3, 1).end_object();
     j.field("unseen_at_edges", r.counts.unseen_at_edges).field("unattributed", r.counts.unattributed);
-    j.field("capture_gaps", r.counts.capture_gaps);
+    j.field("capture_gaps", r.counts.capture_gaps).field("ack_gaps", r.counts.ack_gaps);
     j.key("findings").begin_array();
     for (const DeviceFinding& f : r.findings) {
         j.begin_object().field("event", f.event).field("kind", f.kind).field("severity", to_string(f.severity));
