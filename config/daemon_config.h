@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "impair.h"
 #include "rules.h"
 
 namespace tcpsleuth {
@@ -180,6 +181,12 @@ struct DaemonConfig {
     PayloadRules rules;
     // Sorted by seconds, then name.
     std::vector<IdleProfile> idle_profiles = default_idle_profiles();
+    // [[impair]]: inline only, applied in order to every forwarded packet.
+    std::vector<ImpairRule> impair;
+    // [inline] inspect: where inspection stands relative to the impairment. "client_side":
+    // like a sensor between the clients and a faulty device, it sees the clients' packets
+    // before the rules and the servers' packets after them; "server_side": the reverse.
+    bool inspect_server_side = false;
 
     bool operator==(const DaemonConfig&) const = default;
 };

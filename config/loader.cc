@@ -6,8 +6,11 @@
 
 #include <toml++/toml.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -306,6 +309,9 @@ std::vector<Field> schema() {
     f.push_back(pow2_field("workers.ring_size", [](auto& c) -> auto& { return c.workers.ring_size; }, 64, 1u << 20));
     f.push_back(pow2_field("workers.event_ring_size", [](auto& c) -> auto& { return c.workers.event_ring_size; }, 64, 1u << 20));
 
+    f.push_back(enum_field<bool>("inline.inspect", [](auto& c) -> auto& { return c.inspect_server_side; },
+                                 {{"client_side", false}, {"server_side", true}}));
+
     f.push_back(string_field("output.events", [](auto& c) -> auto& { return c.output.events; }));
     f.push_back(string_field("output.report", [](auto& c) -> auto& { return c.output.report; }));
     f.push_back(enum_field<std::string>("output.report_format", [](auto& c) -> auto& { return c.output.report_format; },
@@ -425,6 +431,7 @@ public:
         check_ports();
         check_cores();
         check_evidence();
+        check_impair();
         check_disable_builtin();
         if (out_.ok()) compile();
     }
@@ -458,6 +465,8 @@ private:
                 read_ports(node);
             } else if (key == "rules") {
                 read_rules(node);
+            } else if (key == "impair") {
+                read_impair(node);
             } else if (key == "idle.profiles") {
                 read_profiles(node);
             } else if (const Field* f = field(key)) {
@@ -510,6 +519,184 @@ private:
             if (!has_device && !t.contains("device")) error(t.source(), "ports.device", "missing");
             out_.config.ports.push_back(std::move(port));
         }
+    }
+
+    // [[impair]]: one fault per entry (config/impair.h). Every key is checked against the
+    // keys its action takes; names are unique (counters and messages use them).
+    void read_impair(const toml::node& node) {
+        const toml::array* a = node.as_array();
+        if (a == nullptr || !a->is_array_of_tables()) {
+            error(node.source(), "impair", "expected an array of tables ([[impair]])");
+            return;
+        }
+        static const std::vector<std::pair<std::string, ImpairAction>> kActions = {
+            {"drop_larger_than", ImpairAction::kDropLargerThan}, {"strip_option", ImpairAction::kStripOption},
+            {"clamp_mss", ImpairAction::kClampMss},             {"drop_ecn_syn", ImpairAction::kDropEcnSyn},
+            {"bleach_ecn", ImpairAction::kBleachEcn},           {"erase_ce", ImpairAction::kEraseCe},
+            {"mark_ce", ImpairAction::kMarkCe},                 {"shift_seq", ImpairAction::kShiftSeq},
+            {"loss", ImpairAction::kLoss}};
+        // Each action's own keys; the first listed is required.
+        static const std::vector<std::pair<ImpairAction, std::vector<std::string>>> kOwnKeys = {
+            {ImpairAction::kDropLargerThan, {"size"}}, {ImpairAction::kStripOption, {"option", "fill"}},
+            {ImpairAction::kClampMss, {"mss"}},        {ImpairAction::kShiftSeq, {"offset", "rewrite_sack"}},
+            {ImpairAction::kLoss, {"", "burst"}}};
+        for (const toml::node& entry : *a) {
+            const toml::table& t = *entry.as_table();
+            ImpairRule rule;
+            rule.line = static_cast<std::uint32_t>(t.source().begin.line);
+            rule.column = static_cast<std::uint32_t>(t.source().begin.column);
+            const toml::node* action = t.get("action");
+            if (action == nullptr) {
+                error(t.source(), "impair.action", "missing (one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, "
+                                                   "bleach_ecn, erase_ce, mark_ce, shift_seq, loss)");
+                continue;
+            }
+            const auto known = std::find_if(kActions.begin(), kActions.end(), [&](const auto& p) {
+                return action->is_string() && p.first == *action->value<std::string>();
+            });
+            if (known == kActions.end()) {
+                error(action->source(), "impair.action", "expected one of drop_larger_than, strip_option, clamp_mss, "
+                                                         "drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss");
+                continue;
+            }
+            rule.action = known->second;
+            std::vector<std::string> own;
+            for (const auto& [act, keys] : kOwnKeys) {
+                if (act == rule.action) own = keys;
+            }
+            if (!own.empty() && !own[0].empty() && !t.contains(own[0])) {
+                error(t.source(), "impair." + own[0], std::string("missing (") + known->first + " needs it)");
+            }
+            if (!t.contains("name")) error(t.source(), "impair.name", "missing");
+            for (const auto& [k, v] : t) {
+                const std::string key(k.str());
+                const std::string where = "impair." + key;
+                const auto integer = [&](std::int64_t lo, std::int64_t hi, auto& out) {
+                    const std::optional<std::int64_t> n = v.value_exact<std::int64_t>();
+                    if (!v.is_integer() || !n || *n < lo || *n > hi) {
+                        error(v.source(), where, "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+                        return;
+                    }
+                    out = static_cast<std::remove_reference_t<decltype(out)>>(*n);
+                };
+                if (key == "action") {
+                    continue;
+                } else if (key == "name") {
+                    if (!v.is_string() || v.value<std::string>()->empty()) {
+                        error(v.source(), where, "expected a non-empty string");
+                    } else {
+                        rule.name = *v.value<std::string>();
+                        for (const ImpairRule& r : out_.config.impair) {
+                            if (r.name == rule.name) error(v.source(), where, "\"" + rule.name + "\" is used by an earlier rule");
+                        }
+                    }
+                } else if (key == "side") {
+                    const std::optional<std::string> sv = v.value<std::string>();
+                    if (sv == "client") rule.side = ImpairSide::kClient;
+                    else if (sv == "server") rule.side = ImpairSide::kServer;
+                    else if (sv == "both") rule.side = ImpairSide::kBoth;
+                    else error(v.source(), where, "expected \"client\", \"server\" or \"both\"");
+                } else if (key == "hosts") {
+                    read_prefixes(v, where, rule.hosts);
+                } else if (key == "ports") {
+                    const toml::array* list = v.as_array();
+                    bool ok = list != nullptr && !list->empty();
+                    for (std::size_t i = 0; ok && i < list->size(); ++i) {
+                        const std::optional<std::int64_t> n = (*list)[i].value_exact<std::int64_t>();
+                        ok = n && *n >= 1 && *n <= 65535;
+                        if (ok) rule.ports.push_back(static_cast<std::uint16_t>(*n));
+                    }
+                    if (!ok) error(v.source(), where, "expected a non-empty array of TCP ports from 1 to 65535");
+                } else if (key == "probability") {
+                    const std::optional<double> d = v.value<double>();
+                    if (!(v.is_floating_point() || v.is_integer()) || !d || *d <= 0.0 || *d > 1.0) {
+                        error(v.source(), where, "expected a number above 0 and at most 1");
+                    } else {
+                        rule.probability = *d;
+                    }
+                } else if (key == "enabled") {
+                    if (!v.is_boolean()) error(v.source(), where, "expected true or false");
+                    else rule.enabled = *v.value<bool>();
+                } else if (std::find(own.begin(), own.end(), key) == own.end()) {
+                    error(k.source(), where, std::string("not a key of action ") + known->first +
+                                                 (key == "size" || key == "option" || key == "fill" || key == "mss" || key == "offset" ||
+                                                          key == "rewrite_sack" || key == "burst"
+                                                      ? ""
+                                                      : " (unknown key)"));
+                } else if (key == "size") {
+                    integer(68, 65535, rule.size);
+                } else if (key == "mss") {
+                    integer(88, 65535, rule.mss);
+                } else if (key == "offset") {
+                    integer(1, 0xffffffffll, rule.offset);
+                } else if (key == "burst") {
+                    integer(1, 1000, rule.burst);
+                } else if (key == "rewrite_sack") {
+                    if (!v.is_boolean()) error(v.source(), where, "expected true or false");
+                    else rule.rewrite_sack = *v.value<bool>();
+                } else if (key == "option") {
+                    const std::optional<std::string> sv = v.value<std::string>();
+                    if (sv == "sack_perm") rule.option = StripOption::kSackPerm;
+                    else if (sv == "wscale") rule.option = StripOption::kWscale;
+                    else if (sv == "timestamp") rule.option = StripOption::kTimestamp;
+                    else if (sv == "mss") rule.option = StripOption::kMss;
+                    else error(v.source(), where, "expected \"sack_perm\", \"wscale\", \"timestamp\" or \"mss\"");
+                } else if (key == "fill") {
+                    const std::optional<std::string> sv = v.value<std::string>();
+                    if (sv == "nop") rule.fill = StripFill::kNop;
+                    else if (sv == "remove") rule.fill = StripFill::kRemove;
+                    else error(v.source(), where, "expected \"nop\" (the option's bytes become NOPs) or \"remove\"");
+                }
+            }
+            out_.config.impair.push_back(std::move(rule));
+        }
+    }
+
+    void read_prefixes(const toml::node& v, const std::string& where, std::vector<IpPrefix>& out) {
+        const toml::array* list = v.as_array();
+        if (list == nullptr || list->empty()) {
+            error(v.source(), where, "expected a non-empty array of prefixes (\"198.18.2.0/24\", \"2001:2::/48\")");
+            return;
+        }
+        for (const toml::node& n : *list) {
+            const std::optional<std::string> text = n.value<std::string>();
+            IpPrefix p;
+            if (!text || !parse_prefix(*text, p)) {
+                error(n.source(), where, "expected an address or prefix such as \"198.18.2.0/24\" or \"2001:2::/48\"");
+                continue;
+            }
+            out.push_back(p);
+        }
+    }
+
+    static bool parse_prefix(const std::string& text, IpPrefix& out) {
+        const std::size_t slash = text.find('/');
+        const std::string addr = text.substr(0, slash);
+        int bits = -1;
+        if (slash != std::string::npos) {
+            char* end = nullptr;
+            const long b = std::strtol(text.c_str() + slash + 1, &end, 10);
+            if (end == text.c_str() + slash + 1 || *end != '\0') return false;
+            bits = static_cast<int>(b);
+        }
+        in_addr v4{};
+        in6_addr v6{};
+        if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) {
+            if (bits == -1) bits = 32;
+            if (bits < 0 || bits > 32) return false;
+            out.addr[10] = out.addr[11] = 0xff;
+            std::memcpy(&out.addr[12], &v4, 4);
+            out.bits = static_cast<std::uint8_t>(96 + bits);
+            return true;
+        }
+        if (inet_pton(AF_INET6, addr.c_str(), &v6) == 1) {
+            if (bits == -1) bits = 128;
+            if (bits < 0 || bits > 128) return false;
+            std::memcpy(out.addr.data(), &v6, 16);
+            out.bits = static_cast<std::uint8_t>(bits);
+            return true;
+        }
+        return false;
     }
 
     // [[rules]]: one payload rule per entry (config/rules.h). Every key is checked; the
@@ -663,6 +850,14 @@ private:
         }
     }
 
+    // Impairment happens on the way through: a tap only watches.
+    void check_impair() {
+        const auto& c = out_.config;
+        if (c.impair.empty() || c.mode == RunMode::kInline) return;
+        out_.errors.push_back({file_, c.impair.front().line, c.impair.front().column, "impair",
+                               "[[impair]] rules need mode = \"inline\" (a tap only watches)"});
+    }
+
     // Live evidence captures are cut from the packet history: without one there is nothing
     // from before the verdict to write.
     void check_evidence() {
@@ -745,6 +940,48 @@ std::string rules_summary(const PayloadRules& p) {
     return std::to_string(p.rules.size()) + " rule(s) [" + ids + (ids.size() >= 160 ? ", ..." : "") + "] #" + digest;
 }
 
+std::string render_prefix(const IpPrefix& p) {
+    char buf[INET6_ADDRSTRLEN];
+    const bool v4 = p.bits >= 96 && p.addr[10] == 0xff && p.addr[11] == 0xff &&
+                    std::all_of(p.addr.begin(), p.addr.begin() + 10, [](std::uint8_t b) { return b == 0; });
+    inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? static_cast<const void*>(&p.addr[12]) : p.addr.data(), buf, sizeof buf);
+    return std::string(buf) + "/" + std::to_string(v4 ? p.bits - 96 : p.bits);
+}
+
+std::string render_impair(const ImpairRule& r) {
+    std::string out = "name = " + toml_string(r.name) + "\naction = \"" + to_string(r.action) + "\"\n";
+    if (r.side != ImpairSide::kBoth) out += std::string("side = \"") + (r.side == ImpairSide::kClient ? "client" : "server") + "\"\n";
+    if (!r.hosts.empty()) {
+        out += "hosts = [";
+        for (std::size_t i = 0; i < r.hosts.size(); ++i) out += (i ? ", " : "") + toml_string(render_prefix(r.hosts[i]));
+        out += "]\n";
+    }
+    if (!r.ports.empty()) {
+        out += "ports = [";
+        for (std::size_t i = 0; i < r.ports.size(); ++i) out += (i ? ", " : "") + std::to_string(r.ports[i]);
+        out += "]\n";
+    }
+    if (r.probability != 1.0) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", r.probability);
+        out += std::string("probability = ") + buf + (std::strchr(buf, '.') || std::strchr(buf, 'e') ? "" : ".0") + "\n";
+    }
+    if (!r.enabled) out += "enabled = false\n";
+    switch (r.action) {
+        case ImpairAction::kDropLargerThan: out += "size = " + std::to_string(r.size) + "\n"; break;
+        case ImpairAction::kStripOption:
+            out += std::string("option = \"") + to_string(r.option) + "\"\nfill = \"" + (r.fill == StripFill::kNop ? "nop" : "remove") + "\"\n";
+            break;
+        case ImpairAction::kClampMss: out += "mss = " + std::to_string(r.mss) + "\n"; break;
+        case ImpairAction::kShiftSeq:
+            out += "offset = " + std::to_string(r.offset) + "\nrewrite_sack = " + (r.rewrite_sack ? "true" : "false") + "\n";
+            break;
+        case ImpairAction::kLoss: out += "burst = " + std::to_string(r.burst) + "\n"; break;
+        default: break;
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string render_config(const DaemonConfig& c) {
@@ -766,6 +1003,7 @@ std::string render_config(const DaemonConfig& c) {
         if (p.mbufs != 0) out += "mbufs = " + std::to_string(p.mbufs) + "\n";
     }
     for (const RuleSpec& r : c.rules.rules) out += "\n[[rules]]\n" + render_rule(r);
+    for (const ImpairRule& r : c.impair) out += "\n[[impair]]\n" + render_impair(r);
     return out;
 }
 
@@ -791,6 +1029,14 @@ std::vector<ConfigChange> config_changes(const DaemonConfig& from, const DaemonC
     };
     if (from.ports != to.ports) out.push_back({"ports", ports(from), ports(to), false});
     if (from.rules.rules != to.rules.rules) out.push_back({"rules", rules_summary(from.rules), rules_summary(to.rules), true});
+    if (from.impair != to.impair) {
+        const auto names = [](const DaemonConfig& c) {
+            std::string s;
+            for (const ImpairRule& r : c.impair) s += (s.empty() ? "" : ", ") + r.name;
+            return s.empty() ? std::string("none") : s;
+        };
+        out.push_back({"impair", names(from), names(to), false});
+    }
     return out;
 }
 
@@ -802,6 +1048,10 @@ std::vector<std::string> config_keys() {
     keys.push_back("ports.mbufs");
     for (const char* k : {"id", "pattern", "literal", "flags", "direction", "ports", "severity", "tag", "event"}) {
         keys.push_back(std::string("rules.") + k);
+    }
+    for (const char* k : {"name", "action", "side", "hosts", "ports", "probability", "enabled", "size", "option", "fill",
+                          "mss", "offset", "rewrite_sack", "burst"}) {
+        keys.push_back(std::string("impair.") + k);
     }
     return keys;
 }

@@ -217,6 +217,10 @@ private:
                 shared_.workers.push_back(std::make_unique<live::WorkerShared>(
                     cfg_.inspect, w, n, cfg_.workers.event_ring_size, ports_.ports.size(),
                     (static_cast<std::uint64_t>(seed()) << 32) | seed()));
+                if (cfg_.mode == RunMode::kInline && !cfg_.impair.empty()) {
+                    shared_.workers.back()->impair =
+                        std::make_unique<Impairer>(cfg_.impair, (static_cast<std::uint64_t>(seed()) << 32) | seed());
+                }
             }
         } catch (const std::bad_alloc&) {
             error = "cannot allocate " + std::to_string(n) + " flow table(s) of " + std::to_string(cfg_.inspect.flows.capacity) +
@@ -657,7 +661,33 @@ private:
                           static_cast<unsigned long long>(shared_.io ? shared_.io->ring_full[w].load() : 0));
             out += row;
         }
+        out += impair_counters();
         std::fputs(out.c_str(), stderr);
+    }
+
+    // [[impair]]: each rule's packets matched, dropped and rewritten, over every worker.
+    std::string impair_counters() const {
+        if (shared_.workers.empty() || !shared_.workers[0]->impair) return {};
+        std::string out = "impair                   action               matched      dropped    rewritten\n";
+        std::uint64_t skipped = 0;
+        for (const auto& w : shared_.workers) skipped += w->impair->skipped();
+        const auto& rules = shared_.workers[0]->impair->rules();
+        for (std::size_t r = 0; r < rules.size(); ++r) {
+            std::uint64_t m = 0, d = 0, x = 0;
+            for (const auto& w : shared_.workers) {
+                const ImpairCounters& c = w->impair->counters(r);
+                m += c.matched.load(std::memory_order_relaxed);
+                d += c.dropped.load(std::memory_order_relaxed);
+                x += c.rewritten.load(std::memory_order_relaxed);
+            }
+            char row[256];
+            std::snprintf(row, sizeof row, "%-24s %-16s %11llu %12llu %12llu%s\n", rules[r].name.substr(0, 24).c_str(),
+                          to_string(rules[r].action), static_cast<unsigned long long>(m), static_cast<unsigned long long>(d),
+                          static_cast<unsigned long long>(x), rules[r].enabled ? "" : "  (disabled)");
+            out += row;
+        }
+        if (skipped != 0) out += "impair: " + std::to_string(skipped) + " packets passed untouched (inside a tunnel, fragments, cut short)\n";
+        return out;
     }
 
     void print_final() {

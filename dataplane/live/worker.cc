@@ -108,10 +108,10 @@ private:
                 if (numbered) {
                     for (std::uint16_t i = 0; i < n; ++i) *frame_number(mbufs_[i]) = ++seq_[p];
                 }
-                inspect(mbufs_, n, numbered);
+                const unsigned kept = inspect_and_impair(mbufs_, n, numbered, ports[p].peer >= 0);
                 if (ports[p].peer >= 0) {
                     const Port& out = ports[static_cast<std::size_t>(ports[p].peer)];
-                    send_bounded(out.id, q, mbufs_, n, cfg_.workers.tx_retries,
+                    send_bounded(out.id, q, mbufs_, static_cast<std::uint16_t>(kept), cfg_.workers.tx_retries,
                                  me_.tx_dropped[static_cast<std::size_t>(ports[p].peer)]);
                 } else {
                     rte_pktmbuf_free_bulk(mbufs_, n);
@@ -134,7 +134,7 @@ private:
         std::uint64_t idle_polls = 0;
         for (;;) {
             const bool io_done = run_.io->stopped.load(std::memory_order_acquire);
-            const unsigned n = rte_ring_sc_dequeue_burst(me_.in, reinterpret_cast<void**>(mbufs_), burst(), nullptr);
+            unsigned n = rte_ring_sc_dequeue_burst(me_.in, reinterpret_cast<void**>(mbufs_), burst(), nullptr);
             serve_mailbox();
             if (n == 0) {
                 if (io_done) return;
@@ -145,11 +145,12 @@ private:
             for (unsigned i = 0; i < n; ++i) {
                 if (mbufs_[i]->hash.rss % workers_ != index_) me_.counters.add(Counter::kFlowWrongCore);
             }
-            inspect(mbufs_, n, true);
             if (!inline_mode) {
+                inspect(mbufs_, n, true);
                 rte_pktmbuf_free_bulk(mbufs_, n);
                 continue;
             }
+            n = inspect_and_impair(mbufs_, n, true, true);
             unsigned handed = rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(mbufs_), n, nullptr);
             for (unsigned tries = 0; handed < n && tries < cfg_.workers.tx_retries; ++tries) {
                 rte_pause();
@@ -164,6 +165,43 @@ private:
     }
 
     unsigned burst() const noexcept { return std::min(cfg_.workers.burst, kMaxBurst); }
+
+    // Forwarded packets meet the [[impair]] rules. Inspection stands on one side of them
+    // ([inline] inspect): the packets sent from that side are inspected before the rules, the
+    // others after (a burst comes from one port, so each flow's packets keep their order).
+    // Dropped packets are freed here; the kept ones close up in `m`, their count returned.
+    unsigned inspect_and_impair(rte_mbuf** m, unsigned n, bool numbered, bool forwarded) noexcept {
+        Impairer* impair = forwarded ? me_.impair.get() : nullptr;
+        if (impair == nullptr) {
+            inspect(m, n, numbered);
+            return n;
+        }
+        const bool server_side = cfg_.inspect_server_side;
+        rte_mbuf* near[kMaxBurst];  // sent from the sensor's side: inspected as they arrive
+        unsigned near_n = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            const bool from_client = impair->sent_by_client(rte_pktmbuf_mtod(m[i], const std::uint8_t*), m[i]->data_len);
+            after_[i] = from_client == server_side;
+            if (!after_[i]) near[near_n++] = m[i];
+        }
+        if (near_n != 0) inspect(near, near_n, numbered);
+        unsigned kept = 0, far_n = 0;
+        rte_mbuf* far[kMaxBurst];
+        for (unsigned i = 0; i < n; ++i) {
+            rte_mbuf* b = m[i];
+            std::uint32_t len = b->data_len;
+            // A frame over several segments is passed as it is (the rules need it whole).
+            if (b->nb_segs == 1 && impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len) == ImpairVerdict::kDrop) {
+                rte_pktmbuf_free(b);
+                continue;
+            }
+            if (len < b->data_len) rte_pktmbuf_trim(b, static_cast<std::uint16_t>(b->data_len - len));
+            if (after_[i]) far[far_n++] = b;
+            m[kept++] = b;
+        }
+        if (far_n != 0) inspect(far, far_n, numbered);
+        return kept;
+    }
 
     std::uint64_t* frame_number(rte_mbuf* m) const noexcept {
         return RTE_MBUF_DYNFIELD(m, run_.frame_number_offset, std::uint64_t*);
@@ -284,6 +322,7 @@ private:
     bool packet_time_ = false;
     std::vector<std::uint64_t> seq_;
     rte_mbuf* mbufs_[kMaxBurst];
+    bool after_[kMaxBurst] = {};  // inspect_and_impair: this packet is inspected after the rules
     RawPacket raw_[Pipeline::kBurst];
 };
 

@@ -20,6 +20,7 @@
 #include "inspectors/output/events.h"
 #include "inspectors/flow/flow_query.h"
 #include "inspectors/flow/flow_table.h"
+#include "dataplane/impair/impairer.h"
 #include "inspectors/flow/pipeline.h"
 #include "inspectors/flow/spsc_ring.h"
 #include "ports.h"
@@ -76,6 +77,7 @@ struct WorkerShared {
     std::atomic<std::uint32_t> flows_active{0};
     std::atomic<WorkerState> state{WorkerState::kRunning};
     Mailbox mailbox;
+    std::unique_ptr<Impairer> impair;  // inline with [[impair]] rules; null otherwise
     rte_ring* in = nullptr;    // software distribution: packets from the I/O core
     rte_ring* back = nullptr;  // software distribution, inline: inspected packets to send
 };

@@ -70,6 +70,8 @@ class Lab:
     def __init__(self, name, workdir, index, sensor="capture", tcpsleuth=None, workers=1):
         self.workers = workers
         self.nat = False  # the router masquerades the client behind its server-side address
+        self.impair = False  # the fault made by tcpsleuth inline ([[impair]]) instead of the router
+        self.impair_config = ""
         self.name = name
         self.tag = f"tsl{os.getpid() % 100000}x{index}"
         self.ns = {"c": self.tag + "c", "r": self.tag + "r", "s": self.tag + "s"}
@@ -93,6 +95,14 @@ class Lab:
         if check and proc.returncode != 0:
             raise RuntimeError(f"{self.name}: `{cmd}` in {where} failed: {proc.stderr.strip()}")
         return proc
+
+    def fault(self, command, impair):
+        """The scenario's fault: `command` run on the router or, in an impair variant, the same
+        fault made by tcpsleuth inline from the [[impair]] rule `impair` (TOML keys)."""
+        if self.impair:
+            self.impair_config += "[[impair]]\n" + impair + "\n"
+        elif command:
+            self.run("r", command)
 
     def spawn(self, where, argv):
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[where]] + argv, stdout=subprocess.PIPE,
@@ -185,7 +195,7 @@ class Lab:
         self.evidence_dir = os.path.join(self.workdir, self.name + ".evidence")
         write_sensor_config(config, devices=[f"net_af_packet{i},iface={iface}" for i, iface in enumerate(ports)],
                             events=self.events, prefix=self.tag, mode=mode, memory_mb=256, workers=self.workers,
-                            extra=self.payload_config,
+                            extra=self.payload_config + self.impair_config,
                             output_extra=f'evidence_dir = "{self.evidence_dir}"\nevidence_follow_s = 2')
         log = open(self.sensor_log, "w")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[where], self.tcpsleuth, "run", "--config", config, "-v"],
@@ -274,8 +284,9 @@ def clean_loss(lab):
 
 def sack_stripped_syn(lab):
     lab.up(client_addrs=["198.18.1.3"])
-    lab.run("r", "iptables -t mangle -A FORWARD -i r0 -s 198.18.1.2 -p tcp --tcp-flags SYN,ACK SYN "
-                 "-j TCPOPTSTRIP --strip-options sack-permitted")
+    lab.fault("iptables -t mangle -A FORWARD -i r0 -s 198.18.1.2 -p tcp --tcp-flags SYN,ACK SYN "
+              "-j TCPOPTSTRIP --strip-options sack-permitted",
+              'name = "no-sack"\naction = "strip_option"\noption = "sack_perm"\nside = "client"\nhosts = ["198.18.1.2/32"]')
     lab.start_capture()
     lab.server()
     assert lab.client(1000, 1000, src="198.18.1.3")  # another client of the same server: SACK agreed
@@ -285,8 +296,9 @@ def sack_stripped_syn(lab):
 
 def sack_stripped_synack(lab):
     lab.up()
-    lab.run("r", "iptables -t mangle -A FORWARD -i r1 -p tcp --tcp-flags SYN,ACK SYN,ACK "
-                 "-j TCPOPTSTRIP --strip-options sack-permitted")
+    lab.fault("iptables -t mangle -A FORWARD -i r1 -p tcp --tcp-flags SYN,ACK SYN,ACK "
+              "-j TCPOPTSTRIP --strip-options sack-permitted",
+              'name = "no-sack"\naction = "strip_option"\noption = "sack_perm"\nside = "server"')
     lab.run("r", "iptables -A FORWARD -i r0 -p tcp -m length --length 1000:65535 "
                  "-m statistic --mode random --probability 0.03 -j DROP")
     lab.start_capture()
@@ -297,8 +309,9 @@ def sack_stripped_synack(lab):
 
 def wscale_stripped_syn(lab):
     lab.up(client_addrs=["198.18.1.3"])
-    lab.run("r", "iptables -t mangle -A FORWARD -i r0 -s 198.18.1.2 -p tcp --tcp-flags SYN,ACK SYN "
-                 "-j TCPOPTSTRIP --strip-options wscale")
+    lab.fault("iptables -t mangle -A FORWARD -i r0 -s 198.18.1.2 -p tcp --tcp-flags SYN,ACK SYN "
+              "-j TCPOPTSTRIP --strip-options wscale",
+              'name = "no-ws"\naction = "strip_option"\noption = "wscale"\nside = "client"\nhosts = ["198.18.1.2/32"]')
     lab.start_capture()
     lab.server()
     assert lab.client(1000, 1000, src="198.18.1.3")
@@ -311,8 +324,9 @@ def wscale_stripped_syn(lab):
 
 def wscale_stripped_synack(lab):
     lab.up()
-    lab.run("r", "iptables -t mangle -A FORWARD -i r1 -p tcp --tcp-flags SYN,ACK SYN,ACK "
-                 "-j TCPOPTSTRIP --strip-options wscale")
+    lab.fault("iptables -t mangle -A FORWARD -i r1 -p tcp --tcp-flags SYN,ACK SYN,ACK "
+              "-j TCPOPTSTRIP --strip-options wscale",
+              'name = "no-ws"\naction = "strip_option"\noption = "wscale"\nside = "server"')
     lab.start_capture()
     lab.server()
     # The client reads the server's shifted window (65160 >> 7) raw and crawls; the transfer
@@ -325,8 +339,10 @@ def wscale_stripped_synack(lab):
 
 
 def mtu_blackhole(lab, probing):
-    lab.up(mtu_server_link=1280)
-    lab.run("r", "iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP")
+    # A 1280-byte link beyond the router whose ICMP is dropped; impaired: larger packets vanish.
+    lab.up(mtu_server_link=None if lab.impair else 1280)
+    lab.fault("iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP",
+              'name = "narrow"\naction = "drop_larger_than"\nsize = 1280\nside = "client"')
     lab.run("c", f"sysctl -qw net.ipv4.tcp_mtu_probing={1 if probing else 0}")
     lab.start_capture()
     lab.server()
@@ -397,7 +413,8 @@ def ecn_syn_dropped(lab):
     lab.up()
     lab.run("c", "sysctl -qw net.ipv4.tcp_ecn=1")
     # TCP flags byte (offset 13): SYN+ECE+CWR without ACK. iptables' --tcp-flags has no ECE/CWR names.
-    lab.run("r", "iptables -A FORWARD -p tcp -m u32 --u32 '0>>22&0x3C@12>>16&0xD2=0xC2' -j DROP")
+    lab.fault("iptables -A FORWARD -p tcp -m u32 --u32 '0>>22&0x3C@12>>16&0xD2=0xC2' -j DROP",
+              'name = "ecn-syn"\naction = "drop_ecn_syn"')
     lab.start_capture()
     lab.server()
     for _ in range(3):
@@ -408,7 +425,8 @@ def ecn_syn_dropped(lab):
 def ecn_bleached(lab):
     lab.up()
     lab.run("c", "sysctl -qw net.ipv4.tcp_ecn=1")
-    lab.run("r", "iptables -t mangle -A FORWARD -i r1 -j TOS --and-tos 0xfc")
+    lab.fault("iptables -t mangle -A FORWARD -i r1 -j TOS --and-tos 0xfc",
+              'name = "bleach"\naction = "bleach_ecn"\nside = "server"')
     lab.start_capture()
     lab.server()
     assert lab.client(100, 1_000_000)
@@ -616,11 +634,13 @@ def receiver_dominates(events):
 
 def seq_randomization(lab, tools):
     lab.up()
-    p = lab.spawn("r", [tools.seqrand, "0", "198.18.1.2", "0x40000000", "40"])
-    assert p.stdout.readline().strip() == "ready", "seqrand did not start"
+    if not lab.impair:
+        p = lab.spawn("r", [tools.seqrand, "0", "198.18.1.2", "0x40000000", "40"])
+        assert p.stdout.readline().strip() == "ready", "seqrand did not start"
     lab.run("r", "iptables -A FORWARD -i r0 -p tcp -m length --length 1000:65535 "
                  "-m statistic --mode random --probability 0.03 -j DROP")
-    lab.run("r", "iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 0")
+    lab.fault("iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 0",
+              'name = "asa"\naction = "shift_seq"\noffset = 1073741824\nrewrite_sack = false\nhosts = ["198.18.1.2/32"]')
     lab.start_capture()
     lab.server()
     assert lab.client(2_000_000, 0, timeout=60)
@@ -735,10 +755,30 @@ def behind_nat(scenario):
 NAT_SCENARIOS = [behind_nat(s) for s in (clean_bulk, sack_stripped_syn, wscale_stripped_synack, mtu_blackhole_probing,
                                          ecn_bleached, ecn_syn_dropped, idle_timeout_drop, idle_short_drop_ipv6,
                                          state_table_full, rst_injected, short_connections)]
+
+
+def impaired(scenario):
+    """The scenario with its router fault made by tcpsleuth inline instead ([[impair]]): the
+    stacks must react alike and the same events come out."""
+    def variant(lab, *tools):
+        lab.impair = True
+        return scenario(lab, *tools)
+    variant.__name__ = scenario.__name__ + "_impaired"
+    return variant
+
+
+IMPAIR_SCENARIOS = [impaired(s) for s in (sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
+                                          wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing,
+                                          ecn_syn_dropped, ecn_bleached, seq_randomization)]
 # Left out: seq_randomization behind NAT. The lab's NFQUEUE program rewrites sequence numbers
 # outside conntrack, whose NAT entry then refuses the SYN-ACK: the lab's limit, not compare's.
 # Scenarios that drive one of the lab's own tools (NFQUEUE programs).
 USES_TOOLS = {seq_randomization, rst_race, rst_race_wrong_ack}
+USES_TOOLS |= {s for s in IMPAIR_SCENARIOS if s.__name__ == "seq_randomization_impaired"}
+
+
+IMPAIR_ACTIONS = {"drop_larger_than", "strip_option", "clamp_mss", "drop_ecn_syn", "bleach_ecn", "erase_ce", "mark_ce",
+                  "shift_seq", "loss"}
 
 
 def final_counters(log_text):
@@ -749,7 +789,9 @@ def final_counters(log_text):
         cols = line.split()
         if not cols:
             continue
-        if cols[0] in ("port", "worker"):
+        if cols[0] == "impair":  # the [[impair]] rules' table: counter_problems reads it
+            table = None
+        elif cols[0] in ("port", "worker"):
             header, table = cols, (ports if cols[0] == "port" else workers)
         elif table is not None:
             table[cols[0]] = {h: (int(v) if v.isdigit() else v) for h, v in zip(header, cols)}
@@ -783,8 +825,11 @@ def counter_problems(log_text, inline, min_packets=5):
                 problems.append(f"port {p}: {k} = {row[k]}")
     if inline and len(ports) == 2:
         a, b = ports["0"], ports["1"]
-        if a["rx_packets"] != b["tx_packets"] or b["rx_packets"] != a["tx_packets"]:
-            problems.append(f"inline forwarding lost packets: {a} / {b}")
+        # Packets an [[impair]] rule dropped on purpose are the only ones allowed missing.
+        impaired = sum(int(line.split()[3]) for line in log_text.splitlines()
+                       if len(line.split()) >= 5 and line.split()[1] in IMPAIR_ACTIONS and line.split()[3].isdigit())
+        if a["rx_packets"] + b["rx_packets"] - a["tx_packets"] - b["tx_packets"] != impaired:
+            problems.append(f"inline forwarding lost packets: {a} / {b} (impair dropped {impaired})")
     return problems
 
 
@@ -935,7 +980,9 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"FAIL: the lab needs {tool} (scripts/install-deps installs it)")
     # NAT matters to the two-point view only: its variants run where both sides are captured.
-    scenarios = SCENARIOS + (NAT_SCENARIOS if args.sensor == "capture" else [])
+    # The impaired variants need tcpsleuth inline, the only sensor that forwards.
+    scenarios = SCENARIOS + (NAT_SCENARIOS if args.sensor == "capture" else []) + \
+        (IMPAIR_SCENARIOS if args.sensor == "inline" else [])
     chosen = [s for s in scenarios if not args.only or s.__name__ in args.only]
     workdir = args.keep or tempfile.mkdtemp(prefix="tcpsleuth-lab-")
     os.makedirs(workdir, exist_ok=True)

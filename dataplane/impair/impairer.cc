@@ -1,0 +1,319 @@
+#include "dataplane/impair/impairer.h"
+
+#include <cstring>
+
+#include "dataplane/packet/parse.h"
+
+namespace tcpsleuth {
+namespace {
+
+std::uint16_t rd16(const std::uint8_t* p) noexcept { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+void wr16(std::uint8_t* p, std::uint16_t v) noexcept {
+    p[0] = static_cast<std::uint8_t>(v >> 8);
+    p[1] = static_cast<std::uint8_t>(v);
+}
+std::uint32_t rd32(const std::uint8_t* p) noexcept { return std::uint32_t{rd16(p)} << 16 | rd16(p + 2); }
+
+// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word m changed to m'.
+void csum_replace(std::uint8_t* csum, std::uint16_t old_word, std::uint16_t new_word) noexcept {
+    std::uint32_t sum = static_cast<std::uint16_t>(~rd16(csum)) + static_cast<std::uint16_t>(~old_word) + std::uint32_t{new_word};
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    wr16(csum, static_cast<std::uint16_t>(~sum));
+}
+
+// Writes `n` bytes at `at` inside a region whose checksum words start at `base`, keeping
+// the checksum at `csum` right word by word.
+void write_checked(std::uint8_t* base, std::uint8_t* at, const std::uint8_t* bytes, std::size_t n, std::uint8_t* csum) noexcept {
+    for (std::size_t i = 0; i < n;) {
+        const std::size_t off = static_cast<std::size_t>(at + i - base);
+        std::uint8_t* word = base + (off & ~std::size_t{1});
+        const std::uint16_t before = rd16(word);
+        const std::size_t in_word = 2 - (off & 1);
+        for (std::size_t k = 0; k < in_word && i < n; ++k, ++i) at[i] = bytes[i];
+        csum_replace(csum, before, rd16(word));
+    }
+}
+
+void write32_checked(std::uint8_t* base, std::uint8_t* at, std::uint32_t v, std::uint8_t* csum) noexcept {
+    const std::uint8_t b[4] = {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+                               static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+    write_checked(base, at, b, 4, csum);
+}
+
+std::uint8_t option_kind(StripOption o) noexcept {
+    switch (o) {
+        case StripOption::kSackPerm: return kKindSackPerm;
+        case StripOption::kWscale: return kKindWscale;
+        case StripOption::kTimestamp: return kKindTimestamp;
+        case StripOption::kMss: return kKindMss;
+    }
+    return 0;
+}
+
+// The one's complement sum of `n` bytes (RFC 1071), odd length padded with zero.
+std::uint32_t sum_bytes(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) noexcept {
+    for (; n >= 2; p += 2, n -= 2) sum += rd16(p);
+    if (n == 1) sum += std::uint32_t{p[0]} << 8;
+    return sum;
+}
+std::uint16_t fold(std::uint32_t sum) noexcept {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(~sum);
+}
+
+bool ecn_capable(std::uint8_t e) noexcept { return e == kEct0 || e == kEct1; }
+
+}  // namespace
+
+struct Impairer::Packet {
+    std::uint8_t* frame;
+    std::uint32_t* len;
+    PacketView v;
+    std::uint8_t* ip;
+    std::uint8_t* tcp;
+    bool client_sent;   // decided per rule when ports say which end is the server
+    std::uint64_t flow_hash;
+};
+
+Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
+    : rules_(std::move(rules)),
+      counters_(std::make_unique<ImpairCounters[]>(rules_.size())),
+      burst_left_(rules_.size(), 0),
+      rng_(seed | 1) {}
+
+double Impairer::uniform() noexcept {
+    // xorshift64*: a packet's dice, not cryptography.
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return static_cast<double>((rng_ * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len) noexcept {
+    if (rules_.empty()) return ImpairVerdict::kPass;
+    Packet p{};
+    p.frame = frame;
+    p.len = &len;
+    p.v.wire_len = len;
+    const ParseStatus st = parse_packet(frame, len, LinkType::kEthernet, p.v);
+    if (st != ParseStatus::kOk || p.v.encap_depth != 0 || p.v.fragment || p.v.truncated_copy) {
+        if (st == ParseStatus::kOk || st == ParseStatus::kIcmpQuote) ImpairCounters::bump(skipped_);
+        return ImpairVerdict::kPass;
+    }
+    p.ip = frame + p.v.l3_offset;
+    p.tcp = frame + p.v.l4_offset;
+    // The flow, the same from both directions: a share of flows picks the same ones each way.
+    std::uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (unsigned i = 0; i < 16; ++i) h ^= (std::uint64_t{p.v.src[i]} + std::uint64_t{p.v.dst[i]}) << (8 * (i % 8));
+    h ^= std::uint64_t{p.v.tcp.src_port} * p.v.tcp.dst_port;
+    h *= 0xff51afd7ed558ccdull;
+    p.flow_hash = h ^ (h >> 33);
+    for (std::size_t r = 0; r < rules_.size(); ++r) {
+        if (!rules_[r].enabled || !matches(r, p)) continue;
+        ImpairCounters::bump(counters_[r].matched);
+        if (!act(r, p)) {
+            ImpairCounters::bump(counters_[r].dropped);
+            return ImpairVerdict::kDrop;
+        }
+    }
+    return ImpairVerdict::kPass;
+}
+
+bool Impairer::sent_by_client(const std::uint8_t* frame, std::uint32_t len) const noexcept {
+    PacketView v;
+    if (parse_packet(frame, len, LinkType::kEthernet, v) != ParseStatus::kOk) return false;
+    if (v.has_flag(kSyn)) return !v.has_flag(kAck);
+    for (const ImpairRule& r : rules_) {
+        for (const std::uint16_t port : r.ports) {
+            if (port == v.tcp.dst_port) return true;
+            if (port == v.tcp.src_port) return false;
+        }
+    }
+    return v.tcp.src_port > v.tcp.dst_port;
+}
+
+bool Impairer::matches(std::size_t r, const Packet& cp) noexcept {
+    const ImpairRule& rule = rules_[r];
+    Packet& p = const_cast<Packet&>(cp);
+    const TcpHeader& t = p.v.tcp;
+    // Which end is the client: the SYN's sender; the SYN-ACK's receiver; else the end not on
+    // the rule's server ports; else the higher (ephemeral) port.
+    const auto listed = [&](std::uint16_t port) {
+        for (const std::uint16_t q : rule.ports) if (q == port) return true;
+        return false;
+    };
+    if (p.v.has_flag(kSyn)) {
+        p.client_sent = !p.v.has_flag(kAck);
+    } else if (!rule.ports.empty()) {
+        p.client_sent = listed(t.dst_port);
+    } else {
+        p.client_sent = t.src_port > t.dst_port;
+    }
+    const std::uint16_t server_port = p.client_sent ? t.dst_port : t.src_port;
+    if (!rule.ports.empty() && !listed(server_port)) return false;
+    if (rule.side == ImpairSide::kClient && !p.client_sent) return false;
+    if (rule.side == ImpairSide::kServer && p.client_sent) return false;
+    if (!rule.hosts.empty()) {
+        bool inside = false;
+        for (const IpPrefix& pre : rule.hosts) inside |= pre.contains(p.v.src) || pre.contains(p.v.dst);
+        if (!inside) return false;
+    }
+    // Per-packet dice for loss and marking; a fixed share of flows for the rest.
+    if (rule.action == ImpairAction::kLoss || rule.action == ImpairAction::kMarkCe) return true;
+    if (rule.probability >= 1.0) return true;
+    const std::uint64_t mixed = (p.flow_hash ^ (0x9e3779b97f4a7c15ull * (r + 1))) * 0xc4ceb9fe1a85ec53ull;
+    return static_cast<double>(mixed >> 11) / 9007199254740992.0 < rule.probability;
+}
+
+bool Impairer::act(std::size_t r, Packet& p) noexcept {
+    const ImpairRule& rule = rules_[r];
+    const bool v4 = p.v.is_ipv4();
+    std::uint8_t* tcp_csum = p.tcp + 16;
+    const auto rewritten = [&] { ImpairCounters::bump(counters_[r].rewritten); };
+    // The ECN field: IPv4's TOS low bits (header checksum kept), IPv6's traffic class.
+    const auto set_ecn = [&](std::uint8_t ecn) {
+        if (v4) {
+            const std::uint8_t tos = static_cast<std::uint8_t>((p.ip[1] & 0xfc) | ecn);
+            write_checked(p.ip, p.ip + 1, &tos, 1, p.ip + 10);
+        } else {
+            p.ip[1] = static_cast<std::uint8_t>((p.ip[1] & 0xcf) | (ecn << 4));
+        }
+        rewritten();
+    };
+    switch (rule.action) {
+        case ImpairAction::kDropLargerThan:
+            return p.v.ip_len <= rule.size;
+        case ImpairAction::kLoss: {
+            if (burst_left_[r] != 0) {
+                --burst_left_[r];
+                return false;
+            }
+            if (uniform() >= rule.probability) return true;
+            burst_left_[r] = rule.burst - 1;
+            return false;
+        }
+        case ImpairAction::kDropEcnSyn:
+            return !(p.v.has_flag(kSyn) && !p.v.has_flag(kAck) && p.v.has_flag(kEce) && p.v.has_flag(kCwr));
+        case ImpairAction::kBleachEcn:
+            if (p.v.ecn != kNotEct) set_ecn(kNotEct);
+            return true;
+        case ImpairAction::kEraseCe:
+            if (p.v.ecn == kCe) set_ecn(kEct0);
+            return true;
+        case ImpairAction::kMarkCe:
+            if (ecn_capable(p.v.ecn) && uniform() < rule.probability) set_ecn(kCe);
+            return true;
+        case ImpairAction::kClampMss:
+        case ImpairAction::kStripOption: {
+            const std::uint8_t want = rule.action == ImpairAction::kClampMss ? kKindMss : option_kind(rule.option);
+            // SYN options only, but timestamps ride on every segment (RFC 7323 section 3.2).
+            if (!p.v.has_flag(kSyn) && want != kKindTimestamp) return true;
+            std::uint8_t* opts = p.tcp + 20;
+            const std::uint32_t opts_len = p.v.tcp.header_len - 20u;
+            for (std::uint32_t i = 0; i < opts_len;) {
+                const std::uint8_t kind = opts[i];
+                if (kind == kKindEol) break;
+                if (kind == kKindNop) {
+                    ++i;
+                    continue;
+                }
+                if (i + 1 >= opts_len || opts[i + 1] < 2 || i + opts[i + 1] > opts_len) break;
+                const std::uint8_t olen = opts[i + 1];
+                if (kind != want) {
+                    i += olen;
+                    continue;
+                }
+                if (rule.action == ImpairAction::kClampMss) {
+                    if (olen == 4 && rd16(opts + i + 2) > rule.mss) {
+                        const std::uint8_t b[2] = {static_cast<std::uint8_t>(rule.mss >> 8), static_cast<std::uint8_t>(rule.mss)};
+                        write_checked(p.tcp, opts + i + 2, b, 2, tcp_csum);
+                        rewritten();
+                    }
+                    return true;
+                }
+                if (rule.fill == StripFill::kRemove && remove_option(p, i, olen)) {
+                    rewritten();
+                    return true;
+                }
+                std::uint8_t nops[40];
+                std::memset(nops, kKindNop, olen);
+                write_checked(p.tcp, opts + i, nops, olen, tcp_csum);
+                rewritten();
+                return true;
+            }
+            return true;
+        }
+        case ImpairAction::kShiftSeq: {
+            // The client's numbering moves by `offset`; the server's ACKs (and, done right,
+            // its SACK edges: RFC 2018 blocks are sequence numbers) move back.
+            if (p.client_sent) {
+                write32_checked(p.tcp, p.tcp + 4, p.v.tcp.seq + rule.offset, tcp_csum);
+                rewritten();
+                return true;
+            }
+            if (p.v.has_flag(kAck)) write32_checked(p.tcp, p.tcp + 8, p.v.tcp.ack - rule.offset, tcp_csum);
+            if (rule.rewrite_sack && p.v.opts.sack_blocks != 0) {
+                std::uint8_t* opts = p.tcp + 20;
+                const std::uint32_t opts_len = p.v.tcp.header_len - 20u;
+                for (std::uint32_t i = 0; i + 1 < opts_len;) {
+                    if (opts[i] == kKindEol) break;
+                    if (opts[i] == kKindNop) {
+                        ++i;
+                        continue;
+                    }
+                    const std::uint8_t olen = opts[i + 1];
+                    if (olen < 2 || i + olen > opts_len) break;
+                    if (opts[i] == kKindSack) {
+                        for (std::uint32_t e = i + 2; e + 4 <= i + olen; e += 4) {
+                            write32_checked(p.tcp, opts + e, rd32(opts + e) - rule.offset, tcp_csum);
+                        }
+                    }
+                    i += olen;
+                }
+            }
+            rewritten();
+            return true;
+        }
+    }
+    return true;
+}
+
+// The options after it move up, EOL pads to a 32-bit boundary (RFC 9293 section 3.1), and
+// whole words freed come off the header: the data offset, the IP length and the frame
+// shrink, and the TCP checksum is computed afresh over the pseudo-header and segment.
+bool Impairer::remove_option(Packet& p, std::uint32_t at, std::uint8_t olen) noexcept {
+    std::uint8_t* opts = p.tcp + 20;
+    const std::uint32_t opts_len = p.v.tcp.header_len - 20u;
+    std::uint8_t kept[40];
+    std::uint32_t n = 0;
+    for (std::uint32_t i = 0; i < opts_len; ++i) {
+        if (i < at || i >= at + olen) kept[n++] = opts[i];
+    }
+    const std::uint32_t padded = (n + 3) & ~3u;
+    std::memset(kept + n, kKindEol, padded - n);
+    const std::uint32_t shrink = opts_len - padded;
+    const std::uint32_t payload = p.v.payload_len;
+    const std::uint32_t ip_end = p.v.l3_offset + p.v.ip_len;
+    if (ip_end > *p.len) return false;
+    std::memcpy(opts, kept, padded);
+    std::memmove(opts + padded, p.tcp + p.v.tcp.header_len, payload);
+    const std::uint32_t hlen = 20 + padded;
+    p.tcp[12] = static_cast<std::uint8_t>((hlen / 4) << 4 | (p.tcp[12] & 0x0f));
+    if (p.v.is_ipv4()) {
+        const std::uint16_t before = rd16(p.ip + 2);
+        wr16(p.ip + 2, static_cast<std::uint16_t>(before - shrink));
+        csum_replace(p.ip + 10, before, rd16(p.ip + 2));
+    } else {
+        wr16(p.ip + 4, static_cast<std::uint16_t>(rd16(p.ip + 4) - shrink));
+    }
+    *p.len = ip_end - shrink;  // an Ethernet trailer after the IP packet goes too
+    const std::uint32_t seg = hlen + payload;
+    std::uint32_t sum = p.v.is_ipv4() ? sum_bytes(p.ip + 12, 8) : sum_bytes(p.ip + 8, 32);
+    sum += 6 + seg;  // protocol and TCP length (RFC 9293 section 3.1; RFC 8200 section 8.1)
+    wr16(p.tcp + 16, 0);
+    wr16(p.tcp + 16, fold(sum_bytes(p.tcp, seg, sum)));
+    return true;
+}
+
+}  // namespace tcpsleuth

@@ -1,0 +1,302 @@
+// [[impair]] actions on frames from the frame builder. Every rewrite is checked against
+// checksums computed here from scratch (RFC 1071 over the IPv4 header; over the TCP
+// pseudo-header and segment), never by the code under test.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/impair/impairer.h"
+#include "dataplane/packet/parse.h"
+#include "tests/support/frame_builder.h"
+
+namespace tcpsleuth {
+namespace {
+
+using test::FrameBuilder;
+using Bytes = std::vector<std::uint8_t>;
+
+std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t s = 0) {
+    for (std::size_t i = 0; i + 1 < n; i += 2) s += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+    if (n % 2) s += static_cast<std::uint32_t>(p[n - 1] << 8);
+    return s;
+}
+std::uint16_t folded(std::uint32_t s) {
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return static_cast<std::uint16_t>(s);
+}
+
+// The frame's TCP checksum set right (the builder leaves it zero).
+void set_tcp_checksum(Bytes& f) {
+    PacketView v;
+    ASSERT_EQ(parse_packet(f.data(), static_cast<std::uint32_t>(f.size()), LinkType::kEthernet, v), ParseStatus::kOk);
+    std::uint8_t* ip = f.data() + v.l3_offset;
+    std::uint8_t* tcp = f.data() + v.l4_offset;
+    const std::uint32_t seg = v.tcp.header_len + v.payload_len;
+    std::uint32_t s = v.is_ipv4() ? sum16(ip + 12, 8) : sum16(ip + 8, 32);
+    s += 6 + seg;
+    tcp[16] = tcp[17] = 0;
+    const std::uint16_t c = static_cast<std::uint16_t>(~folded(sum16(tcp, seg, s)));
+    tcp[16] = static_cast<std::uint8_t>(c >> 8);
+    tcp[17] = static_cast<std::uint8_t>(c);
+}
+
+// Both checksums verify: the one's complement sum over each covered range is 0xffff.
+void expect_checksums(const Bytes& f, std::uint32_t len) {
+    PacketView v;
+    ASSERT_EQ(parse_packet(f.data(), len, LinkType::kEthernet, v), ParseStatus::kOk);
+    const std::uint8_t* ip = f.data() + v.l3_offset;
+    if (v.is_ipv4()) {
+        EXPECT_EQ(folded(sum16(ip, 20)), 0xffff) << "IPv4 header checksum";
+    }
+    const std::uint32_t seg = v.tcp.header_len + v.payload_len;
+    ASSERT_LE(v.l4_offset + seg, len);
+    std::uint32_t s = v.is_ipv4() ? sum16(ip + 12, 8) : sum16(ip + 8, 32);
+    s += 6 + seg;
+    EXPECT_EQ(folded(sum16(f.data() + v.l4_offset, seg, s)), 0xffff) << "TCP checksum";
+}
+
+PacketView parsed(const Bytes& f, std::uint32_t len) {
+    PacketView v;
+    EXPECT_EQ(parse_packet(f.data(), len, LinkType::kEthernet, v), ParseStatus::kOk);
+    return v;
+}
+
+FrameBuilder linux_syn(bool v6 = false) {
+    FrameBuilder b;
+    v6 ? b.ipv6("2001:2:1::2", "2001:2:2::2") : b.ipv4("198.18.1.2", "198.18.2.2");
+    b.tcp(40000, 443).seq(1000).flags(kSyn).window(64240).mss(1460).sack_perm().timestamps(7, 0).nop().wscale(7);
+    return b;
+}
+FrameBuilder synack(bool v6 = false) {
+    FrameBuilder b;
+    v6 ? b.ipv6("2001:2:2::2", "2001:2:1::2") : b.ipv4("198.18.2.2", "198.18.1.2");
+    b.tcp(443, 40000).seq(9000).ack(1001).flags(kSyn | kAck).window(65160).mss(1460).sack_perm().timestamps(9, 7).nop().wscale(7);
+    return b;
+}
+
+ImpairRule rule(ImpairAction a) {
+    ImpairRule r;
+    r.name = to_string(a);  // (a literal here trips GCC 12 -O3 -Wrestrict)
+    r.action = a;
+    return r;
+}
+
+struct Applied {
+    Bytes frame;
+    std::uint32_t len = 0;
+    ImpairVerdict verdict = ImpairVerdict::kPass;
+};
+
+Applied apply(Impairer& imp, FrameBuilder b) {
+    Applied out{b.build()};
+    set_tcp_checksum(out.frame);
+    out.len = static_cast<std::uint32_t>(out.frame.size());
+    out.verdict = imp.apply(out.frame.data(), out.len);
+    return out;
+}
+
+TEST(Impair, StripSackPermittedWithNopsIPv4AndIPv6) {
+    for (const bool v6 : {false, true}) {
+        ImpairRule r = rule(ImpairAction::kStripOption);
+        r.option = StripOption::kSackPerm;
+        Impairer imp({r}, 1);
+        const Applied a = apply(imp, linux_syn(v6));
+        ASSERT_EQ(a.verdict, ImpairVerdict::kPass);
+        const PacketView v = parsed(a.frame, a.len);
+        EXPECT_FALSE(v.opts.has(kOptSackPerm)) << v6;
+        EXPECT_TRUE(v.opts.has(kOptMss) && v.opts.has(kOptTimestamp) && v.opts.has(kOptWscale));
+        EXPECT_EQ(v.opts.nop_count, 3) << "the option's two bytes became NOPs beside Linux's own";
+        EXPECT_EQ(a.len, linux_syn(v6).build().size()) << "NOP fill keeps the size";
+        expect_checksums(a.frame, a.len);
+        EXPECT_EQ(imp.counters(0).rewritten.load(), 1u);
+    }
+}
+
+TEST(Impair, StripOnlyTouchesSynsExceptTimestamps) {
+    ImpairRule r = rule(ImpairAction::kStripOption);
+    r.option = StripOption::kWscale;
+    Impairer imp({r}, 1);
+    FrameBuilder data;
+    data.ipv4("198.18.1.2", "198.18.2.2").tcp(40000, 443).seq(1001).ack(9001).nop().nop().timestamps(8, 9).payload(100);
+    const Applied a = apply(imp, data);
+    EXPECT_EQ(a.frame, [&] { Bytes f = data.build(); set_tcp_checksum(f); return f; }());
+    EXPECT_EQ(imp.counters(0).rewritten.load(), 0u);
+}
+
+// "remove": the header shrinks by the words freed; payload and checksums follow.
+TEST(Impair, RemoveTimestampsFromADataSegment) {
+    for (const bool v6 : {false, true}) {
+        ImpairRule r = rule(ImpairAction::kStripOption);
+        r.option = StripOption::kTimestamp;
+        r.fill = StripFill::kRemove;
+        Impairer imp({r}, 1);
+        FrameBuilder data;
+        v6 ? data.ipv6("2001:2:1::2", "2001:2:2::2") : data.ipv4("198.18.1.2", "198.18.2.2");
+        data.tcp(40000, 443).seq(1001).ack(9001).nop().nop().timestamps(8, 9).payload("0123456789abcdefXYZ");
+        const Bytes before = data.build();
+        const Applied a = apply(imp, data);
+        ASSERT_EQ(a.verdict, ImpairVerdict::kPass);
+        EXPECT_EQ(a.len, before.size() - 8) << "12 option bytes become 4";
+        const PacketView v = parsed(a.frame, a.len);
+        EXPECT_FALSE(v.opts.has(kOptTimestamp));
+        EXPECT_EQ(v.tcp.header_len, 24u);
+        EXPECT_EQ(v.payload_len, 19u);
+        const std::string_view text = "0123456789abcdefXYZ";
+        const Bytes moved(a.frame.begin() + v.l4_offset + 24, a.frame.begin() + v.l4_offset + 24 + 19);
+        EXPECT_EQ(moved, Bytes(text.begin(), text.end())) << "the payload moved up intact";
+        expect_checksums(a.frame, a.len);
+    }
+}
+
+TEST(Impair, ClampMssOnlyLowers) {
+    ImpairRule r = rule(ImpairAction::kClampMss);
+    r.mss = 1360;
+    Impairer imp({r}, 1);
+    const Applied a = apply(imp, linux_syn());
+    EXPECT_EQ(parsed(a.frame, a.len).opts.mss, 1360);
+    expect_checksums(a.frame, a.len);
+    FrameBuilder small = linux_syn();
+    small = FrameBuilder().ipv4("198.18.1.2", "198.18.2.2").tcp(40001, 443).seq(5).flags(kSyn).mss(1200);
+    const Applied b = apply(imp, small);
+    EXPECT_EQ(parsed(b.frame, b.len).opts.mss, 1200);
+    EXPECT_EQ(imp.counters(0).rewritten.load(), 1u);
+}
+
+TEST(Impair, EcnActionsKeepTheIPv4HeaderChecksum) {
+    struct Case { ImpairAction action; std::uint8_t in, out; };
+    for (const Case c : {Case{ImpairAction::kBleachEcn, kEct0, kNotEct}, Case{ImpairAction::kBleachEcn, kCe, kNotEct},
+                         Case{ImpairAction::kEraseCe, kCe, kEct0}, Case{ImpairAction::kEraseCe, kEct1, kEct1},
+                         Case{ImpairAction::kMarkCe, kEct0, kCe}, Case{ImpairAction::kMarkCe, kNotEct, kNotEct}}) {
+        for (const bool v6 : {false, true}) {
+            Impairer imp({rule(c.action)}, 1);
+            FrameBuilder b;
+            v6 ? b.ipv6("2001:2:1::2", "2001:2:2::2") : b.ipv4("198.18.1.2", "198.18.2.2");
+            b.ecn(c.in).tcp(40000, 443).seq(1).ack(1).payload(50);
+            const Applied a = apply(imp, b);
+            EXPECT_EQ(parsed(a.frame, a.len).ecn, c.out) << to_string(c.action) << " v6=" << v6;
+            expect_checksums(a.frame, a.len);
+        }
+    }
+}
+
+TEST(Impair, DropLargerThanAndEcnSyns) {
+    ImpairRule big = rule(ImpairAction::kDropLargerThan);
+    big.size = 1280;
+    Impairer imp({big, rule(ImpairAction::kDropEcnSyn)}, 1);
+    FrameBuilder large, fits;
+    large.ipv4("198.18.1.2", "198.18.2.2").tcp(40000, 443).seq(1).ack(1).payload(1460);
+    fits.ipv4("198.18.1.2", "198.18.2.2").tcp(40000, 443).seq(1).ack(1).payload(1240);
+    EXPECT_EQ(apply(imp, large).verdict, ImpairVerdict::kDrop);
+    EXPECT_EQ(apply(imp, fits).verdict, ImpairVerdict::kPass) << "1280 bytes of IP: not larger";
+    EXPECT_EQ(apply(imp, linux_syn().flags(kSyn | kEce | kCwr)).verdict, ImpairVerdict::kDrop);
+    EXPECT_EQ(apply(imp, linux_syn()).verdict, ImpairVerdict::kPass);
+    EXPECT_EQ(apply(imp, synack().flags(kSyn | kAck | kEce)).verdict, ImpairVerdict::kPass) << "an ECN-setup SYN-ACK is not the target";
+    EXPECT_EQ(imp.counters(0).dropped.load(), 1u);
+    EXPECT_EQ(imp.counters(1).dropped.load(), 1u);
+}
+
+// The client's numbers move; the server's ACKs move back, and its SACK edges only when the
+// device does it right.
+TEST(Impair, ShiftSequenceWithAndWithoutSack) {
+    for (const bool rewrite : {false, true}) {
+        ImpairRule r = rule(ImpairAction::kShiftSeq);
+        r.offset = 0x40000000;
+        r.rewrite_sack = rewrite;
+        Impairer imp({r}, 1);
+        const Applied syn = apply(imp, linux_syn());
+        EXPECT_EQ(parsed(syn.frame, syn.len).tcp.seq, 1000u + 0x40000000u);
+        expect_checksums(syn.frame, syn.len);
+        FrameBuilder ack;
+        ack.ipv4("198.18.2.2", "198.18.1.2").tcp(443, 40000).seq(9001).ack(0x40000000u + 5001).nop().nop()
+            .sack({{0x40000000u + 6449, 0x40000000u + 7897}});
+        const Applied a = apply(imp, ack);
+        const PacketView v = parsed(a.frame, a.len);
+        EXPECT_EQ(v.tcp.ack, 5001u);
+        EXPECT_EQ(v.opts.sack[0].left, rewrite ? 6449u : 0x40000000u + 6449) << rewrite;
+        EXPECT_EQ(v.opts.sack[0].right, rewrite ? 7897u : 0x40000000u + 7897);
+        expect_checksums(a.frame, a.len);
+    }
+}
+
+TEST(Impair, LossRateAndBursts) {
+    ImpairRule r = rule(ImpairAction::kLoss);
+    r.probability = 0.1;
+    r.burst = 3;
+    Impairer imp({r}, 42);
+    FrameBuilder b;
+    b.ipv4("198.18.1.2", "198.18.2.2").tcp(40000, 443).seq(1).ack(1).payload(10);
+    const Bytes f = b.build();
+    unsigned dropped = 0, runs = 0;
+    bool in_run = false;
+    std::vector<unsigned> run_lengths;
+    for (unsigned i = 0; i < 20000; ++i) {
+        Bytes copy = f;
+        std::uint32_t len = static_cast<std::uint32_t>(copy.size());
+        const bool drop = imp.apply(copy.data(), len) == ImpairVerdict::kDrop;
+        dropped += drop;
+        if (drop && !in_run) run_lengths.push_back(0), ++runs;
+        if (drop) ++run_lengths.back();
+        in_run = drop;
+    }
+    // A loss starts with probability 0.1 per packet outside a burst and takes 3 packets:
+    // 3 x 0.1 / (1 + 2 x 0.1) = 25 % of packets.
+    EXPECT_NEAR(dropped / 20000.0, 0.25, 0.02);
+    for (const unsigned n : run_lengths) EXPECT_EQ(n % 3, 0u) << "bursts of 3 (back to back ones merge)";
+    EXPECT_EQ(imp.counters(0).dropped.load(), dropped);
+}
+
+// side, ports, hosts and a share of flows select what a rule touches; a flow is picked in
+// both directions alike.
+TEST(Impair, FiltersSelectSidePortHostAndFlows) {
+    ImpairRule r = rule(ImpairAction::kBleachEcn);
+    r.side = ImpairSide::kServer;
+    r.ports = {443};
+    IpPrefix net;
+    net.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 2, 0};
+    net.bits = 96 + 24;
+    r.hosts = {net};
+    Impairer imp({r}, 1);
+    const auto ecn_after = [&](const std::string& src, const std::string& dst, std::uint16_t sp, std::uint16_t dp) {
+        FrameBuilder b;
+        b.ipv4(src, dst).ecn(kEct0).tcp(sp, dp).seq(1).ack(1).payload(20);
+        const Applied a = apply(imp, b);
+        return parsed(a.frame, a.len).ecn;
+    };
+    EXPECT_EQ(ecn_after("198.18.2.2", "198.18.1.2", 443, 40000), kNotEct) << "the server's packet";
+    EXPECT_EQ(ecn_after("198.18.1.2", "198.18.2.2", 40000, 443), kEct0) << "the client's packet";
+    EXPECT_EQ(ecn_after("198.18.2.2", "198.18.1.2", 80, 40000), kEct0) << "another server port";
+    EXPECT_EQ(ecn_after("198.18.3.2", "198.18.1.2", 443, 40000), kEct0) << "a host outside the prefix";
+
+    ImpairRule half = rule(ImpairAction::kBleachEcn);
+    half.probability = 0.5;
+    Impairer share({half}, 1);
+    unsigned picked = 0;
+    for (std::uint16_t port = 20000; port < 21000; ++port) {
+        bool each_way[2];
+        for (const bool back : {false, true}) {
+            FrameBuilder b;
+            back ? b.ipv4("198.18.2.2", "198.18.1.2").tcp(443, port) : b.ipv4("198.18.1.2", "198.18.2.2").tcp(port, 443);
+            b.ecn(kEct0).seq(1).ack(1).payload(20);
+            const Applied a = apply(share, b);
+            each_way[back] = parsed(a.frame, a.len).ecn == kNotEct;
+        }
+        EXPECT_EQ(each_way[0], each_way[1]) << "flow " << port << " picked one way only";
+        picked += each_way[0];
+    }
+    EXPECT_NEAR(picked / 1000.0, 0.5, 0.06);
+}
+
+TEST(Impair, FragmentsPassUntouched) {
+    ImpairRule big = rule(ImpairAction::kDropLargerThan);
+    big.size = 100;
+    Impairer imp({big}, 1);
+    FrameBuilder frag;
+    frag.ipv4("198.18.1.2", "198.18.2.2").fragment(0, true).tcp(40000, 443).seq(1).ack(1).payload(500);
+    EXPECT_EQ(apply(imp, frag).verdict, ImpairVerdict::kPass);
+    EXPECT_EQ(imp.skipped(), 1u);
+}
+
+}  // namespace
+}  // namespace tcpsleuth
