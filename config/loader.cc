@@ -554,18 +554,21 @@ private:
             const auto known = std::find_if(kActions.begin(), kActions.end(), [&](const auto& p) {
                 return action->is_string() && p.first == *action->value<std::string>();
             });
+            std::vector<std::string> own;
             if (known == kActions.end()) {
                 error(action->source(), "impair.action", "expected one of drop_larger_than, strip_option, clamp_mss, "
                                                          "drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss");
-                continue;
+                // The common keys are still checked; any action's own key is let be.
+                own = {"", "size", "option", "fill", "mss", "offset", "rewrite_sack", "burst"};
+            } else {
+                rule.action = known->second;
+                for (const auto& [act, keys] : kOwnKeys) {
+                    if (act == rule.action) own = keys;
+                }
             }
-            rule.action = known->second;
-            std::vector<std::string> own;
-            for (const auto& [act, keys] : kOwnKeys) {
-                if (act == rule.action) own = keys;
-            }
+            const char* action_name = known == kActions.end() ? "?" : known->first.c_str();
             if (!own.empty() && !own[0].empty() && !t.contains(own[0])) {
-                error(t.source(), "impair." + own[0], std::string("missing (") + known->first + " needs it)");
+                error(t.source(), "impair." + own[0], std::string("missing (") + action_name + " needs it)");
             }
             if (!t.contains("name")) error(t.source(), "impair.name", "missing");
             for (const auto& [k, v] : t) {
@@ -618,7 +621,7 @@ private:
                     if (!v.is_boolean()) error(v.source(), where, "expected true or false");
                     else rule.enabled = *v.value<bool>();
                 } else if (std::find(own.begin(), own.end(), key) == own.end()) {
-                    error(k.source(), where, std::string("not a key of action ") + known->first +
+                    error(k.source(), where, std::string("not a key of action ") + action_name +
                                                  (key == "size" || key == "option" || key == "fill" || key == "mss" || key == "offset" ||
                                                           key == "rewrite_sack" || key == "burst"
                                                       ? ""

@@ -53,6 +53,9 @@ constexpr Command kCommands[] = {
     {"config.show", "", "the configuration in effect, as TOML"},
     {"reload", "", "re-read the configuration file; apply what can change live, refuse the rest (SIGHUP does the same)"},
     {"metrics", "", "counters in the Prometheus text exposition format"},
+    {"impair", "", "the [[impair]] rules (inline): action, enabled, packets matched, dropped and rewritten"},
+    {"impair.enable", "name", "turn the [[impair]] rule NAME on (every worker, between bursts)"},
+    {"impair.disable", "name", "turn the [[impair]] rule NAME off"},
     {"shutdown", "", "stop: finish the flows, write the last events and the report, exit"},
 };
 
@@ -342,6 +345,23 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         return reply(ok_reply(data));
     }
     if (cmd == "stats") return reply(ok_reply(stats_json()));
+    if (cmd == "impair") {
+        w.begin_object().key("rules").begin_array();
+        for (const ImpairStats& r : backend_.snapshot().impair) {
+            w.begin_object().field("name", r.name).field("action", r.action).field("enabled", r.enabled);
+            w.field("matched", r.matched).field("dropped", r.dropped).field("rewritten", r.rewritten).end_object();
+        }
+        w.end_array().end_object();
+        return reply(ok_reply(data));
+    }
+    if (cmd == "impair.enable" || cmd == "impair.disable") {
+        const json::Value* name = args.find("name");
+        if (name == nullptr || !name->is_string()) return reply(error_line("name: the rule's name (a string) is needed"));
+        std::string error;
+        if (!backend_.set_impair_enabled(name->as_string(), cmd == "impair.enable", error)) return reply(error_line(error));
+        w.begin_object().field("name", name->as_string()).field("enabled", cmd == "impair.enable").end_object();
+        return reply(ok_reply(data));
+    }
     if (cmd == "metrics") {
         w.begin_object().field("text", metrics_text()).end_object();
         return reply(ok_reply(data));
@@ -559,6 +579,22 @@ std::string Controller::metrics_text() {
     }
     head("tcpsleuth_events_total", "counter", "events written, by kind");
     for (std::size_t i = 0; i < kEventKinds.size(); ++i) line("tcpsleuth_events_total", "kind=\"" + std::string(kEventKinds[i]) + "\"", events_by_kind_[i]);
+    const struct {
+        const char* name;
+        const char* help;
+        std::uint64_t ImpairStats::*field;
+    } impair_fields[] = {
+        {"tcpsleuth_impair_matched_total", "packets an [[impair]] rule matched", &ImpairStats::matched},
+        {"tcpsleuth_impair_dropped_total", "packets an [[impair]] rule dropped", &ImpairStats::dropped},
+        {"tcpsleuth_impair_rewritten_total", "packets an [[impair]] rule rewrote", &ImpairStats::rewritten},
+    };
+    for (const auto& f : impair_fields) {
+        if (s.impair.empty()) break;
+        head(f.name, "counter", f.help);
+        for (const ImpairStats& r : s.impair) {
+            line(f.name, "rule=\"" + label_value(r.name) + "\",action=\"" + r.action + "\"", r.*(f.field));
+        }
+    }
     head("tcpsleuth_control_clients", "gauge", "clients connected to the control socket");
     line("tcpsleuth_control_clients", "", server_.clients());
     head("tcpsleuth_reloads_total", "counter", "configuration reloads applied");

@@ -48,8 +48,19 @@ struct Progress {
     bool done = false;
 };
 
+// One [[impair]] rule's state and counters, over every worker.
+struct ImpairStats {
+    std::string name;
+    std::string action;
+    bool enabled = true;
+    std::uint64_t matched = 0;
+    std::uint64_t dropped = 0;
+    std::uint64_t rewritten = 0;
+};
+
 struct Snapshot {
     std::string mode;  // "tap", "inline", "analyze"
+    std::vector<ImpairStats> impair;  // inline with [[impair]] rules
     std::vector<PortStats> ports;
     std::vector<WorkerStats> workers;
     std::optional<Progress> progress;
@@ -83,6 +94,14 @@ public:
     // A validated configuration that differs only in keys a running daemon can take.
     virtual void apply_config(const DaemonConfig& cfg, std::function<void()> done) = 0;
     virtual void request_shutdown() = 0;
+    // Turns the [[impair]] rule `name` on or off for every worker, between bursts; false with
+    // `error` when there is no such rule.
+    virtual bool set_impair_enabled(const std::string& name, bool on, std::string& error) {
+        (void)name;
+        (void)on;
+        error = "no [[impair]] rules here: impairment runs in `tcpsleuth run` inline";
+        return false;
+    }
 };
 
 class Controller {

@@ -45,6 +45,8 @@ constexpr const char* kUsage =
     "  config                     the configuration in effect (TOML)\n"
     "  reload                     re-read the configuration file, apply what can change live\n"
     "  metrics                    Prometheus text exposition\n"
+    "  impair [enable|disable NAME]\n"
+    "                             the [[impair]] rules (inline) with their counters; turn one on or off\n"
     "  shutdown                   stop the daemon (flows finished, report written)\n"
     "  version | uptime | hello | help\n"
     "  call CMD [JSON-ARGS]       any command, arguments as a JSON object\n"
@@ -482,6 +484,38 @@ int main(int argc, char** argv) {
             return 1;
         }
         return show(request(ctl, "flow", "{\"id\":" + std::to_string(id) + "}"), print_flow);
+    }
+    if (cmd == "impair") {
+        if (a.size() == 3 && (a[1] == "enable" || a[1] == "disable")) {
+            std::string name = "\"";
+            for (const char ch : a[2]) {
+                if (ch == '"' || ch == '\\') name += '\\';
+                name += ch;
+            }
+            const Value d = request(ctl, "impair." + a[1], "{\"name\":" + name + "\"}");
+            if (ctl.json) {
+                std::printf("%s\n", d.dump().c_str());
+            } else {
+                std::printf("%s: %s\n", text(d["name"]).c_str(), d["enabled"].as_bool() ? "enabled" : "disabled");
+            }
+            return 0;
+        }
+        if (a.size() != 1 && !(a.size() == 2 && a[1] == "list")) {
+            std::fprintf(stderr, "tcpsleuthctl: impair [list | enable NAME | disable NAME]\n");
+            return 1;
+        }
+        const Value d = request(ctl, "impair", "");
+        if (ctl.json) {
+            std::printf("%s\n", d.dump().c_str());
+            return 0;
+        }
+        Table t({"rule", "action", "enabled", "matched", "dropped", "rewritten"});
+        for (const Value& r : d["rules"].items()) {
+            t.add({text(r["name"]), text(r["action"]), r["enabled"].as_bool() ? "yes" : "no", text(r["matched"]),
+                   text(r["dropped"]), text(r["rewritten"])});
+        }
+        t.print();
+        return 0;
     }
     if (cmd == "pcap") {
         std::string out;

@@ -381,7 +381,39 @@ private:
                                  .flow_capacity = ws.table.capacity(),
                                  .ring_full = shared_.io ? shared_.io->ring_full[w].load() : 0});
         }
+        s.impair = impair_stats();
         return s;
+    }
+
+    std::vector<control::ImpairStats> impair_stats() const {
+        std::vector<control::ImpairStats> out;
+        if (shared_.workers.empty() || !shared_.workers[0]->impair) return out;
+        const Impairer& first = *shared_.workers[0]->impair;
+        for (std::size_t r = 0; r < first.rules().size(); ++r) {
+            control::ImpairStats st{.name = first.rules()[r].name, .action = to_string(first.rules()[r].action),
+                                    .enabled = first.enabled(r)};
+            for (const auto& w : shared_.workers) {
+                const ImpairCounters& c = w->impair->counters(r);
+                st.matched += c.matched.load(std::memory_order_relaxed);
+                st.dropped += c.dropped.load(std::memory_order_relaxed);
+                st.rewritten += c.rewritten.load(std::memory_order_relaxed);
+            }
+            out.push_back(std::move(st));
+        }
+        return out;
+    }
+
+    bool set_impair_enabled(const std::string& name, bool on, std::string& error) override {
+        if (shared_.workers.empty() || !shared_.workers[0]->impair) return control::Backend::set_impair_enabled(name, on, error);
+        const auto& rules = shared_.workers[0]->impair->rules();
+        for (std::size_t r = 0; r < rules.size(); ++r) {
+            if (rules[r].name != name) continue;
+            for (const auto& w : shared_.workers) w->impair->set_enabled(r, on);
+            spdlog::info("impair: rule {} {}", name, on ? "enabled" : "disabled");
+            return true;
+        }
+        error = "no [[impair]] rule named \"" + name + "\"";
+        return false;
     }
 
     void query_flows(const FlowQuery& q, std::function<void(control::FlowListing)> done) override {
@@ -667,25 +699,18 @@ private:
 
     // [[impair]]: each rule's packets matched, dropped and rewritten, over every worker.
     std::string impair_counters() const {
-        if (shared_.workers.empty() || !shared_.workers[0]->impair) return {};
+        const std::vector<control::ImpairStats> rules = impair_stats();
+        if (rules.empty()) return {};
         std::string out = "impair                   action               matched      dropped    rewritten\n";
-        std::uint64_t skipped = 0;
-        for (const auto& w : shared_.workers) skipped += w->impair->skipped();
-        const auto& rules = shared_.workers[0]->impair->rules();
-        for (std::size_t r = 0; r < rules.size(); ++r) {
-            std::uint64_t m = 0, d = 0, x = 0;
-            for (const auto& w : shared_.workers) {
-                const ImpairCounters& c = w->impair->counters(r);
-                m += c.matched.load(std::memory_order_relaxed);
-                d += c.dropped.load(std::memory_order_relaxed);
-                x += c.rewritten.load(std::memory_order_relaxed);
-            }
+        for (const control::ImpairStats& r : rules) {
             char row[256];
-            std::snprintf(row, sizeof row, "%-24s %-16s %11llu %12llu %12llu%s\n", rules[r].name.substr(0, 24).c_str(),
-                          to_string(rules[r].action), static_cast<unsigned long long>(m), static_cast<unsigned long long>(d),
-                          static_cast<unsigned long long>(x), rules[r].enabled ? "" : "  (disabled)");
+            std::snprintf(row, sizeof row, "%-24s %-16s %11llu %12llu %12llu%s\n", r.name.substr(0, 24).c_str(), r.action.c_str(),
+                          static_cast<unsigned long long>(r.matched), static_cast<unsigned long long>(r.dropped),
+                          static_cast<unsigned long long>(r.rewritten), r.enabled ? "" : "  (disabled)");
             out += row;
         }
+        std::uint64_t skipped = 0;
+        for (const auto& w : shared_.workers) skipped += w->impair->skipped();
         if (skipped != 0) out += "impair: " + std::to_string(skipped) + " packets passed untouched (inside a tunnel, fragments, cut short)\n";
         return out;
     }

@@ -79,8 +79,11 @@ struct Impairer::Packet {
 Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
     : rules_(std::move(rules)),
       counters_(std::make_unique<ImpairCounters[]>(rules_.size())),
+      enabled_(std::make_unique<std::atomic<bool>[]>(rules_.size())),
       burst_left_(rules_.size(), 0),
-      rng_(seed | 1) {}
+      rng_(seed | 1) {
+    for (std::size_t r = 0; r < rules_.size(); ++r) enabled_[r].store(rules_[r].enabled, std::memory_order_relaxed);
+}
 
 double Impairer::uniform() noexcept {
     // xorshift64*: a packet's dice, not cryptography.
@@ -110,7 +113,7 @@ ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len) noexcept 
     h *= 0xff51afd7ed558ccdull;
     p.flow_hash = h ^ (h >> 33);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
-        if (!rules_[r].enabled || !matches(r, p)) continue;
+        if (!enabled_[r].load(std::memory_order_relaxed) || !matches(r, p)) continue;
         ImpairCounters::bump(counters_[r].matched);
         if (!act(r, p)) {
             ImpairCounters::bump(counters_[r].dropped);

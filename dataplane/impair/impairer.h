@@ -44,6 +44,10 @@ public:
     bool sent_by_client(const std::uint8_t* frame, std::uint32_t len) const noexcept;
 
     const std::vector<ImpairRule>& rules() const noexcept { return rules_; }
+    // From the main core (tcpsleuthctl impair.enable/disable); the worker sees it from its
+    // next packet on.
+    void set_enabled(std::size_t rule, bool on) noexcept { enabled_[rule].store(on, std::memory_order_relaxed); }
+    bool enabled(std::size_t rule) const noexcept { return enabled_[rule].load(std::memory_order_relaxed); }
     const ImpairCounters& counters(std::size_t rule) const noexcept { return counters_[rule]; }
     std::uint64_t skipped() const noexcept { return skipped_.load(std::memory_order_relaxed); }
 
@@ -58,6 +62,7 @@ private:
 
     std::vector<ImpairRule> rules_;
     std::unique_ptr<ImpairCounters[]> counters_;
+    std::unique_ptr<std::atomic<bool>[]> enabled_;
     std::vector<std::uint32_t> burst_left_;  // loss: packets still to lose in the current burst
     std::atomic<std::uint64_t> skipped_{0};
     std::uint64_t rng_;

@@ -362,3 +362,108 @@ TEST(ConfigLoader, MissingFileSaysSo) {
 
 }  // namespace
 }  // namespace tcpsleuth
+
+namespace tcpsleuth {
+namespace {
+
+TEST(ConfigLoader, ImpairRulesAreReadWithTheirActionsKeys) {
+    const ConfigLoad load = load_config_text(R"(mode = "inline"
+[inline]
+inspect = "server_side"
+[[ports]]
+device = "net_null0"
+[[ports]]
+device = "net_null1"
+[[impair]]
+name = "no-sack"
+action = "strip_option"
+option = "sack_perm"
+fill = "remove"
+side = "server"
+hosts = ["198.18.2.0/24", "2001:2::/48"]
+ports = [443, 8443]
+probability = 0.25
+[[impair]]
+name = "asa"
+action = "shift_seq"
+offset = 1073741824
+rewrite_sack = true
+enabled = false
+[[impair]]
+name = "lossy"
+action = "loss"
+probability = 0.01
+burst = 3
+)",
+                                             "impair.toml");
+    for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
+    ASSERT_EQ(load.config.impair.size(), 3u);
+    const ImpairRule& r = load.config.impair[0];
+    EXPECT_EQ(r.action, ImpairAction::kStripOption);
+    EXPECT_EQ(r.option, StripOption::kSackPerm);
+    EXPECT_EQ(r.fill, StripFill::kRemove);
+    EXPECT_EQ(r.side, ImpairSide::kServer);
+    ASSERT_EQ(r.hosts.size(), 2u);
+    EXPECT_EQ(r.hosts[0].bits, 96 + 24);
+    EXPECT_TRUE(r.hosts[0].contains({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 2, 77}));
+    EXPECT_FALSE(r.hosts[0].contains({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 3, 77}));
+    EXPECT_EQ(r.hosts[1].bits, 48);
+    EXPECT_EQ(r.ports, (std::vector<std::uint16_t>{443, 8443}));
+    EXPECT_DOUBLE_EQ(r.probability, 0.25);
+    EXPECT_EQ(load.config.impair[1].offset, 1073741824u);
+    EXPECT_TRUE(load.config.impair[1].rewrite_sack);
+    EXPECT_FALSE(load.config.impair[1].enabled);
+    EXPECT_EQ(load.config.impair[2].burst, 3u);
+    EXPECT_TRUE(load.config.inspect_server_side);
+    // Rendered and read back: the same rules.
+    const ConfigLoad again = load_config_text(render_config(load.config), "rendered");
+    for (const auto& e : again.errors) ADD_FAILURE() << e.to_string();
+    EXPECT_TRUE(again.config.impair == load.config.impair);
+}
+
+TEST(ConfigLoader, ImpairProblemsEachAtTheirPlace) {
+    const ConfigLoad load = load_config_text(R"(mode = "tap"
+[[ports]]
+device = "net_null0"
+[[impair]]
+name = "a"
+action = "strip_option"
+size = 1200
+[[impair]]
+name = "a"
+action = "teleport"
+[[impair]]
+action = "clamp_mss"
+mss = 20
+hosts = ["198.18.2.0/33", "nonsense"]
+ports = [0]
+probability = 1.5
+[[impair]]
+name = "b"
+action = "loss"
+side = "middle"
+colour = "red"
+)",
+                                             "bad-impair.toml");
+    std::vector<std::string> got;
+    for (const auto& e : load.errors) got.push_back(e.to_string());
+    const std::vector<std::string> want = {
+        "bad-impair.toml:4:1: impair.option: missing (strip_option needs it)",
+        "bad-impair.toml:4:1: impair: [[impair]] rules need mode = \"inline\" (a tap only watches)",
+        "bad-impair.toml:7:1: impair.size: not a key of action strip_option",
+        "bad-impair.toml:9:8: impair.name: \"a\" is used by an earlier rule",
+        "bad-impair.toml:10:10: impair.action: expected one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss",
+        "bad-impair.toml:11:1: impair.name: missing",
+        "bad-impair.toml:13:7: impair.mss: expected an integer from 88 to 65535",
+        "bad-impair.toml:14:10: impair.hosts: expected an address or prefix such as \"198.18.2.0/24\" or \"2001:2::/48\"",
+        "bad-impair.toml:14:27: impair.hosts: expected an address or prefix such as \"198.18.2.0/24\" or \"2001:2::/48\"",
+        "bad-impair.toml:15:9: impair.ports: expected a non-empty array of TCP ports from 1 to 65535",
+        "bad-impair.toml:16:15: impair.probability: expected a number above 0 and at most 1",
+        "bad-impair.toml:20:8: impair.side: expected \"client\", \"server\" or \"both\"",
+        "bad-impair.toml:21:1: impair.colour: not a key of action loss (unknown key)",
+    };
+    EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace tcpsleuth

@@ -307,6 +307,16 @@ TEST(Commands, BadRequestsGetErrorReplies) {
     EXPECT_FALSE(b.shutdown);
 }
 
+// Without [[impair]] rules (tap, analyze) the impair commands say why nothing can change.
+TEST(Commands, ImpairWithoutRules) {
+    FakeBackend b;
+    Controller c(b, DaemonConfig{}, DaemonConfig{}, "");
+    EXPECT_EQ(ask(c, R"j({"cmd":"impair"})j"), R"j({"ok":true,"data":{"rules":[]}})j");
+    EXPECT_EQ(ask(c, R"j({"cmd":"impair.enable"})j"), R"j({"ok":false,"error":"name: the rule's name (a string) is needed"})j");
+    EXPECT_EQ(ask(c, R"j({"cmd":"impair.disable","args":{"name":"no-sack"}})j"),
+              R"j({"ok":false,"error":"no [[impair]] rules here: impairment runs in `tcpsleuth run` inline"})j");
+}
+
 TEST(Commands, FlowsPassesItsFilterToTheTables) {
     FakeBackend b;
     Controller c(b, DaemonConfig{}, DaemonConfig{}, "");
@@ -329,7 +339,8 @@ TEST(Commands, HelpListsEveryCommandAndShutdownAsksTheBackend) {
     std::vector<std::string> names;
     for (const json::Value& e : (*help.value)["data"].items()) names.push_back(e["cmd"].as_string());
     EXPECT_EQ(names, (std::vector<std::string>{"hello", "help", "version", "uptime", "stats", "flows", "flow", "pcap", "events", "subscribe",
-                                               "config.show", "reload", "metrics", "shutdown"}));
+                                               "config.show", "reload", "metrics", "impair", "impair.enable", "impair.disable",
+                                               "shutdown"}));
     EXPECT_EQ(ask(c, R"j({"cmd":"hello"})j"), "{\"ok\":true,\"data\":{\"version\":\"" TCPSLEUTH_VERSION "\",\"protocol\":1,\"mode\":\"tap\"}}");
     EXPECT_EQ(ask(c, R"j({"cmd":"shutdown"})j"), R"j({"ok":true,"data":{"stopping":true}})j");
     EXPECT_TRUE(b.shutdown);
