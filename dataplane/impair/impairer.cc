@@ -69,7 +69,7 @@ bool ecn_capable(std::uint8_t e) noexcept { return e == kEct0 || e == kEct1; }
 struct Impairer::Packet {
     std::uint8_t* frame;
     std::uint32_t* len;
-    PacketView v;
+    PacketView& v;
     std::uint8_t* ip;
     std::uint8_t* tcp;
     bool client_sent;   // decided per rule when ports say which end is the server
@@ -93,19 +93,35 @@ double Impairer::uniform() noexcept {
     return static_cast<double>((rng_ * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
 }
 
-ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len) noexcept {
-    if (rules_.empty()) return ImpairVerdict::kPass;
-    Packet p{};
-    p.frame = frame;
-    p.len = &len;
+void Impairer::look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& p) const noexcept {
     p.v.wire_len = len;
     const ParseStatus st = parse_packet(frame, len, LinkType::kEthernet, p.v);
-    if (st != ParseStatus::kOk || p.v.encap_depth != 0 || p.v.fragment || p.v.truncated_copy) {
-        if (st == ParseStatus::kOk || st == ParseStatus::kIcmpQuote) ImpairCounters::bump(skipped_);
+    p.eligible = st == ParseStatus::kOk && p.v.encap_depth == 0 && !p.v.fragment && !p.v.truncated_copy;
+    p.client_sent = false;
+    if (st != ParseStatus::kOk) return;
+    if (p.v.has_flag(kSyn)) {
+        p.client_sent = !p.v.has_flag(kAck);
+        return;
+    }
+    for (const ImpairRule& r : rules_) {
+        for (const std::uint16_t port : r.ports) {
+            if (port == p.v.tcp.dst_port) {
+                p.client_sent = true;
+                return;
+            }
+            if (port == p.v.tcp.src_port) return;
+        }
+    }
+    p.client_sent = p.v.tcp.src_port > p.v.tcp.dst_port;
+}
+
+ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& looked) noexcept {
+    if (rules_.empty()) return ImpairVerdict::kPass;
+    if (!looked.eligible) {
+        if (looked.v.l4 == L4::kTcp) ImpairCounters::bump(skipped_);
         return ImpairVerdict::kPass;
     }
-    p.ip = frame + p.v.l3_offset;
-    p.tcp = frame + p.v.l4_offset;
+    Packet p{frame, &len, looked.v, frame + looked.v.l3_offset, frame + looked.v.l4_offset, false, 0};
     // The flow, the same from both directions: a share of flows picks the same ones each way.
     std::uint64_t h = 0x9e3779b97f4a7c15ull;
     for (unsigned i = 0; i < 16; ++i) h ^= (std::uint64_t{p.v.src[i]} + std::uint64_t{p.v.dst[i]}) << (8 * (i % 8));
@@ -121,19 +137,6 @@ ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len) noexcept 
         }
     }
     return ImpairVerdict::kPass;
-}
-
-bool Impairer::sent_by_client(const std::uint8_t* frame, std::uint32_t len) const noexcept {
-    PacketView v;
-    if (parse_packet(frame, len, LinkType::kEthernet, v) != ParseStatus::kOk) return false;
-    if (v.has_flag(kSyn)) return !v.has_flag(kAck);
-    for (const ImpairRule& r : rules_) {
-        for (const std::uint16_t port : r.ports) {
-            if (port == v.tcp.dst_port) return true;
-            if (port == v.tcp.src_port) return false;
-        }
-    }
-    return v.tcp.src_port > v.tcp.dst_port;
 }
 
 bool Impairer::matches(std::size_t r, const Packet& cp) noexcept {

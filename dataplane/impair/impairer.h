@@ -20,6 +20,14 @@ namespace tcpsleuth {
 
 enum class ImpairVerdict : std::uint8_t { kPass, kDrop };
 
+// One parse of a frame, shared by the question which side sent it and the rules.
+struct ImpairPacket {
+    PacketView v;
+    bool eligible = false;     // a plain TCP segment, whole: the rules may touch it
+    bool client_sent = false;  // the SYN's sender, the SYN-ACK's receiver, else the end not on a
+                               // rule's server ports, else the higher port
+};
+
 struct ImpairCounters {
     // Written by the one worker that owns the Impairer, read by the main core.
     std::atomic<std::uint64_t> matched{0};
@@ -34,14 +42,16 @@ public:
     Impairer(std::vector<ImpairRule> rules, std::uint64_t seed);
 
     bool active() const noexcept { return !rules_.empty(); }
-    // Applies the rules in order to one Ethernet frame of `len` bytes (all of it present).
-    // A removed option shortens the frame: `len` is updated.
-    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len) noexcept;
-
-    // Whether the client of its connection sent this frame (the SYN's sender, the SYN-ACK's
-    // receiver, else the end not on a rule's server ports, else the higher port); false for
-    // anything not TCP. Inline inspection uses it to stand on one side of the rules.
-    bool sent_by_client(const std::uint8_t* frame, std::uint32_t len) const noexcept;
+    // Parses `frame` once for apply() and says who sent it.
+    void look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& p) const noexcept;
+    // Applies the rules in order to the Ethernet frame `look` parsed into `p`; `len` bytes,
+    // all of them present. A removed option shortens the frame: `len` is updated.
+    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& p) noexcept;
+    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len) noexcept {
+        ImpairPacket p;
+        look(frame, len, p);
+        return apply(frame, len, p);
+    }
 
     const std::vector<ImpairRule>& rules() const noexcept { return rules_; }
     // From the main core (tcpsleuthctl impair.enable/disable); the worker sees it from its

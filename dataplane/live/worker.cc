@@ -180,18 +180,23 @@ private:
         rte_mbuf* near[kMaxBurst];  // sent from the sensor's side: inspected as they arrive
         unsigned near_n = 0;
         for (unsigned i = 0; i < n; ++i) {
-            const bool from_client = impair->sent_by_client(rte_pktmbuf_mtod(m[i], const std::uint8_t*), m[i]->data_len);
-            after_[i] = from_client == server_side;
+            impair->look(rte_pktmbuf_mtod(m[i], const std::uint8_t*), m[i]->data_len, looked_[i]);
+            after_[i] = looked_[i].client_sent == server_side;
             if (!after_[i]) near[near_n++] = m[i];
         }
-        if (near_n != 0) inspect(near, near_n, numbered);
+        // Mostly a burst comes whole from one side: then it is inspected as it is.
+        if (near_n == n) {
+            inspect(m, n, numbered);
+        } else if (near_n != 0) {
+            inspect(near, near_n, numbered);
+        }
         unsigned kept = 0, far_n = 0;
         rte_mbuf* far[kMaxBurst];
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* b = m[i];
             std::uint32_t len = b->data_len;
             // A frame over several segments is passed as it is (the rules need it whole).
-            if (b->nb_segs == 1 && impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len) == ImpairVerdict::kDrop) {
+            if (b->nb_segs == 1 && impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len, looked_[i]) == ImpairVerdict::kDrop) {
                 rte_pktmbuf_free(b);
                 continue;
             }
@@ -323,6 +328,7 @@ private:
     std::vector<std::uint64_t> seq_;
     rte_mbuf* mbufs_[kMaxBurst];
     bool after_[kMaxBurst] = {};  // inspect_and_impair: this packet is inspected after the rules
+    std::unique_ptr<ImpairPacket[]> looked_ = me_.impair ? std::make_unique<ImpairPacket[]>(kMaxBurst) : nullptr;  // their parse
     RawPacket raw_[Pipeline::kBurst];
 };
 
