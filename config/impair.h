@@ -19,6 +19,8 @@ enum class ImpairAction : std::uint8_t {
     kMarkCe,          // ECT packets marked CE with `probability`: an AQM
     kShiftSeq,        // offset, rewrite_sack: the client's sequence numbers shifted
     kLoss,            // probability, burst: random loss
+    kIdleTimeout,     // seconds, flows: a stateful device forgetting flows idle that long
+    kStateLimit,      // flows, seconds: a state table of `flows` entries; new SYNs beyond it dropped
 };
 
 enum class ImpairSide : std::uint8_t { kBoth, kClient, kServer };
@@ -56,6 +58,8 @@ struct ImpairRule {
     std::uint32_t offset = 0;             // shift_seq
     bool rewrite_sack = false;
     std::uint32_t burst = 1;              // loss: packets lost in a row once a loss starts
+    std::uint32_t seconds = 0;            // idle_timeout: the timeout; state_limit: an entry's idle expiry
+    std::uint32_t flows = 0;              // state_limit: entries; idle_timeout: flows tracked at most
     // TOML position, for messages (0: not from a file).
     std::uint32_t line = 0;
     std::uint32_t column = 0;
@@ -63,7 +67,8 @@ struct ImpairRule {
     bool operator==(const ImpairRule& o) const {
         return name == o.name && action == o.action && side == o.side && hosts == o.hosts && ports == o.ports &&
                probability == o.probability && enabled == o.enabled && size == o.size && option == o.option &&
-               fill == o.fill && mss == o.mss && offset == o.offset && rewrite_sack == o.rewrite_sack && burst == o.burst;
+               fill == o.fill && mss == o.mss && offset == o.offset && rewrite_sack == o.rewrite_sack && burst == o.burst &&
+               seconds == o.seconds && flows == o.flows;
     }
 };
 
@@ -78,6 +83,8 @@ constexpr const char* to_string(ImpairAction a) noexcept {
         case ImpairAction::kMarkCe: return "mark_ce";
         case ImpairAction::kShiftSeq: return "shift_seq";
         case ImpairAction::kLoss: return "loss";
+        case ImpairAction::kIdleTimeout: return "idle_timeout";
+        case ImpairAction::kStateLimit: return "state_limit";
     }
     return "?";
 }

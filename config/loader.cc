@@ -534,12 +534,14 @@ private:
             {"clamp_mss", ImpairAction::kClampMss},             {"drop_ecn_syn", ImpairAction::kDropEcnSyn},
             {"bleach_ecn", ImpairAction::kBleachEcn},           {"erase_ce", ImpairAction::kEraseCe},
             {"mark_ce", ImpairAction::kMarkCe},                 {"shift_seq", ImpairAction::kShiftSeq},
-            {"loss", ImpairAction::kLoss}};
+            {"loss", ImpairAction::kLoss},                       {"idle_timeout", ImpairAction::kIdleTimeout},
+            {"state_limit", ImpairAction::kStateLimit}};
         // Each action's own keys; the first listed is required.
         static const std::vector<std::pair<ImpairAction, std::vector<std::string>>> kOwnKeys = {
             {ImpairAction::kDropLargerThan, {"size"}}, {ImpairAction::kStripOption, {"option", "fill"}},
             {ImpairAction::kClampMss, {"mss"}},        {ImpairAction::kShiftSeq, {"offset", "rewrite_sack"}},
-            {ImpairAction::kLoss, {"", "burst"}}};
+            {ImpairAction::kLoss, {"", "burst"}},      {ImpairAction::kIdleTimeout, {"seconds", "flows", "then"}},
+            {ImpairAction::kStateLimit, {"flows", "seconds"}}};
         for (const toml::node& entry : *a) {
             const toml::table& t = *entry.as_table();
             ImpairRule rule;
@@ -548,7 +550,7 @@ private:
             const toml::node* action = t.get("action");
             if (action == nullptr) {
                 error(t.source(), "impair.action", "missing (one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, "
-                                                   "bleach_ecn, erase_ce, mark_ce, shift_seq, loss)");
+                                                   "bleach_ecn, erase_ce, mark_ce, shift_seq, loss, idle_timeout, state_limit)");
                 continue;
             }
             const auto known = std::find_if(kActions.begin(), kActions.end(), [&](const auto& p) {
@@ -557,9 +559,10 @@ private:
             std::vector<std::string> own;
             if (known == kActions.end()) {
                 error(action->source(), "impair.action", "expected one of drop_larger_than, strip_option, clamp_mss, "
-                                                         "drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss");
+                                                         "drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss, "
+                                                         "idle_timeout, state_limit");
                 // The common keys are still checked; any action's own key is let be.
-                own = {"", "size", "option", "fill", "mss", "offset", "rewrite_sack", "burst"};
+                own = {"", "size", "option", "fill", "mss", "offset", "rewrite_sack", "burst", "seconds", "flows", "then"};
             } else {
                 rule.action = known->second;
                 for (const auto& [act, keys] : kOwnKeys) {
@@ -623,7 +626,8 @@ private:
                 } else if (std::find(own.begin(), own.end(), key) == own.end()) {
                     error(k.source(), where, std::string("not a key of action ") + action_name +
                                                  (key == "size" || key == "option" || key == "fill" || key == "mss" || key == "offset" ||
-                                                          key == "rewrite_sack" || key == "burst"
+                                                          key == "rewrite_sack" || key == "burst" || key == "seconds" || key == "flows" ||
+                                                          key == "then"
                                                       ? ""
                                                       : " (unknown key)"));
                 } else if (key == "size") {
@@ -634,6 +638,15 @@ private:
                     integer(1, 0xffffffffll, rule.offset);
                 } else if (key == "burst") {
                     integer(1, 1000, rule.burst);
+                } else if (key == "seconds") {
+                    integer(1, 86400, rule.seconds);
+                } else if (key == "flows") {
+                    integer(1, 1 << 22, rule.flows);
+                } else if (key == "then") {
+                    if (v.value<std::string>() != "drop") {
+                        error(v.source(), where, "expected \"drop\" (answering with the device's own resets, \"rst\", is "
+                                                 "not built yet)");
+                    }
                 } else if (key == "rewrite_sack") {
                     if (!v.is_boolean()) error(v.source(), where, "expected true or false");
                     else rule.rewrite_sack = *v.value<bool>();
@@ -651,6 +664,10 @@ private:
                     else error(v.source(), where, "expected \"nop\" (the option's bytes become NOPs) or \"remove\"");
                 }
             }
+            // A state table's entries expire like conntrack's established ones, scaled down to
+            // what a test waits for; idle_timeout tracks this many flows at most.
+            if (rule.action == ImpairAction::kStateLimit && rule.seconds == 0) rule.seconds = 300;
+            if (rule.action == ImpairAction::kIdleTimeout && rule.flows == 0) rule.flows = 65536;
             out_.config.impair.push_back(std::move(rule));
         }
     }
@@ -980,6 +997,10 @@ std::string render_impair(const ImpairRule& r) {
             out += "offset = " + std::to_string(r.offset) + "\nrewrite_sack = " + (r.rewrite_sack ? "true" : "false") + "\n";
             break;
         case ImpairAction::kLoss: out += "burst = " + std::to_string(r.burst) + "\n"; break;
+        case ImpairAction::kIdleTimeout:
+        case ImpairAction::kStateLimit:
+            out += "seconds = " + std::to_string(r.seconds) + "\nflows = " + std::to_string(r.flows) + "\n";
+            break;
         default: break;
     }
     return out;
@@ -1053,7 +1074,7 @@ std::vector<std::string> config_keys() {
         keys.push_back(std::string("rules.") + k);
     }
     for (const char* k : {"name", "action", "side", "hosts", "ports", "probability", "enabled", "size", "option", "fill",
-                          "mss", "offset", "rewrite_sack", "burst"}) {
+                          "mss", "offset", "rewrite_sack", "burst", "seconds", "flows", "then"}) {
         keys.push_back(std::string("impair.") + k);
     }
     return keys;

@@ -709,9 +709,13 @@ private:
                           static_cast<unsigned long long>(r.rewritten), r.enabled ? "" : "  (disabled)");
             out += row;
         }
-        std::uint64_t skipped = 0;
-        for (const auto& w : shared_.workers) skipped += w->impair->skipped();
+        std::uint64_t skipped = 0, untracked = 0;
+        for (const auto& w : shared_.workers) {
+            skipped += w->impair->skipped();
+            untracked += w->impair->untracked();
+        }
         if (skipped != 0) out += "impair: " + std::to_string(skipped) + " packets passed untouched (inside a tunnel, fragments, cut short)\n";
+        if (untracked != 0) out += "impair: " + std::to_string(untracked) + " new flows passed untracked (an idle_timeout table full)\n";
         return out;
     }
 

@@ -1,5 +1,6 @@
 #include "dataplane/impair/impairer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/packet/parse.h"
@@ -81,8 +82,58 @@ Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
       counters_(std::make_unique<ImpairCounters[]>(rules_.size())),
       enabled_(std::make_unique<std::atomic<bool>[]>(rules_.size())),
       burst_left_(rules_.size(), 0),
+      tables_(rules_.size()),
       rng_(seed | 1) {
-    for (std::size_t r = 0; r < rules_.size(); ++r) enabled_[r].store(rules_[r].enabled, std::memory_order_relaxed);
+    for (std::size_t r = 0; r < rules_.size(); ++r) {
+        enabled_[r].store(rules_[r].enabled, std::memory_order_relaxed);
+        if (rules_[r].action == ImpairAction::kIdleTimeout || rules_[r].action == ImpairAction::kStateLimit) {
+            tables_[r].configure(rules_[r].flows);
+        }
+    }
+}
+
+void ImpairStateTable::configure(std::uint32_t flows) {
+    // Twice the flows in buckets of four: a bucket fills up only far beyond `flows`.
+    std::uint32_t buckets = 1;
+    while (buckets < 2 * std::max<std::uint32_t>(flows, 16) / 4) buckets <<= 1;
+    entries_.assign(std::size_t{buckets} * 4, Entry{});
+    mask_ = buckets - 1;
+    used_ = cursor_ = 0;
+}
+
+ImpairStateTable::Entry* ImpairStateTable::find(std::uint64_t key) noexcept {
+    Entry* b = &entries_[(key & mask_) * 4];
+    for (unsigned i = 0; i < 4; ++i) {
+        if (b[i].key == key) return &b[i];
+    }
+    return nullptr;
+}
+
+ImpairStateTable::Entry* ImpairStateTable::insert(std::uint64_t key, std::uint64_t now_ns) noexcept {
+    Entry* b = &entries_[(key & mask_) * 4];
+    for (unsigned i = 0; i < 4; ++i) {
+        if (b[i].key == 0) {
+            ++used_;
+            b[i].key = key;
+            return &b[i];
+        }
+    }
+    for (unsigned i = 0; i < 4; ++i) {
+        if (b[i].expires_ns < now_ns) {
+            b[i].key = key;
+            return &b[i];
+        }
+    }
+    return nullptr;
+}
+
+void ImpairStateTable::sweep(std::uint64_t now_ns, std::uint32_t budget) noexcept {
+    const std::uint32_t n = static_cast<std::uint32_t>(entries_.size());
+    for (; budget != 0; --budget) {
+        Entry& e = entries_[cursor_];
+        if (e.key != 0 && e.expires_ns < now_ns) erase(&e);
+        cursor_ = cursor_ + 1 == n ? 0 : cursor_ + 1;
+    }
 }
 
 double Impairer::uniform() noexcept {
@@ -115,8 +166,9 @@ void Impairer::look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& 
     p.client_sent = p.v.tcp.src_port > p.v.tcp.dst_port;
 }
 
-ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& looked) noexcept {
+ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& looked, std::uint64_t now_ns) noexcept {
     if (rules_.empty()) return ImpairVerdict::kPass;
+    now_ns_ = now_ns;
     if (!looked.eligible) {
         if (looked.v.l4 == L4::kTcp) ImpairCounters::bump(skipped_);
         return ImpairVerdict::kPass;
@@ -188,6 +240,9 @@ bool Impairer::act(std::size_t r, Packet& p) noexcept {
         rewritten();
     };
     switch (rule.action) {
+        case ImpairAction::kIdleTimeout:
+        case ImpairAction::kStateLimit:
+            return track(r, p);
         case ImpairAction::kDropLargerThan:
             return p.v.ip_len <= rule.size;
         case ImpairAction::kLoss: {
@@ -282,6 +337,42 @@ bool Impairer::act(std::size_t r, Packet& p) noexcept {
             return true;
         }
     }
+    return true;
+}
+
+// idle_timeout: a stateful device that learns a flow from its SYN (conntrack with
+// nf_conntrack_tcp_loose = 0) and forgets it after `seconds` idle; a packet of a flow it does
+// not know is invalid and dropped. state_limit: a table of `flows` entries; a new SYN beyond
+// them is dropped (what a full conntrack or a connlimit rule does), established flows pass.
+// Entries go after `seconds` idle, or 10 s after a RST or FIN (conntrack's close timeouts).
+bool Impairer::track(std::size_t r, Packet& p) noexcept {
+    constexpr std::uint64_t kCloseNs = 10'000'000'000ull;
+    const ImpairRule& rule = rules_[r];
+    ImpairStateTable& t = tables_[r];
+    const std::uint64_t now = now_ns_;
+    const std::uint64_t idle = std::uint64_t{rule.seconds} * 1'000'000'000ull;
+    const std::uint64_t key = p.flow_hash | 1;  // never 0, which marks a free slot
+    t.sweep(now, 8);
+    ImpairStateTable::Entry* e = t.find(key);
+    if (e != nullptr && e->expires_ns < now) {  // forgotten: as if never seen
+        t.erase(e);
+        e = nullptr;
+    }
+    const bool opening = p.v.has_flag(kSyn) && !p.v.has_flag(kAck);
+    if (e == nullptr && opening) {
+        if (rule.action == ImpairAction::kStateLimit && t.used() >= rule.flows) {
+            t.sweep(now, t.slots());  // the table's own garbage collection, before refusing
+            if (t.used() >= rule.flows) return false;
+        }
+        e = t.insert(key, now);
+        if (e == nullptr) {
+            if (rule.action == ImpairAction::kStateLimit) return false;
+            ImpairCounters::bump(untracked_);
+            return true;
+        }
+    }
+    if (e == nullptr) return rule.action == ImpairAction::kStateLimit;  // a table limits new flows only
+    e->expires_ns = p.v.has_flag(kRst) || p.v.has_flag(kFin) ? std::min(now + kCloseNs, now + idle) : now + idle;
     return true;
 }
 

@@ -37,6 +37,36 @@ struct ImpairCounters {
     static void bump(std::atomic<std::uint64_t>& c) noexcept { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
 };
 
+// A stateful rule's flows (idle_timeout, state_limit): buckets of four entries keyed by a
+// hash of the 4-tuple, the same both ways. Sized at start; an entry past its expiry is a
+// free slot again, and a sweep of a few slots per packet keeps the count of live ones.
+class ImpairStateTable {
+public:
+    struct Entry {
+        std::uint64_t key = 0;  // 0: free
+        std::uint64_t expires_ns = 0;
+    };
+
+    void configure(std::uint32_t flows);
+    Entry* find(std::uint64_t key) noexcept;
+    // A slot for `key` (free or expired); null when its bucket is full of live entries.
+    Entry* insert(std::uint64_t key, std::uint64_t now_ns) noexcept;
+    void erase(Entry* e) noexcept {
+        e->key = 0;
+        --used_;
+    }
+    // Frees up to `budget` expired slots, continuing where the last sweep stopped.
+    void sweep(std::uint64_t now_ns, std::uint32_t budget) noexcept;
+    std::uint32_t used() const noexcept { return used_; }
+    std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(entries_.size()); }
+
+private:
+    std::vector<Entry> entries_;
+    std::uint32_t mask_ = 0;  // buckets - 1
+    std::uint32_t used_ = 0;
+    std::uint32_t cursor_ = 0;
+};
+
 class Impairer {
 public:
     Impairer(std::vector<ImpairRule> rules, std::uint64_t seed);
@@ -46,11 +76,12 @@ public:
     void look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& p) const noexcept;
     // Applies the rules in order to the Ethernet frame `look` parsed into `p`; `len` bytes,
     // all of them present. A removed option shortens the frame: `len` is updated.
-    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& p) noexcept;
-    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len) noexcept {
+    // `now_ns`: the clock stateful rules time flows by (the worker's, per burst).
+    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& p, std::uint64_t now_ns) noexcept;
+    ImpairVerdict apply(std::uint8_t* frame, std::uint32_t& len, std::uint64_t now_ns = 0) noexcept {
         ImpairPacket p;
         look(frame, len, p);
-        return apply(frame, len, p);
+        return apply(frame, len, p, now_ns);
     }
 
     const std::vector<ImpairRule>& rules() const noexcept { return rules_; }
@@ -60,11 +91,14 @@ public:
     bool enabled(std::size_t rule) const noexcept { return enabled_[rule].load(std::memory_order_relaxed); }
     const ImpairCounters& counters(std::size_t rule) const noexcept { return counters_[rule]; }
     std::uint64_t skipped() const noexcept { return skipped_.load(std::memory_order_relaxed); }
+    // Flows an idle_timeout rule could not track (its table full): they pass, counted.
+    std::uint64_t untracked() const noexcept { return untracked_.load(std::memory_order_relaxed); }
 
 private:
     struct Packet;
     bool matches(std::size_t rule, const Packet& p) noexcept;
     bool act(std::size_t rule, Packet& p) noexcept;  // false: drop
+    bool track(std::size_t rule, Packet& p) noexcept;  // idle_timeout, state_limit; false: drop
     // Takes the option at `at` (of `olen` bytes) out of the header; false when it cannot
     // (then the caller fills it with NOPs instead).
     static bool remove_option(Packet& p, std::uint32_t at, std::uint8_t olen) noexcept;
@@ -75,6 +109,9 @@ private:
     std::unique_ptr<std::atomic<bool>[]> enabled_;
     std::vector<std::uint32_t> burst_left_;  // loss: packets still to lose in the current burst
     std::atomic<std::uint64_t> skipped_{0};
+    std::atomic<std::uint64_t> untracked_{0};
+    std::vector<ImpairStateTable> tables_;  // per rule; configured for the stateful ones
+    std::uint64_t now_ns_ = 0;
     std::uint64_t rng_;
 };
 

@@ -192,11 +192,12 @@ private:
         }
         unsigned kept = 0, far_n = 0;
         rte_mbuf* far[kMaxBurst];
+        const std::uint64_t now = clock_.now_ns();
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* b = m[i];
             std::uint32_t len = b->data_len;
             // A frame over several segments is passed as it is (the rules need it whole).
-            if (b->nb_segs == 1 && impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len, looked_[i]) == ImpairVerdict::kDrop) {
+            if (b->nb_segs == 1 && impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len, looked_[i], now) == ImpairVerdict::kDrop) {
                 rte_pktmbuf_free(b);
                 continue;
             }

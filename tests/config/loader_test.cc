@@ -394,10 +394,23 @@ name = "lossy"
 action = "loss"
 probability = 0.01
 burst = 3
+[[impair]]
+name = "conntrack"
+action = "idle_timeout"
+seconds = 8
+then = "drop"
+[[impair]]
+name = "table"
+action = "state_limit"
+flows = 10
 )",
                                              "impair.toml");
     for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
-    ASSERT_EQ(load.config.impair.size(), 3u);
+    ASSERT_EQ(load.config.impair.size(), 5u);
+    EXPECT_EQ(load.config.impair[3].seconds, 8u);
+    EXPECT_EQ(load.config.impair[3].flows, 65536u) << "idle_timeout tracks 65536 flows unless told";
+    EXPECT_EQ(load.config.impair[4].flows, 10u);
+    EXPECT_EQ(load.config.impair[4].seconds, 300u) << "a state table's entries last 300 s idle unless told";
     const ImpairRule& r = load.config.impair[0];
     EXPECT_EQ(r.action, ImpairAction::kStripOption);
     EXPECT_EQ(r.option, StripOption::kSackPerm);
@@ -443,6 +456,10 @@ name = "b"
 action = "loss"
 side = "middle"
 colour = "red"
+[[impair]]
+name = "c"
+action = "idle_timeout"
+then = "rst"
 )",
                                              "bad-impair.toml");
     std::vector<std::string> got;
@@ -452,7 +469,7 @@ colour = "red"
         "bad-impair.toml:4:1: impair: [[impair]] rules need mode = \"inline\" (a tap only watches)",
         "bad-impair.toml:7:1: impair.size: not a key of action strip_option",
         "bad-impair.toml:9:8: impair.name: \"a\" is used by an earlier rule",
-        "bad-impair.toml:10:10: impair.action: expected one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss",
+        "bad-impair.toml:10:10: impair.action: expected one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss, idle_timeout, state_limit",
         "bad-impair.toml:11:1: impair.name: missing",
         "bad-impair.toml:13:7: impair.mss: expected an integer from 88 to 65535",
         "bad-impair.toml:14:10: impair.hosts: expected an address or prefix such as \"198.18.2.0/24\" or \"2001:2::/48\"",
@@ -461,6 +478,8 @@ colour = "red"
         "bad-impair.toml:16:15: impair.probability: expected a number above 0 and at most 1",
         "bad-impair.toml:20:8: impair.side: expected \"client\", \"server\" or \"both\"",
         "bad-impair.toml:21:1: impair.colour: not a key of action loss (unknown key)",
+        "bad-impair.toml:22:1: impair.seconds: missing (idle_timeout needs it)",
+        "bad-impair.toml:25:8: impair.then: expected \"drop\" (answering with the device's own resets, \"rst\", is not built yet)",
     };
     EXPECT_EQ(got, want);
 }

@@ -288,6 +288,74 @@ TEST(Impair, FiltersSelectSidePortHostAndFlows) {
     EXPECT_NEAR(picked / 1000.0, 0.5, 0.06);
 }
 
+// A stateful device: it learns a flow from its SYN and forgets it after `seconds` idle; a
+// packet of a flow it does not know is dropped.
+TEST(Impair, IdleTimeoutForgetsQuietFlows) {
+    constexpr std::uint64_t kS = 1'000'000'000ull;
+    for (const bool v6 : {false, true}) {
+        ImpairRule r = rule(ImpairAction::kIdleTimeout);
+        r.seconds = 8;
+        r.flows = 1024;
+        Impairer imp({r}, 1);
+        const auto seg = [&](std::uint16_t cport, bool from_client, std::uint8_t flags) {
+            FrameBuilder b;
+            if (from_client) {
+                v6 ? b.ipv6("2001:2:1::2", "2001:2:2::2") : b.ipv4("198.18.1.2", "198.18.2.2");
+                b.tcp(cport, 7000);
+            } else {
+                v6 ? b.ipv6("2001:2:2::2", "2001:2:1::2") : b.ipv4("198.18.2.2", "198.18.1.2");
+                b.tcp(7000, cport);
+            }
+            b.seq(1).flags(flags);
+            if (flags & kAck) b.ack(1);
+            return b;
+        };
+        const auto verdict = [&](FrameBuilder b, std::uint64_t t) {
+            Bytes f = b.build();
+            std::uint32_t len = static_cast<std::uint32_t>(f.size());
+            return imp.apply(f.data(), len, t);
+        };
+        EXPECT_EQ(verdict(seg(40000, true, kSyn), 100 * kS), ImpairVerdict::kPass) << v6;
+        EXPECT_EQ(verdict(seg(40000, false, kSyn | kAck), 100 * kS), ImpairVerdict::kPass);
+        EXPECT_EQ(verdict(seg(40000, true, kAck), 107 * kS), ImpairVerdict::kPass) << "7 s idle: still known";
+        EXPECT_EQ(verdict(seg(40000, false, kAck), 114 * kS), ImpairVerdict::kPass) << "7 s again, from the other end";
+        EXPECT_EQ(verdict(seg(40000, true, kAck | kPsh), 123 * kS), ImpairVerdict::kDrop) << "9 s idle: forgotten";
+        EXPECT_EQ(verdict(seg(40000, true, kAck | kPsh), 124 * kS), ImpairVerdict::kDrop) << "and stays forgotten";
+        EXPECT_EQ(verdict(seg(40001, true, kAck), 124 * kS), ImpairVerdict::kDrop) << "a flow never seen opening";
+        EXPECT_EQ(verdict(seg(40002, true, kSyn), 125 * kS), ImpairVerdict::kPass) << "a new one is learnt";
+        EXPECT_EQ(imp.counters(0).dropped.load(), 3u);
+    }
+}
+
+// A state table of three flows: the fourth SYN is refused while the three live; a closed
+// flow's entry goes 10 s after its RST; a flow already known keeps passing.
+TEST(Impair, StateLimitRefusesNewFlowsWhenFull) {
+    constexpr std::uint64_t kS = 1'000'000'000ull;
+    ImpairRule r = rule(ImpairAction::kStateLimit);
+    r.flows = 3;
+    r.seconds = 300;
+    Impairer imp({r}, 1);
+    const auto verdict = [&](std::uint16_t cport, std::uint8_t flags, std::uint64_t t) {
+        FrameBuilder b;
+        b.ipv4("198.18.1.2", "198.18.2.2").tcp(cport, 7000).seq(1).flags(flags);
+        if (flags & kAck) b.ack(1);
+        Bytes f = b.build();
+        std::uint32_t len = static_cast<std::uint32_t>(f.size());
+        return imp.apply(f.data(), len, t);
+    };
+    for (std::uint16_t c = 0; c < 3; ++c) EXPECT_EQ(verdict(40000 + c, kSyn, 10 * kS), ImpairVerdict::kPass);
+    EXPECT_EQ(verdict(40003, kSyn, 11 * kS), ImpairVerdict::kDrop) << "the table is full";
+    EXPECT_EQ(verdict(40003, kSyn, 12 * kS), ImpairVerdict::kDrop) << "and its retry too";
+    EXPECT_EQ(verdict(40000, kSyn, 12 * kS), ImpairVerdict::kPass) << "a known flow's SYN sent again";
+    EXPECT_EQ(verdict(40001, kAck, 13 * kS), ImpairVerdict::kPass) << "established flows pass";
+    EXPECT_EQ(verdict(40009, kAck, 13 * kS), ImpairVerdict::kPass) << "a table limits new flows only";
+    EXPECT_EQ(verdict(40002, kRst | kAck, 14 * kS), ImpairVerdict::kPass);
+    EXPECT_EQ(verdict(40003, kSyn, 20 * kS), ImpairVerdict::kDrop) << "6 s after the RST the entry is still there";
+    EXPECT_EQ(verdict(40003, kSyn, 25 * kS), ImpairVerdict::kPass) << "11 s after: room again";
+    EXPECT_EQ(verdict(40004, kSyn, 26 * kS), ImpairVerdict::kDrop);
+    EXPECT_EQ(verdict(40005, kSyn, 400 * kS), ImpairVerdict::kPass) << "every entry idle past 300 s is gone";
+}
+
 TEST(Impair, FragmentsPassUntouched) {
     ImpairRule big = rule(ImpairAction::kDropLargerThan);
     big.size = 100;

@@ -447,11 +447,19 @@ def idle_device(lab, action, seconds, gap, ipv6=False, server_ttl=None):
     """An exchange answered within a millisecond, `gap` seconds of silence through a device
     forgetting flows after `seconds`, then the next request, which must fail."""
     lab.up(ipv6=ipv6, server_ttl=server_ttl)
-    conntrack_timeout(lab, action, seconds, ipv6)
+    forgetting_device(lab, action, seconds, ipv6)
     lab.start_capture()
     lab.server()
     assert not lab.client(100, 100, host="2001:2:2::2" if ipv6 else "198.18.2.2", rounds=2, gap=gap,
                           timeout=6 if gap > 10 else 4)
+
+
+def forgetting_device(lab, action, seconds, ipv6=False):
+    """conntrack forgetting idle flows on the router or, impaired, tcpsleuth's idle_timeout."""
+    if lab.impair:
+        lab.fault(None, f'name = "conntrack"\naction = "idle_timeout"\nseconds = {seconds}')
+    else:
+        conntrack_timeout(lab, action, seconds, ipv6)
 
 
 def idle_timeout_drop(lab):
@@ -484,7 +492,7 @@ def idle_rhythm(lab):
     """Request/response every 2 s through the same 3 s device: every gap is the flow's rhythm
     and every one survives; nothing to report."""
     lab.up()
-    conntrack_timeout(lab, "DROP", 3)
+    forgetting_device(lab, "DROP", 3)
     lab.start_capture()
     lab.server()
     assert lab.client(100, 100, rounds=4, gap=2, timeout=4)
@@ -493,7 +501,7 @@ def idle_rhythm(lab):
 
 def keepalive_survives(lab):
     lab.up()
-    conntrack_timeout(lab, "DROP")
+    forgetting_device(lab, "DROP", 8)
     lab.start_capture()
     lab.server()
     assert lab.client(100, 100, rounds=2, gap=20, timeout=6, keepalive=3)
@@ -503,7 +511,8 @@ def keepalive_survives(lab):
 def state_table_full(lab):
     servers = [f"198.18.2.{10 + i}" for i in range(10)]
     lab.up(server_addrs=servers)
-    lab.run("r", "iptables -A FORWARD -p tcp --syn -m connlimit --connlimit-above 10 --connlimit-mask 0 -j DROP")
+    lab.fault("iptables -A FORWARD -p tcp --syn -m connlimit --connlimit-above 10 --connlimit-mask 0 -j DROP",
+              'name = "table"\naction = "state_limit"\nflows = 10')
     lab.start_capture()
     lab.server()
     long_lived = [lab.client(100, 100, rounds=60, gap=0.25, background=True) for _ in range(10)]
@@ -769,7 +778,9 @@ def impaired(scenario):
 
 IMPAIR_SCENARIOS = [impaired(s) for s in (sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
                                           wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing,
-                                          ecn_syn_dropped, ecn_bleached, seq_randomization)]
+                                          ecn_syn_dropped, ecn_bleached, seq_randomization, idle_timeout_drop,
+                                          idle_short_drop, idle_short_drop_ipv6, idle_rhythm, keepalive_survives,
+                                          state_table_full)]
 # Left out: seq_randomization behind NAT. The lab's NFQUEUE program rewrites sequence numbers
 # outside conntrack, whose NAT entry then refuses the SYN-ACK: the lab's limit, not compare's.
 # Scenarios that drive one of the lab's own tools (NFQUEUE programs).
@@ -777,7 +788,7 @@ USES_TOOLS = {seq_randomization, rst_race, rst_race_wrong_ack}
 USES_TOOLS |= {s for s in IMPAIR_SCENARIOS if s.__name__ == "seq_randomization_impaired"}
 
 
-IMPAIR_ACTIONS = {"drop_larger_than", "strip_option", "clamp_mss", "drop_ecn_syn", "bleach_ecn", "erase_ce", "mark_ce",
+IMPAIR_ACTIONS = {"drop_larger_than", "strip_option", "clamp_mss", "drop_ecn_syn", "bleach_ecn", "erase_ce", "mark_ce", "idle_timeout", "state_limit",
                   "shift_seq", "loss"}
 
 
