@@ -412,10 +412,15 @@ private:
         }
         // Large segments: every one lost is larger than every one delivered since the first
         // loss, at least two of them, at a size an MTU could be below (IPv4's minimum is 576).
-        if (open.size() >= 2) {
+        // Only segments that carry data count; a pure ACK lost beside them is judged apart.
+        std::vector<std::uint32_t> carrying;
+        for (const std::uint32_t i : open) {
+            if (pc.packets[i].payload_len != 0) carrying.push_back(i);
+        }
+        if (carrying.size() >= 2) {
             std::uint32_t smallest_lost = UINT32_MAX;
-            for (const std::uint32_t i : open) smallest_lost = std::min(smallest_lost, pc.packets[i].payload_len != 0 ? pc.packets[i].ip_len : 0u);
-            const std::uint64_t since = pc.packets[open.front()].ts_ns;
+            for (const std::uint32_t i : carrying) smallest_lost = std::min(smallest_lost, pc.packets[i].ip_len);
+            const std::uint64_t since = pc.packets[carrying.front()].ts_ns;
             std::uint32_t largest_after = 0, largest_ever = 0;
             bool any_after = false;
             for (const std::uint32_t j : mine) {
@@ -428,14 +433,14 @@ private:
                 }
             }
             const std::uint32_t delivered = any_after ? largest_after : largest_ever;
-            if (smallest_lost != UINT32_MAX && smallest_lost >= 576 && smallest_lost > delivered) {
+            if (smallest_lost >= 576 && smallest_lost > delivered) {
                 // With a 'fragmentation needed' from the device for this connection the drop is
                 // path MTU discovery working (RFC 1191): the sender was told.
                 const char* kind = frag_needed_from_device_.count({point, conn}) != 0 ? "large_reported" : "large";
-                for (const std::uint32_t i : open) kinds.push_back({i, kind});
+                for (const std::uint32_t i : carrying) kinds.push_back({i, kind});
                 Tally& t = tally("device.dropped", kind, way);
                 t.largest_delivered = std::max(t.largest_delivered, delivered);
-                open.clear();
+                std::erase_if(open, [&](std::uint32_t i) { return pc.packets[i].payload_len != 0; });
             }
         }
         // One direction cut off: from the first loss on nothing of it passes while the other

@@ -516,7 +516,14 @@ def state_table_full(lab):
     lab.start_capture()
     lab.server()
     long_lived = [lab.client(100, 100, rounds=60, gap=0.25, background=True) for _ in range(10)]
-    time.sleep(2)
+    # All ten hold their entries before the new ones come (a slow sensor inline, under a
+    # sanitizer, may take longer than a fixed pause to let them through).
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if len(lab.run("s", f"ss -Htn state established '( sport = :{PORT} )'", check=False).stdout.splitlines()) >= 10:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
     failed = [lab.client(100, 100, host=servers[i % 10], timeout=4, background=True) for i in range(20)]
     for p in failed + long_lived:
         p.wait(timeout=60)

@@ -354,6 +354,34 @@ TEST(Compare, SynsOfManyConnectionsDroppedAtOnce) {
     }
 }
 
+// A black hole that also ate a pure ACK: the large segments are named with the bracket, the
+// ACK is an ACK gap, not a reason to miss them.
+TEST(Compare, LargeSegmentsDroppedBesideAnAck) {
+    TwoPoints tp({});
+    std::uint64_t t = upload(tp, 1'000 * kMs, 0) + 100 * kMs;  // clear of the captures' first 10 ms
+    std::uint32_t seq = kIsn + 1;
+    for (unsigned i = 0; i < 3; ++i, t += 2 * kMs) {  // small segments pass
+        tp.cross({.from_client = true, .seq = seq, .ack = kServerIsn + 1, .len = 500, .tsval = 300 + i}, t);
+        seq += 500;
+        tp.cross({.from_client = false, .seq = kServerIsn + 1, .ack = seq, .tsval = 1300 + i}, t + kMs);
+    }
+    tp.cross({.from_client = true, .seq = seq, .ack = kServerIsn + 1, .tsval = 350}, t, true);  // a lone ACK lost
+    for (unsigned round = 0; round < 3; ++round, t += (200u << round) * kMs) {  // large ones never pass
+        for (unsigned i = 0; i < 3; ++i) {
+            tp.cross({.from_client = true, .seq = seq + i * kMss, .ack = kServerIsn + 1, .len = kMss, .tsval = 400 + round},
+                     t + i * kMs, true);
+        }
+    }
+    upload(tp, t + 100 * kMs, 0, {}, true, 40001);
+    const DeviceReport r = tp.findings(tp.compare());
+    const DeviceFinding* large = find(r, "device.dropped", "large");
+    ASSERT_NE(large, nullptr) << (warnings(r).empty() ? "" : warnings(r)[0]);
+    EXPECT_EQ(large->packets, 9u);
+    EXPECT_NE(large->evidence.find("\"largest_delivered_ip_len\":552"), std::string::npos) << large->evidence;
+    EXPECT_EQ(r.counts.ack_gaps, 1u);
+    EXPECT_EQ(warnings(r).size(), 1u);
+}
+
 // MSS clamping is routine (info); removing SACK-permitted is not.
 TEST(Compare, MssClampIsInfoOptionRemovalIsAWarning) {
     TwoPoints tp({.clamp_mss = 1400});
