@@ -29,6 +29,7 @@ struct Tally {
     bool have_example = false;
     std::uint32_t ttl_seen = 0, ttl_peer = 0;  // injected: the packet's TTL, the real sender's
     std::uint32_t rewritten = 0, unrewritten = 0;  // SACK blocks under a sequence offset
+    std::uint32_t answered_with_reset = 0;         // after_idle: drops the device answered with a reset
     std::uint32_t ecn_setup = 0;  // SYNs with ECE+CWR among those dropped
     std::uint32_t established_moving = 0;
     std::uint64_t way_packets = 0;  // packets that crossed (or tried) that way: the loss ratio
@@ -403,7 +404,7 @@ private:
                 kinds.push_back({i, "after_idle"});
                 Tally& t = tally("device.dropped", "after_idle", way);
                 t.longest_gap_ns = std::max(t.longest_gap_ns, idle_gap);
-                t.rewritten += rejected(p.ts_ns);  // answered with the device's own reset
+                t.answered_with_reset += rejected(p.ts_ns);
             } else if (rejected(p.ts_ns)) {
                 kinds.push_back({i, "rejected"});
             } else {
@@ -711,11 +712,11 @@ void Analysis::describe(Tally& t) {
             f.advice = "Nothing to fix at the device. If the senders keep sending segments this large, something between "
                        "the device and them filters the ICMP messages.";
         } else if (k == "after_idle") {
-            j.field("longest_silence_s", static_cast<double>(t.longest_gap_ns) / 1e9, 3).field("answered_with_reset", t.rewritten);
+            j.field("longest_silence_s", static_cast<double>(t.longest_gap_ns) / 1e9, 3).field("answered_with_reset", t.answered_with_reset);
             f.summary = fmt("%u packet(s) sent after %.1f s of silence entered at %s and never left%s: the device forgot "
                             "the connection",
                             f.packets, static_cast<double>(t.longest_gap_ns) / 1e9, in_point,
-                            t.rewritten != 0 ? " (the device answered with a reset)" : "");
+                            t.answered_with_reset != 0 ? " (the device answered with a reset)" : "");
             f.advice = "The device's idle timeout for established connections is shorter than this application's "
                        "silences. Enable TCP keepalives (or application heartbeats) at an interval below the device's "
                        "timeout, or raise that timeout on the device.";
@@ -768,7 +769,7 @@ void Analysis::describe(Tally& t) {
             f.advice = "Nothing to fix at the device: it reports its narrow next hop as it should. If the senders do not "
                        "shrink their segments, something between the device and them filters these messages.";
         } else {
-            f.severity = k == "icmp" ? Severity::kWarning : Severity::kWarning;
+            f.severity = Severity::kWarning;
             j.field("ttl", t.ttl_seen);
             if (k == "icmp") j.field("icmp_type", t.before).field("icmp_code", t.after);
             f.summary = fmt("%u %s packet(s) left the device toward %s's side without having entered it",
