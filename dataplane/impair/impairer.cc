@@ -93,35 +93,49 @@ Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
 }
 
 void ImpairStateTable::configure(std::uint32_t flows) {
-    // Twice the flows in buckets of four: a bucket fills up only far beyond `flows`.
+    // Four slots per flow, in buckets of four, and a flow may sit in its bucket or the next:
+    // a bucket overflows only far beyond `flows` (a full bucket would refuse a flow the table
+    // has room for).
     std::uint32_t buckets = 1;
-    while (buckets < 2 * std::max<std::uint32_t>(flows, 16) / 4) buckets <<= 1;
+    while (buckets < std::max<std::uint32_t>(flows, 16)) buckets <<= 1;
     entries_.assign(std::size_t{buckets} * 4, Entry{});
     mask_ = buckets - 1;
     used_ = cursor_ = 0;
 }
 
+// The key's low bit is always set (0 marks a free slot): the bucket comes from higher bits.
+ImpairStateTable::Entry* ImpairStateTable::bucket(std::uint64_t key, unsigned which) noexcept {
+    return &entries_[((static_cast<std::uint32_t>(key >> 20) + which) & mask_) * 4];
+}
+
 ImpairStateTable::Entry* ImpairStateTable::find(std::uint64_t key) noexcept {
-    Entry* b = &entries_[(key & mask_) * 4];
-    for (unsigned i = 0; i < 4; ++i) {
-        if (b[i].key == key) return &b[i];
+    for (unsigned which = 0; which < 2; ++which) {
+        Entry* b = bucket(key, which);
+        for (unsigned i = 0; i < 4; ++i) {
+            if (b[i].key == key) return &b[i];
+        }
     }
     return nullptr;
 }
 
 ImpairStateTable::Entry* ImpairStateTable::insert(std::uint64_t key, std::uint64_t now_ns) noexcept {
-    Entry* b = &entries_[(key & mask_) * 4];
-    for (unsigned i = 0; i < 4; ++i) {
-        if (b[i].key == 0) {
-            ++used_;
-            b[i].key = key;
-            return &b[i];
+    for (unsigned which = 0; which < 2; ++which) {
+        Entry* b = bucket(key, which);
+        for (unsigned i = 0; i < 4; ++i) {
+            if (b[i].key == 0) {
+                ++used_;
+                b[i].key = key;
+                return &b[i];
+            }
         }
     }
-    for (unsigned i = 0; i < 4; ++i) {
-        if (b[i].expires_ns < now_ns) {
-            b[i].key = key;
-            return &b[i];
+    for (unsigned which = 0; which < 2; ++which) {
+        Entry* b = bucket(key, which);
+        for (unsigned i = 0; i < 4; ++i) {
+            if (b[i].expires_ns < now_ns) {
+                b[i].key = key;
+                return &b[i];
+            }
         }
     }
     return nullptr;

@@ -61,6 +61,8 @@ public:
     std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(entries_.size()); }
 
 private:
+    Entry* bucket(std::uint64_t key, unsigned which) noexcept;  // the key's bucket (0) or the next (1)
+
     std::vector<Entry> entries_;
     std::uint32_t mask_ = 0;  // buckets - 1
     std::uint32_t used_ = 0;

@@ -356,6 +356,32 @@ TEST(Impair, StateLimitRefusesNewFlowsWhenFull) {
     EXPECT_EQ(verdict(40005, kSyn, 400 * kS), ImpairVerdict::kPass) << "every entry idle past 300 s is gone";
 }
 
+// A table of N flows admits N flows, whichever they are: a full bucket must not refuse one
+// the table has room for (200 tables of 10 flows on random ports).
+TEST(Impair, StateLimitAdmitsExactlyItsFlows) {
+    std::uint64_t x = 12345;
+    unsigned refused_early = 0, admitted_late = 0;
+    for (unsigned trial = 0; trial < 200; ++trial) {
+        ImpairRule r = rule(ImpairAction::kStateLimit);
+        r.flows = 10;
+        r.seconds = 300;
+        Impairer imp({r}, trial);
+        for (unsigned f = 0; f < 11; ++f) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            FrameBuilder b;
+            b.ipv4("198.18.1.2", "198.18.2." + std::to_string(10 + f % 10)).tcp(static_cast<std::uint16_t>(32768 + (x >> 49)), 7000)
+                .seq(1).flags(kSyn);
+            Bytes fr = b.build();
+            std::uint32_t len = static_cast<std::uint32_t>(fr.size());
+            const bool passed = imp.apply(fr.data(), len, 1'000'000'000ull) == ImpairVerdict::kPass;
+            refused_early += f < 10 && !passed;
+            admitted_late += f == 10 && passed;
+        }
+    }
+    EXPECT_EQ(refused_early, 0u) << "flows refused while the table had room";
+    EXPECT_EQ(admitted_late, 0u) << "an eleventh flow admitted";
+}
+
 TEST(Impair, FragmentsPassUntouched) {
     ImpairRule big = rule(ImpairAction::kDropLargerThan);
     big.size = 100;
