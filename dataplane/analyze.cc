@@ -6,7 +6,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "config/loader.h"
 #include "control/controller.h"
+#include "dataplane/config_commands.h"
 #include "dataplane/logging.h"
 #include "dataplane/output.h"
 #include "dataplane/pcap/merge_reader.h"
@@ -168,15 +167,12 @@ int parse_options(int argc, char** argv, Options& o) {
     }
     if (!o.evidence_dir.empty()) {
         // The captures are cut from a second read of the input: a pipe is gone by then.
-        for (const std::string& in : o.inputs) {
-            struct stat st {};
-            if (in == "-" || (stat(in.c_str(), &st) == 0 && S_ISFIFO(st.st_mode))) {
-                std::fprintf(stderr,
-                             "tcpsleuth analyze: --evidence-dir reads the input twice, and %s is a pipe; "
-                             "save the capture to a file first (tcpdump -w FILE)\n",
-                             in == "-" ? "standard input" : in.c_str());
-                return 1;
-            }
+        if (const std::string pipe = pipe_among(o.inputs); !pipe.empty()) {
+            std::fprintf(stderr,
+                         "tcpsleuth analyze: --evidence-dir reads the input twice, and %s is a pipe; "
+                         "save the capture to a file first (tcpdump -w FILE)\n",
+                         pipe.c_str());
+            return 1;
         }
     }
     if (o.hold && o.control.empty()) {
@@ -308,16 +304,9 @@ private:
 int analyze_main(int argc, char** argv) {
     Options opt;
     if (const int rc = parse_options(argc, argv, opt); rc >= 0) return rc;
-    // Without --config: what an empty file gives (the defaults, the built-in rules compiled).
-    const std::string config_name = opt.config.empty() ? "the built-in defaults" : opt.config;
-    ConfigLoad load = opt.config.empty() ? load_config_text("", config_name) : load_config_file(opt.config);
-    if (!load.ok()) {
-        for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing analysed\n", load.errors.size(), config_name.c_str());
-        return 1;
-    }
-    DaemonConfig daemon = std::move(load.config);
-    if (opt.config.empty()) daemon.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
+    std::optional<DaemonConfig> loaded = load_command_config(opt.config, "analysed");
+    if (!loaded) return 1;
+    DaemonConfig daemon = std::move(*loaded);
     const DaemonConfig file_cfg = daemon;
     if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;
     // The packet history serves `tcpsleuthctl pcap`: without a control socket nobody can ask.
@@ -354,14 +343,8 @@ int analyze_main(int argc, char** argv) {
 
     std::unique_ptr<EvidenceCaptures> evidence;
     if (!opt.evidence_dir.empty()) {
-        struct stat st {};
-        if (stat(opt.evidence_dir.c_str(), &st) != 0 && mkdir(opt.evidence_dir.c_str(), 0755) != 0) {
-            std::fprintf(stderr, "tcpsleuth: %s: cannot create the evidence directory: %s\n", opt.evidence_dir.c_str(),
-                         std::strerror(errno));
-            return 1;
-        }
-        if (stat(opt.evidence_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || access(opt.evidence_dir.c_str(), W_OK) != 0) {
-            std::fprintf(stderr, "tcpsleuth: %s: not a directory tcpsleuth can write to\n", opt.evidence_dir.c_str());
+        if (!prepare_evidence_dir(opt.evidence_dir, error)) {
+            std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
             return 1;
         }
         evidence = std::make_unique<EvidenceCaptures>(opt.evidence_dir, daemon.inspect.decap);

@@ -8,8 +8,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "config/loader.h"
+#include "dataplane/config_commands.h"
 #include "dataplane/logging.h"
 #include "dataplane/output.h"
 #include "dataplane/packet/parse.h"
@@ -144,16 +142,11 @@ int parse_options(int argc, char** argv, Options& o) {
         std::fprintf(stderr, "tcpsleuth compare: only one of A and B can be standard input\n");
         return 1;
     }
-    if (!o.evidence_dir.empty()) {
-        for (const std::string& in : o.inputs) {
-            struct stat st {};
-            if (in == "-" || (stat(in.c_str(), &st) == 0 && S_ISFIFO(st.st_mode))) {
-                std::fprintf(stderr, "tcpsleuth compare: --evidence-dir reads the inputs twice, and %s is a pipe; save "
-                                     "the capture to a file first\n",
-                             in == "-" ? "standard input" : in.c_str());
-                return 1;
-            }
-        }
+    if (const std::string pipe = pipe_among({o.inputs[0], o.inputs[1]}); !o.evidence_dir.empty() && !pipe.empty()) {
+        std::fprintf(stderr, "tcpsleuth compare: --evidence-dir reads the inputs twice, and %s is a pipe; save the "
+                             "capture to a file first (tcpdump -w FILE)\n",
+                     pipe.c_str());
+        return 1;
     }
     return -1;
 }
@@ -366,33 +359,14 @@ std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRe
     return written;
 }
 
-bool prepare_dir(const std::string& dir) {
-    struct stat st {};
-    if (stat(dir.c_str(), &st) != 0 && mkdir(dir.c_str(), 0755) != 0) {
-        std::fprintf(stderr, "tcpsleuth: %s: cannot create the evidence directory: %s\n", dir.c_str(), std::strerror(errno));
-        return false;
-    }
-    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || access(dir.c_str(), W_OK) != 0) {
-        std::fprintf(stderr, "tcpsleuth: %s: not a directory tcpsleuth can write to\n", dir.c_str());
-        return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 int compare_main(int argc, char** argv) {
     Options opt;
     if (const int rc = parse_options(argc, argv, opt); rc >= 0) return rc;
-    const std::string config_name = opt.config.empty() ? "the built-in defaults" : opt.config;
-    ConfigLoad load = opt.config.empty() ? load_config_text("", config_name) : load_config_file(opt.config);
-    if (!load.ok()) {
-        for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing compared\n", load.errors.size(), config_name.c_str());
-        return 1;
-    }
-    DaemonConfig daemon = std::move(load.config);
-    if (opt.config.empty()) daemon.logging.level = "warn";
+    std::optional<DaemonConfig> loaded = load_command_config(opt.config, "compared");
+    if (!loaded) return 1;
+    DaemonConfig daemon = std::move(*loaded);
     daemon.inspect.history.packets = 0;
     std::string error;
     if (!setup_logging(daemon.logging, opt.log_level, error)) {
@@ -413,7 +387,10 @@ int compare_main(int argc, char** argv) {
             return 1;
         }
     }
-    if (!opt.evidence_dir.empty() && !prepare_dir(opt.evidence_dir)) return 1;
+    if (!opt.evidence_dir.empty() && !prepare_evidence_dir(opt.evidence_dir, error)) {
+        std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+        return 1;
+    }
 
     const auto started = std::chrono::steady_clock::now();
     PointRead points[2];

@@ -12,6 +12,19 @@
 
 namespace tcpsleuth {
 
+std::optional<DaemonConfig> load_command_config(const std::string& path, const char* verb) {
+    const std::string name = path.empty() ? "the built-in defaults" : path;
+    ConfigLoad load = path.empty() ? load_config_text("", name) : load_config_file(path);
+    if (!load.ok()) {
+        for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "tcpsleuth: %zu problem(s) in %s; nothing %s\n", load.errors.size(), name.c_str(), verb);
+        return std::nullopt;
+    }
+    DaemonConfig config = std::move(load.config);
+    if (path.empty()) config.logging.level = "warn";  // a one-shot command: quiet unless something is wrong
+    return config;
+}
+
 int check_config_main(int argc, char** argv) {
     if (argc != 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) {
         std::fputs("usage: tcpsleuth check-config FILE\n\nValidates FILE and lists every problem as file:line:col: key: message.\n"

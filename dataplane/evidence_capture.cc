@@ -1,6 +1,10 @@
 #include "dataplane/evidence_capture.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -68,6 +72,28 @@ std::string flag_names(std::uint8_t f) {
 }
 
 }  // namespace
+
+bool prepare_evidence_dir(const std::string& dir, std::string& error) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0 && mkdir(dir.c_str(), 0755) != 0) {
+        error = dir + ": cannot create the evidence directory: " + std::strerror(errno);
+        return false;
+    }
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || access(dir.c_str(), W_OK) != 0) {
+        error = dir + ": not a directory tcpsleuth can write to";
+        return false;
+    }
+    return true;
+}
+
+std::string pipe_among(const std::vector<std::string>& inputs) {
+    for (const std::string& in : inputs) {
+        struct stat st {};
+        if (in == "-") return "standard input";
+        if (stat(in.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) return in;
+    }
+    return {};
+}
 
 std::string evidence_file_name(std::size_t seq, const Event& e) {
     char buf[96];

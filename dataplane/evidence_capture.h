@@ -28,6 +28,13 @@
 
 namespace tcpsleuth {
 
+// Creates `dir` when missing; false with `error` when it is not a directory tcpsleuth can
+// write to (analyze and compare --evidence-dir, run's output.evidence_dir).
+bool prepare_evidence_dir(const std::string& dir, std::string& error);
+// The first of `inputs` that is a pipe (standard input, a FIFO), as the user named it ("-":
+// "standard input"); empty when none is. Evidence captures read the input a second time.
+std::string pipe_among(const std::vector<std::string>& inputs);
+
 // "0007-mtu.blackhole-flow42.pcapng": the `seq`th capture of a run.
 std::string evidence_file_name(std::size_t seq, const Event& e);
 // The capture's own comment: the finding's name, severity, confidence and summary.

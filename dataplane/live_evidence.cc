@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 
 #include "inspectors/output/event_format.h"
 
@@ -38,16 +36,9 @@ LiveEvidence::LiveEvidence(const OutputConfig& out, Ask ask)
 LiveEvidence::~LiveEvidence() = default;
 
 bool LiveEvidence::open(std::string& error) {
-    struct stat st {};
-    if (stat(dir_.c_str(), &st) != 0 && mkdir(dir_.c_str(), 0755) != 0) {
-        error = dir_ + ": cannot create the evidence directory: " + std::strerror(errno);
-        return false;
-    }
-    if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || access(dir_.c_str(), W_OK) != 0) {
-        error = dir_ + ": output.evidence_dir is not a directory tcpsleuth can write to";
-        return false;
-    }
-    return true;
+    if (prepare_evidence_dir(dir_, error)) return true;
+    error = "output.evidence_dir: " + error;
+    return false;
 }
 
 std::string LiveEvidence::plan(const Event& e) {

@@ -382,6 +382,54 @@ TEST(Compare, LargeSegmentsDroppedBesideAnAck) {
     EXPECT_EQ(warnings(r).size(), 1u);
 }
 
+// A device that forgot a flow during a silence: the first packet after it and its resends
+// (RTO back-off) never leave. Across shapes: IPv4/IPv6, LAN and satellite round trips, the
+// client's or the server's packet lost (crossing A to B or B to A), and captures that end
+// with the resends (the loss shown by the sender resending; the last copy unjudged) or go on
+// with another flow.
+TEST(Compare, AfterIdleAcrossShapes) {
+    for (const bool v6 : {false, true}) {
+        for (const std::uint64_t rtt : {kMs, 600 * kMs}) {
+            for (const bool server_sends : {false, true}) {
+                for (const bool capture_goes_on : {false, true}) {
+                    TwoPoints tp({.ipv6 = v6, .delay_ns = rtt / 4});
+                    std::uint64_t t = upload(tp, 1'000 * kMs, 0) + 100 * kMs;
+                    std::uint32_t cseq = kIsn + 1, sseq = kServerIsn + 1;
+                    for (unsigned i = 0; i < 10; ++i, t += rtt) {  // request and response, one per round trip
+                        tp.cross({.from_client = true, .seq = cseq, .ack = sseq, .len = 100, .tsval = 200 + i}, t);
+                        cseq += 100;
+                        tp.cross({.from_client = false, .seq = sseq, .ack = cseq, .len = 100, .tsval = 900 + i}, t + rtt / 2);
+                        sseq += 100;
+                    }
+                    t += 30'000 * kMs;  // the silence the device does not survive
+                    for (unsigned k = 0; k < 4; ++k) {
+                        const std::uint64_t at = t + ((1ull << k) - 1) * std::max<std::uint64_t>(1'000 * kMs, 3 * rtt);
+                        if (server_sends) {
+                            tp.cross({.from_client = false, .seq = sseq, .ack = cseq, .len = 100, .tsval = 5000}, at, true);
+                        } else {
+                            tp.cross({.from_client = true, .seq = cseq, .ack = sseq, .len = 100, .tsval = 5000}, at, true);
+                        }
+                    }
+                    if (capture_goes_on) upload(tp, t + 20'000 * kMs, 0, {}, true, 40001);
+                    const DeviceReport r = tp.findings(tp.compare());
+                    const std::string shape = std::string(v6 ? "IPv6" : "IPv4") + (rtt > kMs ? " WAN" : " LAN") +
+                                              (server_sends ? " server's packet" : " client's packet") +
+                                              (capture_goes_on ? "" : ", capture ends");
+                    const DeviceFinding* idle = find(r, "device.dropped", "after_idle");
+                    ASSERT_NE(idle, nullptr) << shape << (warnings(r).empty() ? "" : ": " + warnings(r)[0]);
+                    // Where the capture ends with the last resend, nothing says that copy was lost
+                    // rather than answered after the capture stopped: it is left unjudged.
+                    EXPECT_EQ(idle->packets, capture_goes_on ? 4u : 3u) << shape;
+                    EXPECT_EQ(r.counts.unseen_at_edges, capture_goes_on ? 0u : 1u) << shape;
+                    EXPECT_EQ(idle->way, server_sends ? 1u : 0u) << shape;
+                    EXPECT_NE(idle->evidence.find("\"longest_silence_s\":30."), std::string::npos) << shape << idle->evidence;
+                    EXPECT_EQ(warnings(r).size(), 1u) << shape;
+                }
+            }
+        }
+    }
+}
+
 // MSS clamping is routine (info); removing SACK-permitted is not.
 TEST(Compare, MssClampIsInfoOptionRemovalIsAWarning) {
     TwoPoints tp({.clamp_mss = 1400});
