@@ -68,6 +68,38 @@ using Apply = std::function<std::string(const toml::node&, DaemonConfig&)>;
 // The value as a TOML literal, for `config.show` and for telling what a reload changes.
 using Show = std::function<std::string(const DaemonConfig&)>;
 
+// Each [[impair]] action's own keys; the first is required ("": none is).
+std::vector<std::string> impair_own_keys(ImpairAction a) {
+    switch (a) {
+        case ImpairAction::kDropLargerThan: return {"size", "icmp", "icmp_per_s", "source", "ttl"};
+        case ImpairAction::kStripOption: return {"option", "fill"};
+        case ImpairAction::kClampMss: return {"mss"};
+        case ImpairAction::kShiftSeq: return {"offset", "rewrite_sack"};
+        case ImpairAction::kLoss: return {"", "burst"};
+        case ImpairAction::kIdleTimeout: return {"seconds", "flows", "then", "ttl"};
+        case ImpairAction::kStateLimit: return {"flows", "seconds"};
+        case ImpairAction::kInjectRst: return {"", "after_packets", "after_s", "ttl", "flows"};
+        case ImpairAction::kDelay: return {"ms", "jitter_ms", "queue_packets"};
+        case ImpairAction::kRate: return {"mbps", "burst_kb", "queue_kb"};
+        case ImpairAction::kDropEcnSyn:
+        case ImpairAction::kBleachEcn:
+        case ImpairAction::kEraseCe:
+        case ImpairAction::kMarkCe: return {};
+    }
+    return {};
+}
+
+// Every action's own keys, once each.
+std::vector<std::string> impair_action_keys() {
+    std::vector<std::string> out;
+    for (unsigned a = 0; a <= static_cast<unsigned>(ImpairAction::kRate); ++a) {
+        for (const std::string& k : impair_own_keys(static_cast<ImpairAction>(a))) {
+            if (!k.empty() && std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+        }
+    }
+    return out;
+}
+
 struct Field {
     std::string key;
     Apply apply;
@@ -432,6 +464,7 @@ public:
         check_cores();
         check_evidence();
         check_impair();
+        check_held_packets();
         check_disable_builtin();
         if (out_.ok()) compile();
     }
@@ -535,13 +568,11 @@ private:
             {"bleach_ecn", ImpairAction::kBleachEcn},           {"erase_ce", ImpairAction::kEraseCe},
             {"mark_ce", ImpairAction::kMarkCe},                 {"shift_seq", ImpairAction::kShiftSeq},
             {"loss", ImpairAction::kLoss},                       {"idle_timeout", ImpairAction::kIdleTimeout},
-            {"state_limit", ImpairAction::kStateLimit}};
-        // Each action's own keys; the first listed is required.
-        static const std::vector<std::pair<ImpairAction, std::vector<std::string>>> kOwnKeys = {
-            {ImpairAction::kDropLargerThan, {"size"}}, {ImpairAction::kStripOption, {"option", "fill"}},
-            {ImpairAction::kClampMss, {"mss"}},        {ImpairAction::kShiftSeq, {"offset", "rewrite_sack"}},
-            {ImpairAction::kLoss, {"", "burst"}},      {ImpairAction::kIdleTimeout, {"seconds", "flows", "then"}},
-            {ImpairAction::kStateLimit, {"flows", "seconds"}}};
+            {"state_limit", ImpairAction::kStateLimit},         {"inject_rst", ImpairAction::kInjectRst},
+            {"delay", ImpairAction::kDelay},                     {"rate", ImpairAction::kRate}};
+        std::string action_list;
+        for (const auto& a : kActions) action_list += (action_list.empty() ? "" : ", ") + a.first;
+        const std::vector<std::string> all_own = impair_action_keys();
         for (const toml::node& entry : *a) {
             const toml::table& t = *entry.as_table();
             ImpairRule rule;
@@ -549,8 +580,7 @@ private:
             rule.column = static_cast<std::uint32_t>(t.source().begin.column);
             const toml::node* action = t.get("action");
             if (action == nullptr) {
-                error(t.source(), "impair.action", "missing (one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, "
-                                                   "bleach_ecn, erase_ce, mark_ce, shift_seq, loss, idle_timeout, state_limit)");
+                error(t.source(), "impair.action", "missing (one of " + action_list + ")");
                 continue;
             }
             const auto known = std::find_if(kActions.begin(), kActions.end(), [&](const auto& p) {
@@ -558,16 +588,13 @@ private:
             });
             std::vector<std::string> own;
             if (known == kActions.end()) {
-                error(action->source(), "impair.action", "expected one of drop_larger_than, strip_option, clamp_mss, "
-                                                         "drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss, "
-                                                         "idle_timeout, state_limit");
+                error(action->source(), "impair.action", "expected one of " + action_list);
                 // The common keys are still checked; any action's own key is let be.
-                own = {"", "size", "option", "fill", "mss", "offset", "rewrite_sack", "burst", "seconds", "flows", "then"};
+                own = all_own;
+                own.insert(own.begin(), "");
             } else {
                 rule.action = known->second;
-                for (const auto& [act, keys] : kOwnKeys) {
-                    if (act == rule.action) own = keys;
-                }
+                own = impair_own_keys(rule.action);
             }
             const char* action_name = known == kActions.end() ? "?" : known->first.c_str();
             if (!own.empty() && !own[0].empty() && !t.contains(own[0])) {
@@ -624,12 +651,8 @@ private:
                     if (!v.is_boolean()) error(v.source(), where, "expected true or false");
                     else rule.enabled = *v.value<bool>();
                 } else if (std::find(own.begin(), own.end(), key) == own.end()) {
-                    error(k.source(), where, std::string("not a key of action ") + action_name +
-                                                 (key == "size" || key == "option" || key == "fill" || key == "mss" || key == "offset" ||
-                                                          key == "rewrite_sack" || key == "burst" || key == "seconds" || key == "flows" ||
-                                                          key == "then"
-                                                      ? ""
-                                                      : " (unknown key)"));
+                    const bool some_action = std::find(all_own.begin(), all_own.end(), key) != all_own.end();
+                    error(k.source(), where, std::string("not a key of action ") + action_name + (some_action ? "" : " (unknown key)"));
                 } else if (key == "size") {
                     integer(68, 65535, rule.size);
                 } else if (key == "mss") {
@@ -643,10 +666,39 @@ private:
                 } else if (key == "flows") {
                     integer(1, 1 << 22, rule.flows);
                 } else if (key == "then") {
-                    if (v.value<std::string>() != "drop") {
-                        error(v.source(), where, "expected \"drop\" (answering with the device's own resets, \"rst\", is "
-                                                 "not built yet)");
+                    const std::optional<std::string> sv = v.value<std::string>();
+                    if (sv == "drop" || sv == "rst") rule.then_rst = sv == "rst";
+                    else error(v.source(), where, "expected \"drop\" (silently) or \"rst\" (answered with the device's own reset)");
+                } else if (key == "icmp") {
+                    if (!v.is_boolean()) error(v.source(), where, "expected true or false");
+                    else rule.icmp = *v.value<bool>();
+                } else if (key == "icmp_per_s") {
+                    integer(1, 100000, rule.icmp_per_s);
+                } else if (key == "source") {
+                    read_sources(v, where, rule.source);
+                } else if (key == "ttl") {
+                    integer(1, 255, rule.ttl);
+                } else if (key == "after_packets") {
+                    integer(1, 1 << 30, rule.after_packets);
+                } else if (key == "after_s") {
+                    seconds_ns(v, where, 0.001, 86400, rule.after_ns);
+                } else if (key == "ms") {
+                    seconds_ns(v, where, 0.001, 10000, rule.delay_ns, 1'000'000.0);
+                } else if (key == "jitter_ms") {
+                    seconds_ns(v, where, 0, 10000, rule.jitter_ns, 1'000'000.0);
+                } else if (key == "queue_packets") {
+                    integer(1, 1 << 20, rule.queue_packets);
+                } else if (key == "mbps") {
+                    const std::optional<double> d = v.value<double>();
+                    if (!(v.is_floating_point() || v.is_integer()) || !d || *d < 0.01 || *d > 400000) {
+                        error(v.source(), where, "expected megabits per second from 0.01 to 400000");
+                    } else {
+                        rule.mbps = *d;
                     }
+                } else if (key == "burst_kb") {
+                    integer(2, 1 << 16, rule.burst_kb);
+                } else if (key == "queue_kb") {
+                    integer(2, 1 << 16, rule.queue_kb);
                 } else if (key == "rewrite_sack") {
                     if (!v.is_boolean()) error(v.source(), where, "expected true or false");
                     else rule.rewrite_sack = *v.value<bool>();
@@ -667,9 +719,51 @@ private:
             // A state table's entries expire like conntrack's established ones, scaled down to
             // what a test waits for; idle_timeout tracks this many flows at most.
             if (rule.action == ImpairAction::kStateLimit && rule.seconds == 0) rule.seconds = 300;
-            if (rule.action == ImpairAction::kIdleTimeout && rule.flows == 0) rule.flows = 65536;
+            if ((rule.action == ImpairAction::kIdleTimeout || rule.action == ImpairAction::kInjectRst) && rule.flows == 0) {
+                rule.flows = 65536;
+            }
+            if (rule.action == ImpairAction::kInjectRst && (t.contains("after_packets") == t.contains("after_s"))) {
+                error(t.source(), "impair.after_packets", "inject_rst needs one of after_packets (the flow's Nth packet) or "
+                                                          "after_s (seconds after its SYN)");
+            }
+            if (rule.action == ImpairAction::kDelay && rule.jitter_ns > rule.delay_ns && t.contains("jitter_ms")) {
+                error(t.get("jitter_ms")->source(), "impair.jitter_ms", "at most ms (a packet cannot leave before it came)");
+            }
+            if (rule.icmp == false && t.contains("source") && rule.action == ImpairAction::kDropLargerThan) {
+                error(t.get("source")->source(), "impair.source", "only with icmp = true (a silent drop sends nothing)");
+            }
             out_.config.impair.push_back(std::move(rule));
         }
+    }
+
+    // A number of seconds (or of `unit`-nanosecond units) from lo to hi, in nanoseconds.
+    void seconds_ns(const toml::node& v, const std::string& where, double lo, double hi, std::uint64_t& out,
+                    double unit = 1e9) {
+        const std::optional<double> d = v.value<double>();
+        if (!(v.is_floating_point() || v.is_integer()) || !d || *d < lo || *d > hi) {
+            char buf[96];
+            std::snprintf(buf, sizeof buf, "expected a number from %g to %g", lo, hi);
+            error(v.source(), where, buf);
+            return;
+        }
+        out = static_cast<std::uint64_t>(*d * unit + 0.5);
+    }
+
+    // Addresses, at most one IPv4 and one IPv6: the sender of what the device makes.
+    void read_sources(const toml::node& v, const std::string& where, std::vector<IpPrefix>& out) {
+        const toml::array* list = v.as_array();
+        bool v4 = false, v6 = false, ok = list != nullptr && !list->empty() && list->size() <= 2;
+        for (std::size_t i = 0; ok && i < list->size(); ++i) {
+            const std::optional<std::string> text = (*list)[i].value<std::string>();
+            IpPrefix p;
+            ok = text && text->find('/') == std::string::npos && parse_prefix(*text, p);
+            if (!ok) break;
+            bool& seen = is_v4_mapped(p.addr) ? v4 : v6;
+            ok = !seen;
+            seen = true;
+            out.push_back(p);
+        }
+        if (!ok) error(v.source(), where, "expected one or two addresses, at most one of each family ([\"198.18.0.254\", \"2001:2::fe\"])");
     }
 
     void read_prefixes(const toml::node& v, const std::string& where, std::vector<IpPrefix>& out) {
@@ -873,9 +967,32 @@ private:
     // Impairment happens on the way through: a tap only watches.
     void check_impair() {
         const auto& c = out_.config;
+        if (c.impair.size() > 64) {
+            out_.errors.push_back({file_, c.impair[64].line, c.impair[64].column, "impair",
+                                   "at most 64 [[impair]] rules (" + std::to_string(c.impair.size()) + " given)"});
+        }
         if (c.impair.empty() || c.mode == RunMode::kInline) return;
         out_.errors.push_back({file_, c.impair.front().line, c.impair.front().column, "impair",
                                "[[impair]] rules need mode = \"inline\" (a tap only watches)"});
+    }
+
+    // Held packets (delay, rate) are the ports' own buffers: half a pool at most, so
+    // reception never starves behind a full line.
+    void check_held_packets() {
+        const auto& c = out_.config;
+        std::uint64_t held = 0;
+        for (const ImpairRule& r : c.impair) held += held_at_most(r);
+        if (held == 0) return;
+        std::uint32_t pool = c.dpdk.mbufs_per_port;
+        for (const PortConfig& p : c.ports) {
+            if (p.mbufs != 0) pool = std::min(pool, p.mbufs);
+        }
+        if (held <= pool / 2) return;
+        const ImpairRule& first = *std::find_if(c.impair.begin(), c.impair.end(), [](const ImpairRule& r) { return holds_packets(r.action); });
+        out_.errors.push_back({file_, first.line, first.column, "impair",
+                               "delay and rate rules may hold " + std::to_string(held) + " packets each way, more than half of the " +
+                                   std::to_string(pool) + " buffers of a port: raise dpdk.mbufs_per_port to " +
+                                   std::to_string(held * 2) + " or shorten queue_packets / queue_kb"});
     }
 
     // Live evidence captures are cut from the packet history: without one there is nothing
@@ -968,6 +1085,13 @@ std::string render_prefix(const IpPrefix& p) {
     return std::string(buf) + "/" + std::to_string(v4 ? p.bits - 96 : p.bits);
 }
 
+// A TOML float that reads back as the same double.
+std::string number(double d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", d);
+    return std::string(buf) + (std::strchr(buf, '.') || std::strchr(buf, 'e') ? "" : ".0");
+}
+
 std::string render_impair(const ImpairRule& r) {
     std::string out = "name = " + toml_string(r.name) + "\naction = \"" + to_string(r.action) + "\"\n";
     if (r.side != ImpairSide::kBoth) out += std::string("side = \"") + (r.side == ImpairSide::kClient ? "client" : "server") + "\"\n";
@@ -981,14 +1105,23 @@ std::string render_impair(const ImpairRule& r) {
         for (std::size_t i = 0; i < r.ports.size(); ++i) out += (i ? ", " : "") + std::to_string(r.ports[i]);
         out += "]\n";
     }
-    if (r.probability != 1.0) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.17g", r.probability);
-        out += std::string("probability = ") + buf + (std::strchr(buf, '.') || std::strchr(buf, 'e') ? "" : ".0") + "\n";
-    }
+    if (r.probability != 1.0) out += "probability = " + number(r.probability) + "\n";
     if (!r.enabled) out += "enabled = false\n";
     switch (r.action) {
-        case ImpairAction::kDropLargerThan: out += "size = " + std::to_string(r.size) + "\n"; break;
+        case ImpairAction::kDropLargerThan:
+            out += "size = " + std::to_string(r.size) + "\n";
+            if (r.icmp) {
+                out += "icmp = true\nicmp_per_s = " + std::to_string(r.icmp_per_s) + "\nttl = " + std::to_string(r.ttl) + "\n";
+                if (!r.source.empty()) {
+                    out += "source = [";
+                    for (std::size_t i = 0; i < r.source.size(); ++i) {
+                        const std::string a = render_prefix(r.source[i]);
+                        out += (i ? ", " : "") + toml_string(a.substr(0, a.find('/')));
+                    }
+                    out += "]\n";
+                }
+            }
+            break;
         case ImpairAction::kStripOption:
             out += std::string("option = \"") + to_string(r.option) + "\"\nfill = \"" + (r.fill == StripFill::kNop ? "nop" : "remove") + "\"\n";
             break;
@@ -998,8 +1131,23 @@ std::string render_impair(const ImpairRule& r) {
             break;
         case ImpairAction::kLoss: out += "burst = " + std::to_string(r.burst) + "\n"; break;
         case ImpairAction::kIdleTimeout:
+            out += std::string("then = \"") + (r.then_rst ? "rst" : "drop") + "\"\nttl = " + std::to_string(r.ttl) + "\n";
+            [[fallthrough]];
         case ImpairAction::kStateLimit:
             out += "seconds = " + std::to_string(r.seconds) + "\nflows = " + std::to_string(r.flows) + "\n";
+            break;
+        case ImpairAction::kInjectRst:
+            if (r.after_packets != 0) out += "after_packets = " + std::to_string(r.after_packets) + "\n";
+            else out += "after_s = " + number(static_cast<double>(r.after_ns) / 1e9) + "\n";
+            out += "ttl = " + std::to_string(r.ttl) + "\nflows = " + std::to_string(r.flows) + "\n";
+            break;
+        case ImpairAction::kDelay:
+            out += "ms = " + number(static_cast<double>(r.delay_ns) / 1e6) + "\njitter_ms = " +
+                   number(static_cast<double>(r.jitter_ns) / 1e6) + "\nqueue_packets = " + std::to_string(r.queue_packets) + "\n";
+            break;
+        case ImpairAction::kRate:
+            out += "mbps = " + number(r.mbps) + "\nburst_kb = " + std::to_string(r.burst_kb) + "\nqueue_kb = " +
+                   std::to_string(r.queue_kb) + "\n";
             break;
         default: break;
     }
@@ -1059,7 +1207,9 @@ std::vector<ConfigChange> config_changes(const DaemonConfig& from, const DaemonC
             for (const ImpairRule& r : c.impair) s += (s.empty() ? "" : ", ") + r.name;
             return s.empty() ? std::string("none") : s;
         };
-        out.push_back({"impair", names(from), names(to), false});
+        // Live: every worker takes the new rules between bursts (rules kept by name and
+        // settings keep their counters, flows and held packets).
+        out.push_back({"impair", names(from), names(to), true});
     }
     return out;
 }
@@ -1073,10 +1223,8 @@ std::vector<std::string> config_keys() {
     for (const char* k : {"id", "pattern", "literal", "flags", "direction", "ports", "severity", "tag", "event"}) {
         keys.push_back(std::string("rules.") + k);
     }
-    for (const char* k : {"name", "action", "side", "hosts", "ports", "probability", "enabled", "size", "option", "fill",
-                          "mss", "offset", "rewrite_sack", "burst", "seconds", "flows", "then"}) {
-        keys.push_back(std::string("impair.") + k);
-    }
+    for (const char* k : {"name", "action", "side", "hosts", "ports", "probability", "enabled"}) keys.push_back(std::string("impair.") + k);
+    for (const std::string& k : impair_action_keys()) keys.push_back("impair." + k);
     return keys;
 }
 

@@ -53,7 +53,7 @@ constexpr Command kCommands[] = {
     {"config.show", "", "the configuration in effect, as TOML"},
     {"reload", "", "re-read the configuration file; apply what can change live, refuse the rest (SIGHUP does the same)"},
     {"metrics", "", "counters in the Prometheus text exposition format"},
-    {"impair", "", "the [[impair]] rules (inline): action, enabled, packets matched, dropped and rewritten"},
+    {"impair", "", "the [[impair]] rules (inline): action, enabled, packets matched, dropped, rewritten, injected and delayed"},
     {"impair.enable", "name", "turn the [[impair]] rule NAME on (every worker, between bursts)"},
     {"impair.disable", "name", "turn the [[impair]] rule NAME off"},
     {"shutdown", "", "stop: finish the flows, write the last events and the report, exit"},
@@ -349,7 +349,8 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         w.begin_object().key("rules").begin_array();
         for (const ImpairStats& r : backend_.snapshot().impair) {
             w.begin_object().field("name", r.name).field("action", r.action).field("enabled", r.enabled);
-            w.field("matched", r.matched).field("dropped", r.dropped).field("rewritten", r.rewritten).end_object();
+            w.field("matched", r.matched).field("dropped", r.dropped).field("rewritten", r.rewritten);
+            w.field("injected", r.injected).field("delayed", r.delayed).end_object();
         }
         w.end_array().end_object();
         return reply(ok_reply(data));
@@ -587,6 +588,8 @@ std::string Controller::metrics_text() {
         {"tcpsleuth_impair_matched_total", "packets an [[impair]] rule matched", &ImpairStats::matched},
         {"tcpsleuth_impair_dropped_total", "packets an [[impair]] rule dropped", &ImpairStats::dropped},
         {"tcpsleuth_impair_rewritten_total", "packets an [[impair]] rule rewrote", &ImpairStats::rewritten},
+        {"tcpsleuth_impair_injected_total", "packets an [[impair]] rule sent of its own (RSTs, ICMP errors)", &ImpairStats::injected},
+        {"tcpsleuth_impair_delayed_total", "packets an [[impair]] rule held back (delay, rate)", &ImpairStats::delayed},
     };
     for (const auto& f : impair_fields) {
         if (s.impair.empty()) break;

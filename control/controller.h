@@ -56,6 +56,8 @@ struct ImpairStats {
     std::uint64_t matched = 0;
     std::uint64_t dropped = 0;
     std::uint64_t rewritten = 0;
+    std::uint64_t injected = 0;  // packets the rule sent of its own (RSTs, ICMP errors)
+    std::uint64_t delayed = 0;   // packets it held back (delay, rate)
 };
 
 struct Snapshot {

@@ -208,6 +208,12 @@ private:
         return 0;
     }
 
+    // A worker's rules, with dice of their own.
+    static std::unique_ptr<Impairer> make_impairer(const std::vector<ImpairRule>& rules) {
+        std::random_device seed;
+        return std::make_unique<Impairer>(rules, (static_cast<std::uint64_t>(seed()) << 32) | seed());
+    }
+
     bool make_workers(std::string& error) {
         const unsigned n = cfg_.workers.count;
         const bool software = ports_.distribution == Distribution::kSoftware;
@@ -217,10 +223,7 @@ private:
                 shared_.workers.push_back(std::make_unique<live::WorkerShared>(
                     cfg_.inspect, w, n, cfg_.workers.event_ring_size, ports_.ports.size(),
                     (static_cast<std::uint64_t>(seed()) << 32) | seed()));
-                if (cfg_.mode == RunMode::kInline && !cfg_.impair.empty()) {
-                    shared_.workers.back()->impair =
-                        std::make_unique<Impairer>(cfg_.impair, (static_cast<std::uint64_t>(seed()) << 32) | seed());
-                }
+                if (cfg_.mode == RunMode::kInline && !cfg_.impair.empty()) shared_.workers.back()->impair = make_impairer(cfg_.impair);
             }
         } catch (const std::bad_alloc&) {
             error = "cannot allocate " + std::to_string(n) + " flow table(s) of " + std::to_string(cfg_.inspect.flows.capacity) +
@@ -385,7 +388,10 @@ private:
         return s;
     }
 
+    // While a reload's new rules are on their way to the workers, the last figures stand
+    // (the workers swap their rule sets meanwhile).
     std::vector<control::ImpairStats> impair_stats() const {
+        if (impair_swapping_) return impair_before_swap_;
         std::vector<control::ImpairStats> out;
         if (shared_.workers.empty() || !shared_.workers[0]->impair) return out;
         const Impairer& first = *shared_.workers[0]->impair;
@@ -397,6 +403,8 @@ private:
                 st.matched += c.matched.load(std::memory_order_relaxed);
                 st.dropped += c.dropped.load(std::memory_order_relaxed);
                 st.rewritten += c.rewritten.load(std::memory_order_relaxed);
+                st.injected += c.injected.load(std::memory_order_relaxed);
+                st.delayed += c.delayed.load(std::memory_order_relaxed);
             }
             out.push_back(std::move(st));
         }
@@ -404,6 +412,10 @@ private:
     }
 
     bool set_impair_enabled(const std::string& name, bool on, std::string& error) override {
+        if (impair_swapping_) {
+            error = "a reload is replacing the [[impair]] rules; ask again when it has finished";
+            return false;
+        }
         if (shared_.workers.empty() || !shared_.workers[0]->impair) return control::Backend::set_impair_enabled(name, on, error);
         const auto& rules = shared_.workers[0]->impair->rules();
         for (std::size_t r = 0; r < rules.size(); ++r) {
@@ -476,7 +488,18 @@ private:
         Request r;
         r.kind = live::Mailbox::Kind::kConfig;
         r.config = next.inspect;
+        if (cfg_.mode == RunMode::kInline && next.impair != cfg_.impair) {
+            // Each worker takes a new rule set between bursts (built here: no allocation there).
+            impair_before_swap_ = impair_stats();
+            impair_swapping_ = true;
+            for (std::size_t w = 0; w < shared_.workers.size(); ++w) {
+                r.impair.push_back(next.impair.empty() ? nullptr : make_impairer(next.impair));
+            }
+            spdlog::info("impair: {} rule(s) replace {}", next.impair.size(), cfg_.impair.size());
+        }
         r.on_config = [this, next, done = std::move(done)] {
+            cfg_.impair = next.impair;
+            impair_swapping_ = false;
             cfg_.output.stats_interval_s = next.output.stats_interval_s;
             cfg_.output.exit_when_idle_s = next.output.exit_when_idle_s;
             cfg_.output.min_confidence = next.output.min_confidence;
@@ -507,6 +530,7 @@ private:
         std::function<void()> on_config;
         bool by_key = false;  // kPackets: the packets of `key`, without looking the flow up
         FlowKey key{};
+        std::vector<std::unique_ptr<Impairer>> impair;  // kConfig with new [[impair]] rules: one per worker
         bool posted = false;
         std::vector<unsigned> asked;  // workers with this request in their mailbox
     };
@@ -536,6 +560,8 @@ private:
                     m.by_key = r.by_key;
                     m.key = r.key;
                     m.config = r.config;
+                    m.impair_swap = !r.impair.empty();
+                    if (m.impair_swap) m.impair = std::move(r.impair[w]);
                     m.started = false;
                     m.state.store(live::Mailbox::kPosted, std::memory_order_release);
                 }
@@ -570,7 +596,11 @@ private:
                 r.on_flow(m.found ? std::optional<FlowState>(m.flow) : std::nullopt);
                 break;
             }
-            case live::Mailbox::Kind::kConfig: r.on_config(); break;
+            case live::Mailbox::Kind::kConfig:
+                // The rules the workers gave back are freed here, off the packet path.
+                for (const unsigned w : r.asked) shared_.workers[w]->mailbox.impair.reset();
+                r.on_config();
+                break;
             case live::Mailbox::Kind::kPackets: {
                 const live::WorkerShared& w = *shared_.workers[r.asked[0]];
                 const live::Mailbox& m = w.mailbox;
@@ -701,21 +731,25 @@ private:
     std::string impair_counters() const {
         const std::vector<control::ImpairStats> rules = impair_stats();
         if (rules.empty()) return {};
-        std::string out = "impair                   action               matched      dropped    rewritten\n";
+        std::string out = "impair                   action               matched      dropped    rewritten     injected      delayed\n";
         for (const control::ImpairStats& r : rules) {
-            char row[256];
-            std::snprintf(row, sizeof row, "%-24s %-16s %11llu %12llu %12llu%s\n", r.name.substr(0, 24).c_str(), r.action.c_str(),
-                          static_cast<unsigned long long>(r.matched), static_cast<unsigned long long>(r.dropped),
-                          static_cast<unsigned long long>(r.rewritten), r.enabled ? "" : "  (disabled)");
+            char row[320];
+            std::snprintf(row, sizeof row, "%-24s %-16s %11llu %12llu %12llu %12llu %12llu%s\n", r.name.substr(0, 24).c_str(),
+                          r.action.c_str(), static_cast<unsigned long long>(r.matched), static_cast<unsigned long long>(r.dropped),
+                          static_cast<unsigned long long>(r.rewritten), static_cast<unsigned long long>(r.injected),
+                          static_cast<unsigned long long>(r.delayed), r.enabled ? "" : "  (disabled)");
             out += row;
         }
         std::uint64_t skipped = 0, untracked = 0;
         for (const auto& w : shared_.workers) {
+            if (!w->impair) continue;
             skipped += w->impair->skipped();
             untracked += w->impair->untracked();
         }
         if (skipped != 0) out += "impair: " + std::to_string(skipped) + " packets passed untouched (inside a tunnel, fragments, cut short)\n";
-        if (untracked != 0) out += "impair: " + std::to_string(untracked) + " new flows passed untracked (an idle_timeout table full)\n";
+        if (untracked != 0) {
+            out += "impair: " + std::to_string(untracked) + " new flows passed untracked (an idle_timeout or inject_rst table full)\n";
+        }
         return out;
     }
 
@@ -759,6 +793,8 @@ private:
     std::deque<Request> requests_;
     bool shutdown_ = false;
     bool log_forced_ = false;
+    bool impair_swapping_ = false;  // a reload's [[impair]] rules are on their way to the workers
+    std::vector<control::ImpairStats> impair_before_swap_;
     std::vector<bool> logged_;
     live::PortSet ports_;
     std::unique_ptr<SurgeBoard> surge_board_;

@@ -65,6 +65,20 @@ std::uint16_t fold(std::uint32_t sum) noexcept {
 
 bool ecn_capable(std::uint8_t e) noexcept { return e == kEct0 || e == kEct1; }
 
+// A router's ICMP errors come in bursts of a tenth of a second's worth at most.
+double icmp_burst(const ImpairRule& r) noexcept { return std::max(1.0, r.icmp_per_s / 10.0); }
+
+// Two rules are the same fault when all but their on/off switch agree: a reload keeps its state.
+bool same_fault(const ImpairRule& a, const ImpairRule& b) {
+    ImpairRule c = a;
+    c.enabled = b.enabled;
+    return c == b;
+}
+
+void copy_counter(std::atomic<std::uint64_t>& to, const std::atomic<std::uint64_t>& from) noexcept {
+    to.store(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
 }  // namespace
 
 struct Impairer::Packet {
@@ -83,12 +97,23 @@ Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
       enabled_(std::make_unique<std::atomic<bool>[]>(rules_.size())),
       burst_left_(rules_.size(), 0),
       tables_(rules_.size()),
+      lines_(rules_.size() * 2),
+      icmp_tokens_(rules_.size(), 0.0),
+      icmp_refill_ns_(rules_.size(), 0),
       rng_(seed | 1) {
     for (std::size_t r = 0; r < rules_.size(); ++r) {
-        enabled_[r].store(rules_[r].enabled, std::memory_order_relaxed);
-        if (rules_[r].action == ImpairAction::kIdleTimeout || rules_[r].action == ImpairAction::kStateLimit) {
-            tables_[r].configure(rules_[r].flows);
+        const ImpairRule& rule = rules_[r];
+        enabled_[r].store(rule.enabled, std::memory_order_relaxed);
+        if (rule.action == ImpairAction::kIdleTimeout || rule.action == ImpairAction::kStateLimit ||
+            rule.action == ImpairAction::kInjectRst) {
+            tables_[r].configure(rule.flows);
         }
+        if (holds_packets(rule.action)) {
+            lines_[2 * r].configure(held_at_most(rule));
+            lines_[2 * r + 1].configure(held_at_most(rule));
+            hold_rules_.push_back(r);
+        }
+        icmp_tokens_[r] = icmp_burst(rule);
     }
 }
 
@@ -183,6 +208,7 @@ void Impairer::look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& 
 ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len, ImpairPacket& looked, std::uint64_t now_ns) noexcept {
     if (rules_.empty()) return ImpairVerdict::kPass;
     now_ns_ = now_ns;
+    reply_n_ = 0;
     if (!looked.eligible) {
         if (looked.v.l4 == L4::kTcp) ImpairCounters::bump(skipped_);
         return ImpairVerdict::kPass;
@@ -194,15 +220,149 @@ ImpairVerdict Impairer::apply(std::uint8_t* frame, std::uint32_t& len, ImpairPac
     h ^= std::uint64_t{p.v.tcp.src_port} * p.v.tcp.dst_port;
     h *= 0xff51afd7ed558ccdull;
     p.flow_hash = h ^ (h >> 33);
+    // A delay or rate rule holds the packet after the rest have had their say.
+    std::size_t hold = rules_.size();
+    HoldLine::Held held{looked.token, 0, 0, len, false};
     for (std::size_t r = 0; r < rules_.size(); ++r) {
         if (!enabled_[r].load(std::memory_order_relaxed) || !matches(r, p)) continue;
         ImpairCounters::bump(counters_[r].matched);
+        if (holds_packets(rules_[r].action)) {
+            if (hold == rules_.size()) {
+                hold = r;
+                held.client_sent = p.client_sent;
+            } else {
+                held.then |= 1ull << r;
+            }
+            continue;
+        }
         if (!act(r, p)) {
             ImpairCounters::bump(counters_[r].dropped);
             return ImpairVerdict::kDrop;
         }
     }
-    return ImpairVerdict::kPass;
+    if (hold == rules_.size()) return ImpairVerdict::kPass;
+    held.bytes = len;
+    return enter(hold, held, now_ns);
+}
+
+ImpairVerdict Impairer::enter(std::size_t r, HoldLine::Held h, std::uint64_t now) noexcept {
+    for (;;) {
+        const ImpairRule& rule = rules_[r];
+        HoldLine& line = lines_[2 * r + (h.client_sent ? 1 : 0)];
+        std::uint64_t due;
+        if (rule.action == ImpairAction::kDelay) {
+            // The path's delay, +/- jitter, never ahead of the packet before it.
+            due = now + rule.delay_ns;
+            if (rule.jitter_ns != 0) {
+                due = due - rule.jitter_ns + static_cast<std::uint64_t>(uniform() * 2.0 * static_cast<double>(rule.jitter_ns));
+            }
+            due = std::max(due, line.last_due_ns);
+        } else {
+            // A token bucket told in time: the line's clock is when its debt is paid; a
+            // bucket of burst_kb lets that clock lag `now` by the burst's sending time.
+            const double ns_per_byte = 8000.0 / rule.mbps;
+            const auto burst_ns = static_cast<std::uint64_t>(rule.burst_kb * 1024.0 * ns_per_byte);
+            const std::uint64_t base = std::max(now > burst_ns ? now - burst_ns : 0, line.last_due_ns);
+            due = base + static_cast<std::uint64_t>(h.bytes * ns_per_byte);
+            if (line.empty() && due <= now) {
+                line.last_due_ns = due;  // the bucket had the tokens: on at once
+                if (h.then == 0) return ImpairVerdict::kPass;
+                r = static_cast<std::size_t>(__builtin_ctzll(h.then));
+                h.then &= h.then - 1;
+                continue;
+            }
+            if (line.bytes() + h.bytes > std::uint64_t{rule.queue_kb} * 1024) {
+                ImpairCounters::bump(counters_[r].dropped);  // tail drop
+                return ImpairVerdict::kDrop;
+            }
+        }
+        h.due_ns = due;
+        if (!line.push(h)) {
+            ImpairCounters::bump(counters_[r].dropped);
+            return ImpairVerdict::kDrop;
+        }
+        ++held_;
+        ImpairCounters::bump(counters_[r].delayed);
+        return ImpairVerdict::kHold;
+    }
+}
+
+unsigned Impairer::release(std::uint64_t now_ns, Released* out, unsigned cap) noexcept {
+    unsigned n = 0;
+    if (held_ == 0) return 0;
+    for (const std::size_t r : hold_rules_) {
+        for (unsigned dir = 0; dir < 2; ++dir) {
+            HoldLine& line = lines_[2 * r + dir];
+            while (n < cap && !line.empty() && line.front().due_ns <= now_ns) {
+                HoldLine::Held h = line.front();
+                line.pop();
+                --held_;
+                ImpairVerdict v = ImpairVerdict::kPass;
+                if (h.then != 0) {
+                    const auto next = static_cast<std::size_t>(__builtin_ctzll(h.then));
+                    h.then &= h.then - 1;
+                    v = enter(next, h, now_ns);
+                }
+                if (v != ImpairVerdict::kHold) out[n++] = {h.token, v == ImpairVerdict::kDrop, h.client_sent};
+            }
+        }
+    }
+    return n;
+}
+
+unsigned Impairer::flush(Released* out, unsigned cap) noexcept {
+    unsigned n = 0;
+    for (const std::size_t r : hold_rules_) {
+        for (unsigned dir = 0; dir < 2; ++dir) {
+            HoldLine& line = lines_[2 * r + dir];
+            for (; n < cap && !line.empty(); line.pop(), --held_) out[n++] = {line.front().token, false, line.front().client_sent};
+        }
+    }
+    return n;
+}
+
+void Impairer::adopt(Impairer& old) noexcept {
+    // Old rule index -> new, for the hold rules a held packet has still to pass.
+    std::size_t to_new[64];
+    for (std::size_t o = 0; o < 64; ++o) to_new[o] = 64;
+    for (std::size_t r = 0; r < rules_.size(); ++r) {
+        for (std::size_t o = 0; o < old.rules_.size(); ++o) {
+            if (!same_fault(rules_[r], old.rules_[o])) continue;
+            if (o < 64) to_new[o] = r;
+            ImpairCounters& c = counters_[r];
+            const ImpairCounters& oc = old.counters_[o];
+            copy_counter(c.matched, oc.matched);
+            copy_counter(c.dropped, oc.dropped);
+            copy_counter(c.rewritten, oc.rewritten);
+            copy_counter(c.injected, oc.injected);
+            copy_counter(c.delayed, oc.delayed);
+            burst_left_[r] = old.burst_left_[o];
+            icmp_tokens_[r] = old.icmp_tokens_[o];
+            icmp_refill_ns_[r] = old.icmp_refill_ns_[o];
+            std::swap(tables_[r], old.tables_[o]);
+            for (unsigned dir = 0; dir < 2; ++dir) {
+                const std::uint64_t moving = lines_[2 * r + dir].size(), staying = old.lines_[2 * o + dir].size();
+                std::swap(lines_[2 * r + dir], old.lines_[2 * o + dir]);
+                held_ += staying - moving;
+                old.held_ += moving - staying;
+            }
+            break;
+        }
+    }
+    for (const std::size_t r : hold_rules_) {
+        for (unsigned dir = 0; dir < 2; ++dir) {
+            lines_[2 * r + dir].for_each([&](HoldLine::Held& h) {
+                std::uint64_t then = 0;
+                for (std::uint64_t bits = h.then; bits != 0; bits &= bits - 1) {
+                    const std::size_t to = to_new[__builtin_ctzll(bits)];
+                    if (to < 64 && to > r) then |= 1ull << to;
+                }
+                h.then = then;
+            });
+        }
+    }
+    skipped_.store(old.skipped(), std::memory_order_relaxed);
+    untracked_.store(old.untracked(), std::memory_order_relaxed);
 }
 
 bool Impairer::matches(std::size_t r, const Packet& cp) noexcept {
@@ -258,7 +418,12 @@ bool Impairer::act(std::size_t r, Packet& p) noexcept {
         case ImpairAction::kStateLimit:
             return track(r, p);
         case ImpairAction::kDropLargerThan:
-            return p.v.ip_len <= rule.size;
+            return p.v.ip_len <= rule.size || too_big(r, p);
+        case ImpairAction::kInjectRst:
+            return cut(r, p);
+        case ImpairAction::kDelay:
+        case ImpairAction::kRate:
+            return true;  // held by apply(), after the other rules
         case ImpairAction::kLoss: {
             if (burst_left_[r] != 0) {
                 --burst_left_[r];
@@ -385,9 +550,90 @@ bool Impairer::track(std::size_t r, Packet& p) noexcept {
             return true;
         }
     }
-    if (e == nullptr) return rule.action == ImpairAction::kStateLimit;  // a table limits new flows only
+    if (e == nullptr && rule.action == ImpairAction::kStateLimit) return true;  // a table limits new flows only
+    if (e == nullptr) {
+        // Forgotten: dropped, and with then = "rst" answered the way a firewall rejects a
+        // packet it has no state for (a RST is never answered: RFC 9293 section 3.10.7.1).
+        if (rule.then_rst && !p.v.has_flag(kRst)) reply_rst(r, p, true);
+        return false;
+    }
     e->expires_ns = p.v.has_flag(kRst) || p.v.has_flag(kFin) ? std::min(now + kCloseNs, now + idle) : now + idle;
     return true;
+}
+
+// inject_rst: the device counts a flow's packets (both ways) or times it from its first
+// packet, and at the threshold drops the packet in hand and resets both ends: the sender
+// with the number it expects from the receiver, the receiver at the dropped segment's
+// sequence number (which is what it expects next). A new SYN on the same ports starts over.
+bool Impairer::cut(std::size_t r, Packet& p) noexcept {
+    constexpr std::uint64_t kCut = ~std::uint64_t{0};
+    constexpr std::uint64_t kForgetNs = 300'000'000'000ull;
+    const ImpairRule& rule = rules_[r];
+    ImpairStateTable& t = tables_[r];
+    const std::uint64_t now = now_ns_;
+    const std::uint64_t key = p.flow_hash | 1;
+    t.sweep(now, 8);
+    ImpairStateTable::Entry* e = t.find(key);
+    const bool opening = p.v.has_flag(kSyn) && !p.v.has_flag(kAck);
+    if (e != nullptr && (e->expires_ns < now || (opening && e->aux == kCut))) {
+        t.erase(e);
+        e = nullptr;
+    }
+    if (e == nullptr) {
+        e = t.insert(key, now);
+        if (e == nullptr) {
+            ImpairCounters::bump(untracked_);
+            return true;
+        }
+        e->aux = rule.after_packets != 0 ? 0 : now;
+    }
+    e->expires_ns = now + kForgetNs;
+    if (e->aux == kCut) return true;  // reset already: what follows is the ends' business
+    const bool due = rule.after_packets != 0 ? ++e->aux >= rule.after_packets : now - e->aux >= rule.after_ns;
+    if (!due || p.v.has_flag(kRst)) return true;
+    e->aux = kCut;
+    reply_rst(r, p, true);
+    reply_rst(r, p, false);
+    return false;
+}
+
+// drop_larger_than with icmp = true: a router whose next hop cannot carry the packet
+// answers the sender (RFC 1191, RFC 8201), at most icmp_per_s a second. An IPv4 packet
+// without DF would be fragmented by a real router; this one drops it.
+bool Impairer::too_big(std::size_t r, Packet& p) noexcept {
+    const ImpairRule& rule = rules_[r];
+    if (!rule.icmp || (p.v.is_ipv4() && !p.v.df)) return false;
+    const std::uint64_t now = now_ns_;
+    if (now > icmp_refill_ns_[r]) {
+        icmp_tokens_[r] = std::min(icmp_burst(rule), icmp_tokens_[r] + static_cast<double>(now - icmp_refill_ns_[r]) * 1e-9 * rule.icmp_per_s);
+        icmp_refill_ns_[r] = now;
+    }
+    if (icmp_tokens_[r] < 1.0) return false;
+    icmp_tokens_[r] -= 1.0;
+    const std::array<std::uint8_t, 16>* from = nullptr;
+    for (const IpPrefix& s : rule.source) {
+        if (is_v4_mapped(s.addr) == p.v.is_ipv4()) from = &s.addr;
+    }
+    Reply& out = replies_[reply_n_];
+    out.len = make_too_big(p.frame, *p.len, p.v, rule.size, from, rule.ttl, ++ip_id_, out.frame);
+    if (out.len != 0) {
+        out.to_sender = true;
+        out.to_client = p.client_sent;
+        ++reply_n_;
+        ImpairCounters::bump(counters_[r].injected);
+    }
+    return false;
+}
+
+void Impairer::reply_rst(std::size_t r, const Packet& p, bool to_sender) noexcept {
+    if (reply_n_ == 2) return;
+    Reply& out = replies_[reply_n_];
+    out.len = make_rst(p.frame, p.v, to_sender, rules_[r].ttl, ++ip_id_, out.frame);
+    if (out.len == 0) return;
+    out.to_sender = to_sender;
+    out.to_client = to_sender == p.client_sent;
+    ++reply_n_;
+    ImpairCounters::bump(counters_[r].injected);
 }
 
 // The options after it move up, EOL pads to a 32-bit boundary (RFC 9293 section 3.1), and

@@ -5,6 +5,11 @@
 // (RFC 1624); a removed option shrinks the header and the TCP checksum is recomputed. No
 // DPDK here: the worker hands over the frame's bytes, so the tests can too.
 //
+// Some faults send packets of their own (reply.h: a RST, an ICMP too-big): apply() leaves
+// them in replies() for the caller to send. Delay and rate rules hold packets back: apply()
+// says kHold and keeps the caller's token in the rule's line (hold_line.h) until release()
+// hands it back, due. A packet waits in each hold rule it matches, in rule order.
+//
 // Packet path rules: no allocation, no lock, no log after construction. Frames inside a
 // tunnel, IP fragments and frames cut short are passed untouched (counted as skipped).
 
@@ -14,11 +19,17 @@
 #include <vector>
 
 #include "config/impair.h"
+#include "dataplane/impair/hold_line.h"
+#include "dataplane/impair/reply.h"
 #include "dataplane/packet/packet_view.h"
 
 namespace tcpsleuth {
 
-enum class ImpairVerdict : std::uint8_t { kPass, kDrop };
+enum class ImpairVerdict : std::uint8_t {
+    kPass,
+    kDrop,
+    kHold,  // kept in a delay or rate line: release() gives the token back when due
+};
 
 // One parse of a frame, shared by the question which side sent it and the rules.
 struct ImpairPacket {
@@ -26,6 +37,7 @@ struct ImpairPacket {
     bool eligible = false;     // a plain TCP segment, whole: the rules may touch it
     bool client_sent = false;  // the SYN's sender, the SYN-ACK's receiver, else the end not on a
                                // rule's server ports, else the higher port
+    std::uintptr_t token = 0;  // the caller's handle for the frame, should a rule hold it
 };
 
 struct ImpairCounters {
@@ -33,6 +45,8 @@ struct ImpairCounters {
     std::atomic<std::uint64_t> matched{0};
     std::atomic<std::uint64_t> dropped{0};
     std::atomic<std::uint64_t> rewritten{0};
+    std::atomic<std::uint64_t> injected{0};  // packets the rule sent of its own (RSTs, ICMP)
+    std::atomic<std::uint64_t> delayed{0};   // packets it held back (delay, rate)
 
     static void bump(std::atomic<std::uint64_t>& c) noexcept { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
 };
@@ -45,6 +59,7 @@ public:
     struct Entry {
         std::uint64_t key = 0;  // 0: free
         std::uint64_t expires_ns = 0;
+        std::uint64_t aux = 0;  // inject_rst: packets seen / first packet's time; ~0 once cut
     };
 
     void configure(std::uint32_t flows);
@@ -86,6 +101,34 @@ public:
         return apply(frame, len, p, now_ns);
     }
 
+    // The packets the last apply() made (RSTs, ICMP errors): each a whole Ethernet frame, to
+    // the provoking packet's sender (back out the port it came in on) or on to its receiver.
+    struct Reply {
+        std::uint8_t frame[kReplyCap];
+        std::uint32_t len = 0;
+        bool to_sender = false;
+        bool to_client = false;  // toward the flow's client (which side of a sensor it passes)
+    };
+    unsigned replies() const noexcept { return reply_n_; }
+    const Reply& reply(unsigned i) const noexcept { return replies_[i]; }
+
+    // A held packet given back: due (send it on) or dropped by a later line that was full
+    // (free it). `client_sent`: which way it was going.
+    struct Released {
+        std::uintptr_t token;
+        bool dropped;
+        bool client_sent;
+    };
+    // Up to `cap` held packets due at `now_ns`, oldest first per line; call until fewer come.
+    unsigned release(std::uint64_t now_ns, Released* out, unsigned cap) noexcept;
+    // Every held packet, due or not (the rules are being replaced, or the forwarder stops).
+    unsigned flush(Released* out, unsigned cap) noexcept;
+    std::uint64_t holding() const noexcept { return held_; }
+    // Takes over `old`'s state for each rule `old` has with the same name and settings:
+    // counters, flow tables, loss bursts and held packets. Run by the worker that owns both,
+    // between bursts; what `old` still holds afterwards is for flush().
+    void adopt(Impairer& old) noexcept;
+
     const std::vector<ImpairRule>& rules() const noexcept { return rules_; }
     // From the main core (tcpsleuthctl impair.enable/disable); the worker sees it from its
     // next packet on.
@@ -101,6 +144,11 @@ private:
     bool matches(std::size_t rule, const Packet& p) noexcept;
     bool act(std::size_t rule, Packet& p) noexcept;  // false: drop
     bool track(std::size_t rule, Packet& p) noexcept;  // idle_timeout, state_limit; false: drop
+    bool cut(std::size_t rule, Packet& p) noexcept;    // inject_rst; false: drop
+    bool too_big(std::size_t rule, Packet& p) noexcept;  // drop_larger_than; false: drop
+    // The packet into hold rule `rule`'s line, then on through the hold rules in `h.then`.
+    ImpairVerdict enter(std::size_t rule, HoldLine::Held h, std::uint64_t now) noexcept;
+    void reply_rst(std::size_t rule, const Packet& p, bool to_sender) noexcept;
     // Takes the option at `at` (of `olen` bytes) out of the header; false when it cannot
     // (then the caller fills it with NOPs instead).
     static bool remove_option(Packet& p, std::uint32_t at, std::uint8_t olen) noexcept;
@@ -113,6 +161,14 @@ private:
     std::atomic<std::uint64_t> skipped_{0};
     std::atomic<std::uint64_t> untracked_{0};
     std::vector<ImpairStateTable> tables_;  // per rule; configured for the stateful ones
+    std::vector<HoldLine> lines_;           // two per rule (client-sent, server-sent); configured for hold rules
+    std::vector<std::size_t> hold_rules_;   // the rules with lines
+    std::uint64_t held_ = 0;
+    std::vector<double> icmp_tokens_;       // drop_larger_than icmp: the rate limit's bucket
+    std::vector<std::uint64_t> icmp_refill_ns_;
+    Reply replies_[2];
+    unsigned reply_n_ = 0;
+    std::uint16_t ip_id_ = 0;
     std::uint64_t now_ns_ = 0;
     std::uint64_t rng_;
 };

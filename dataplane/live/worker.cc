@@ -8,6 +8,7 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/packet/parse.h"
 #include "inspectors/flow/flow_key.h"
@@ -117,9 +118,13 @@ private:
                     rte_pktmbuf_free_bulk(mbufs_, n);
                 }
             }
+            any |= release_held();
             serve_mailbox();
             // Stopped: take what the queues hold, but not forever while traffic keeps coming.
-            if (stopping && (!any || ++drain_rounds > 64)) return;
+            if (stopping && (!any || ++drain_rounds > 64)) {
+                flush_held();
+                return;
+            }
             if (any) {
                 idle_polls = 0;
             } else {
@@ -135,9 +140,14 @@ private:
         for (;;) {
             const bool io_done = run_.io->stopped.load(std::memory_order_acquire);
             unsigned n = rte_ring_sc_dequeue_burst(me_.in, reinterpret_cast<void**>(mbufs_), burst(), nullptr);
+            const bool released = release_held();
             serve_mailbox();
             if (n == 0) {
-                if (io_done) return;
+                if (io_done) {
+                    flush_held();
+                    return;
+                }
+                if (released) continue;
                 idle(idle_polls);
                 continue;
             }
@@ -151,16 +161,110 @@ private:
                 continue;
             }
             n = inspect_and_impair(mbufs_, n, true, true);
-            unsigned handed = rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(mbufs_), n, nullptr);
-            for (unsigned tries = 0; handed < n && tries < cfg_.workers.tx_retries; ++tries) {
-                rte_pause();
-                handed += rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(mbufs_ + handed), n - handed, nullptr);
+            hand_back(mbufs_, n);
+        }
+    }
+
+    // Software distribution, inline: packets to the I/O core, which sends each to the peer
+    // of the port its mbuf names.
+    void hand_back(rte_mbuf** m, unsigned n) noexcept {
+        unsigned handed = rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(m), n, nullptr);
+        for (unsigned tries = 0; handed < n && tries < cfg_.workers.tx_retries; ++tries) {
+            rte_pause();
+            handed += rte_ring_sp_enqueue_burst(me_.back, reinterpret_cast<void**>(m + handed), n - handed, nullptr);
+        }
+        for (unsigned i = handed; i < n; ++i) {
+            me_.tx_dropped[static_cast<std::size_t>(peer_of(m[i]))].fetch_add(1, std::memory_order_relaxed);
+            rte_pktmbuf_free(m[i]);
+        }
+    }
+
+    int peer_of(const rte_mbuf* m) const noexcept {
+        return run_.ports->ports[static_cast<std::size_t>(run_.port_index[m->port])].peer;
+    }
+
+    // Packets the rules did not take from the burst: sent out of port index `out` now (a
+    // held packet come due, a device's own RST or ICMP). Software distribution hands them to
+    // the I/O core, naming the port whose peer `out` is.
+    void emit(rte_mbuf** m, unsigned n, std::size_t out) noexcept {
+        if (n == 0) return;
+        const auto& ports = run_.ports->ports;
+        if (run_.ports->distribution == Distribution::kSoftware) {
+            const std::uint16_t from = ports[static_cast<std::size_t>(ports[out].peer)].id;
+            for (unsigned i = 0; i < n; ++i) m[i]->port = from;
+            hand_back(m, n);
+            return;
+        }
+        send_bounded(ports[out].id, static_cast<std::uint16_t>(index_), m, static_cast<std::uint16_t>(n), cfg_.workers.tx_retries,
+                     me_.tx_dropped[out]);
+    }
+
+    // Held packets come due: on to the peer of the port they came in on, inspected there if
+    // they travel toward the sensor's side. True when any moved.
+    bool release_held() noexcept {
+        Impairer* impair = me_.impair.get();
+        if (impair == nullptr || impair->holding() == 0) return false;
+        const std::uint64_t now = clock_.now_ns();
+        bool any = false;
+        for (;;) {
+            const unsigned n = impair->release(now, released_, kMaxBurst);
+            send_released(n);
+            any |= n != 0;
+            if (n < kMaxBurst) return any;
+        }
+    }
+
+    // Every held packet goes now: the rules are being replaced, or the run stops.
+    void flush_held() noexcept {
+        Impairer* impair = me_.impair.get();
+        if (impair == nullptr) return;
+        for (unsigned n; (n = impair->flush(released_, kMaxBurst)) != 0;) send_released(n);
+    }
+
+    void send_released(unsigned n) noexcept {
+        const bool server_side = cfg_.inspect_server_side;
+        rte_mbuf* seen[kMaxBurst];
+        unsigned seen_n = 0, kept = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            rte_mbuf* b = reinterpret_cast<rte_mbuf*>(released_[i].token);
+            if (released_[i].dropped) {
+                rte_pktmbuf_free(b);
+                continue;
             }
-            for (unsigned i = handed; i < n; ++i) {
-                const int peer = run_.ports->ports[static_cast<std::size_t>(run_.port_index[mbufs_[i]->port])].peer;
-                me_.tx_dropped[static_cast<std::size_t>(peer)].fetch_add(1, std::memory_order_relaxed);
-                rte_pktmbuf_free(mbufs_[i]);
+            if (released_[i].client_sent == server_side) seen[seen_n++] = b;  // sent from the far side
+            mbufs_out_[kept++] = b;
+        }
+        if (seen_n != 0) inspect(seen, seen_n, run_.ports->distribution == Distribution::kSoftware || workers_ == 1);
+        // Runs bound for the same port go out together, in order.
+        for (unsigned start = 0; start < kept;) {
+            unsigned end = start + 1;
+            while (end < kept && mbufs_out_[end]->port == mbufs_out_[start]->port) ++end;
+            emit(mbufs_out_ + start, end - start, static_cast<std::size_t>(peer_of(mbufs_out_[start])));
+            start = end;
+        }
+    }
+
+    // The packets the last apply() made, from the pool of the port the provoking packet
+    // came in on: back out of that port to its sender, or on through the peer.
+    void send_replies(const Impairer& impair, const rte_mbuf* cause) noexcept {
+        const std::size_t in = static_cast<std::size_t>(run_.port_index[cause->port]);
+        const Port& port = run_.ports->ports[in];
+        for (unsigned i = 0; i < impair.replies(); ++i) {
+            const Impairer::Reply& r = impair.reply(i);
+            const std::size_t out = r.to_sender ? in : static_cast<std::size_t>(port.peer);
+            rte_mbuf* m = rte_pktmbuf_alloc(port.pool);
+            char* data = m != nullptr ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(r.len)) : nullptr;
+            if (data == nullptr) {
+                if (m != nullptr) rte_pktmbuf_free(m);
+                me_.tx_dropped[out].fetch_add(1, std::memory_order_relaxed);
+                continue;
             }
+            std::memcpy(data, r.frame, r.len);
+            m->port = cause->port;
+            *frame_number(m) = 0;
+            // Toward the sensor's side: the sensor sees it as it leaves the device.
+            if (r.to_client != cfg_.inspect_server_side) inspect(&m, 1, false);
+            emit(&m, 1, out);
         }
     }
 
@@ -181,6 +285,7 @@ private:
         unsigned near_n = 0;
         for (unsigned i = 0; i < n; ++i) {
             impair->look(rte_pktmbuf_mtod(m[i], const std::uint8_t*), m[i]->data_len, looked_[i]);
+            looked_[i].token = reinterpret_cast<std::uintptr_t>(m[i]);
             after_[i] = looked_[i].client_sent == server_side;
             if (!after_[i]) near[near_n++] = m[i];
         }
@@ -197,11 +302,15 @@ private:
             rte_mbuf* b = m[i];
             std::uint32_t len = b->data_len;
             // A frame over several segments is passed as it is (the rules need it whole).
-            if (b->nb_segs == 1 && impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len, looked_[i], now) == ImpairVerdict::kDrop) {
+            const ImpairVerdict verdict =
+                b->nb_segs == 1 ? impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len, looked_[i], now) : ImpairVerdict::kPass;
+            if (len < b->data_len) rte_pktmbuf_trim(b, static_cast<std::uint16_t>(b->data_len - len));
+            if (impair->replies() != 0) send_replies(*impair, b);
+            if (verdict == ImpairVerdict::kDrop) {
                 rte_pktmbuf_free(b);
                 continue;
             }
-            if (len < b->data_len) rte_pktmbuf_trim(b, static_cast<std::uint16_t>(b->data_len - len));
+            if (verdict == ImpairVerdict::kHold) continue;  // inspected, if at all, when it leaves
             if (after_[i]) far[far_n++] = b;
             m[kept++] = b;
         }
@@ -270,6 +379,13 @@ private:
             }
             case Mailbox::Kind::kConfig:
                 me_.pipeline.reconfigure(m.config);
+                if (m.impair_swap) {
+                    // Rules kept by name and settings keep their state and held packets; what
+                    // the old ones still hold goes now.
+                    if (m.impair != nullptr && me_.impair != nullptr) m.impair->adopt(*me_.impair);
+                    flush_held();
+                    std::swap(me_.impair, m.impair);
+                }
                 break;
             case Mailbox::Kind::kPackets: {
                 // First the flow, by id, for its key; then its packets in the history.
@@ -329,7 +445,11 @@ private:
     std::vector<std::uint64_t> seq_;
     rte_mbuf* mbufs_[kMaxBurst];
     bool after_[kMaxBurst] = {};  // inspect_and_impair: this packet is inspected after the rules
-    std::unique_ptr<ImpairPacket[]> looked_ = me_.impair ? std::make_unique<ImpairPacket[]>(kMaxBurst) : nullptr;  // their parse
+    // Inline: the rules' parse of each packet of a burst (rules may come with a reload).
+    std::unique_ptr<ImpairPacket[]> looked_ =
+        cfg_.mode == RunMode::kInline ? std::make_unique<ImpairPacket[]>(kMaxBurst) : nullptr;
+    Impairer::Released released_[kMaxBurst];
+    rte_mbuf* mbufs_out_[kMaxBurst];
     RawPacket raw_[Pipeline::kBurst];
 };
 

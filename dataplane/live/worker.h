@@ -58,6 +58,8 @@ struct Mailbox {
     FlowKey key{};             //   perhaps already gone from the table (a finding at its end)
     HistoryScan packets;       //   its answer (reserved before the run)
     Config config;             // kConfig: the thresholds to take
+    bool impair_swap = false;  // kConfig: take `impair` as the worker's rules (null: none) and
+    std::unique_ptr<Impairer> impair;  //   give back the old ones in it, for the main core to free
 };
 
 // One per worker. Built on the main core before launch (allocation happens there; the flow

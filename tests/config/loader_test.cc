@@ -403,10 +403,58 @@ then = "drop"
 name = "table"
 action = "state_limit"
 flows = 10
+[[impair]]
+name = "pmtud"
+action = "drop_larger_than"
+size = 1400
+icmp = true
+icmp_per_s = 20
+source = ["198.18.0.254", "2001:2::fe"]
+ttl = 60
+[[impair]]
+name = "lb"
+action = "idle_timeout"
+seconds = 30
+then = "rst"
+[[impair]]
+name = "ips"
+action = "inject_rst"
+after_s = 2.5
+ttl = 128
+[[impair]]
+name = "sat"
+action = "delay"
+ms = 300
+jitter_ms = 2.5
+queue_packets = 2000
+[[impair]]
+name = "dsl"
+action = "rate"
+mbps = 0.5
+burst_kb = 4
 )",
                                              "impair.toml");
     for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
-    ASSERT_EQ(load.config.impair.size(), 5u);
+    ASSERT_EQ(load.config.impair.size(), 10u);
+    const ImpairRule& pmtud = load.config.impair[5];
+    EXPECT_TRUE(pmtud.icmp);
+    EXPECT_EQ(pmtud.icmp_per_s, 20u);
+    ASSERT_EQ(pmtud.source.size(), 2u);
+    EXPECT_TRUE(is_v4_mapped(pmtud.source[0].addr));
+    EXPECT_EQ(pmtud.source[0].addr[15], 254);
+    EXPECT_FALSE(is_v4_mapped(pmtud.source[1].addr));
+    EXPECT_EQ(pmtud.ttl, 60);
+    EXPECT_TRUE(load.config.impair[6].then_rst);
+    EXPECT_EQ(load.config.impair[6].ttl, 255) << "the device's own packets: TTL 255 unless told";
+    EXPECT_EQ(load.config.impair[7].after_ns, 2'500'000'000u);
+    EXPECT_EQ(load.config.impair[7].after_packets, 0u);
+    EXPECT_EQ(load.config.impair[7].ttl, 128);
+    EXPECT_EQ(load.config.impair[8].delay_ns, 300'000'000u);
+    EXPECT_EQ(load.config.impair[8].jitter_ns, 2'500'000u);
+    EXPECT_EQ(load.config.impair[8].queue_packets, 2000u);
+    EXPECT_DOUBLE_EQ(load.config.impair[9].mbps, 0.5);
+    EXPECT_EQ(load.config.impair[9].burst_kb, 4u);
+    EXPECT_EQ(load.config.impair[9].queue_kb, 64u) << "a 64 KB queue unless told";
     EXPECT_EQ(load.config.impair[3].seconds, 8u);
     EXPECT_EQ(load.config.impair[3].flows, 65536u) << "idle_timeout tracks 65536 flows unless told";
     EXPECT_EQ(load.config.impair[4].flows, 10u);
@@ -459,17 +507,37 @@ colour = "red"
 [[impair]]
 name = "c"
 action = "idle_timeout"
-then = "rst"
+then = "reject"
+[[impair]]
+name = "d"
+action = "inject_rst"
+[[impair]]
+name = "e"
+action = "delay"
+ms = 10
+jitter_ms = 20
+queue_packets = 8000
+[[impair]]
+name = "f"
+action = "drop_larger_than"
+size = 1400
+source = ["198.18.0.1", "198.18.0.2"]
+[[impair]]
+name = "g"
+action = "rate"
+mbps = 0
 )",
                                              "bad-impair.toml");
     std::vector<std::string> got;
     for (const auto& e : load.errors) got.push_back(e.to_string());
-    const std::vector<std::string> want = {
+    // An array of literals, not of std::string: GCC 12 at -O3 is slow over long
+    // initializer lists of strings.
+    static const char* const kWant[] = {
         "bad-impair.toml:4:1: impair.option: missing (strip_option needs it)",
         "bad-impair.toml:4:1: impair: [[impair]] rules need mode = \"inline\" (a tap only watches)",
         "bad-impair.toml:7:1: impair.size: not a key of action strip_option",
         "bad-impair.toml:9:8: impair.name: \"a\" is used by an earlier rule",
-        "bad-impair.toml:10:10: impair.action: expected one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss, idle_timeout, state_limit",
+        "bad-impair.toml:10:10: impair.action: expected one of drop_larger_than, strip_option, clamp_mss, drop_ecn_syn, bleach_ecn, erase_ce, mark_ce, shift_seq, loss, idle_timeout, state_limit, inject_rst, delay, rate",
         "bad-impair.toml:11:1: impair.name: missing",
         "bad-impair.toml:13:7: impair.mss: expected an integer from 88 to 65535",
         "bad-impair.toml:14:10: impair.hosts: expected an address or prefix such as \"198.18.2.0/24\" or \"2001:2::/48\"",
@@ -479,8 +547,16 @@ then = "rst"
         "bad-impair.toml:20:8: impair.side: expected \"client\", \"server\" or \"both\"",
         "bad-impair.toml:21:1: impair.colour: not a key of action loss (unknown key)",
         "bad-impair.toml:22:1: impair.seconds: missing (idle_timeout needs it)",
-        "bad-impair.toml:25:8: impair.then: expected \"drop\" (answering with the device's own resets, \"rst\", is not built yet)",
+        "bad-impair.toml:25:8: impair.then: expected \"drop\" (silently) or \"rst\" (answered with the device's own reset)",
+        "bad-impair.toml:26:1: impair.after_packets: inject_rst needs one of after_packets (the flow's Nth packet) or after_s (seconds after its SYN)",
+        // 8000 delay slots + 64 KB of 60-byte frames (1093) for the rate rule, at the first of them.
+        "bad-impair.toml:29:1: impair: delay and rate rules may hold 9093 packets each way, more than half of the 8191 buffers of a port: raise dpdk.mbufs_per_port to 18186 or shorten queue_packets / queue_kb",
+        "bad-impair.toml:33:13: impair.jitter_ms: at most ms (a packet cannot leave before it came)",
+        "bad-impair.toml:39:10: impair.source: expected one or two addresses, at most one of each family ([\"198.18.0.254\", \"2001:2::fe\"])",
+        "bad-impair.toml:39:10: impair.source: only with icmp = true (a silent drop sends nothing)",
+        "bad-impair.toml:43:8: impair.mbps: expected megabits per second from 0.01 to 400000",
     };
+    const std::vector<std::string> want(std::begin(kWant), std::end(kWant));
     EXPECT_EQ(got, want);
 }
 
