@@ -79,7 +79,7 @@ struct ImpairRule {
     std::uint64_t after_ns = 0;           // inject_rst: at its first packet this long after the SYN
     std::uint64_t delay_ns = 0;           // delay
     std::uint64_t jitter_ns = 0;          // delay: +/- this, uniform; order kept (a path, not a reorderer)
-    std::uint32_t queue_packets = 4096;   // delay: packets the line holds; more are dropped
+    std::uint32_t queue_packets = 2048;   // delay: packets the line holds; more are dropped
     double mbps = 0;                      // rate
     std::uint32_t burst_kb = 16;          // rate: the bucket's depth
     std::uint32_t queue_kb = 64;          // rate: the queue behind it; a packet that does not fit is dropped

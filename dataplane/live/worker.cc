@@ -114,6 +114,7 @@ private:
                     const Port& out = ports[static_cast<std::size_t>(ports[p].peer)];
                     send_bounded(out.id, q, mbufs_, static_cast<std::uint16_t>(kept), cfg_.workers.tx_retries,
                                  me_.tx_dropped[static_cast<std::size_t>(ports[p].peer)]);
+                    send_replies();
                 } else {
                     rte_pktmbuf_free_bulk(mbufs_, n);
                 }
@@ -162,6 +163,7 @@ private:
             }
             n = inspect_and_impair(mbufs_, n, true, true);
             hand_back(mbufs_, n);
+            send_replies();
         }
     }
 
@@ -245,14 +247,17 @@ private:
     }
 
     // The packets the last apply() made, from the pool of the port the provoking packet
-    // came in on: back out of that port to its sender, or on through the peer.
-    void send_replies(const Impairer& impair, const rte_mbuf* cause) noexcept {
+    // came in on, to go back out of that port to its sender or on through the peer. They
+    // leave after the burst that provoked them (a RST must not overtake the segments before
+    // it); those bound toward the sensor's side are inspected among the burst's far packets,
+    // in order.
+    void stage_replies(const Impairer& impair, const rte_mbuf* cause, rte_mbuf** seen, unsigned& seen_n) noexcept {
         const std::size_t in = static_cast<std::size_t>(run_.port_index[cause->port]);
         const Port& port = run_.ports->ports[in];
         for (unsigned i = 0; i < impair.replies(); ++i) {
             const Impairer::Reply& r = impair.reply(i);
             const std::size_t out = r.to_sender ? in : static_cast<std::size_t>(port.peer);
-            rte_mbuf* m = rte_pktmbuf_alloc(port.pool);
+            rte_mbuf* m = reply_n_ < kMaxReplies ? rte_pktmbuf_alloc(port.pool) : nullptr;
             char* data = m != nullptr ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(r.len)) : nullptr;
             if (data == nullptr) {
                 if (m != nullptr) rte_pktmbuf_free(m);
@@ -262,10 +267,15 @@ private:
             std::memcpy(data, r.frame, r.len);
             m->port = cause->port;
             *frame_number(m) = 0;
-            // Toward the sensor's side: the sensor sees it as it leaves the device.
-            if (r.to_client != cfg_.inspect_server_side) inspect(&m, 1, false);
-            emit(&m, 1, out);
+            if (r.to_client != cfg_.inspect_server_side) seen[seen_n++] = m;
+            reply_[reply_n_] = m;
+            reply_out_[reply_n_++] = out;
         }
+    }
+
+    void send_replies() noexcept {
+        for (unsigned i = 0; i < reply_n_; ++i) emit(&reply_[i], 1, reply_out_[i]);
+        reply_n_ = 0;
     }
 
     unsigned burst() const noexcept { return std::min(cfg_.workers.burst, kMaxBurst); }
@@ -296,7 +306,7 @@ private:
             inspect(near, near_n, numbered);
         }
         unsigned kept = 0, far_n = 0;
-        rte_mbuf* far[kMaxBurst];
+        rte_mbuf* far[kMaxBurst + kMaxReplies];
         const std::uint64_t now = clock_.now_ns();
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* b = m[i];
@@ -305,7 +315,7 @@ private:
             const ImpairVerdict verdict =
                 b->nb_segs == 1 ? impair->apply(rte_pktmbuf_mtod(b, std::uint8_t*), len, looked_[i], now) : ImpairVerdict::kPass;
             if (len < b->data_len) rte_pktmbuf_trim(b, static_cast<std::uint16_t>(b->data_len - len));
-            if (impair->replies() != 0) send_replies(*impair, b);
+            if (impair->replies() != 0) stage_replies(*impair, b, far, far_n);
             if (verdict == ImpairVerdict::kDrop) {
                 rte_pktmbuf_free(b);
                 continue;
@@ -449,6 +459,10 @@ private:
     std::unique_ptr<ImpairPacket[]> looked_ =
         cfg_.mode == RunMode::kInline ? std::make_unique<ImpairPacket[]>(kMaxBurst) : nullptr;
     Impairer::Released released_[kMaxBurst];
+    static constexpr unsigned kMaxReplies = 2 * kMaxBurst;  // two per packet at most (inject_rst)
+    rte_mbuf* reply_[kMaxReplies];  // the device's own packets of this burst, sent after it
+    std::size_t reply_out_[kMaxReplies];
+    unsigned reply_n_ = 0;
     rte_mbuf* mbufs_out_[kMaxBurst];
     RawPacket raw_[Pipeline::kBurst];
 };

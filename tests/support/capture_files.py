@@ -6,15 +6,19 @@ them on this machine."""
 import struct
 
 
-def pcap_frames(path):
-    """(frame, original length) of each record of a little-endian classic pcap (us or ns)."""
+def pcap_frames(path, with_time=False):
+    """(frame, original length) of each record of a little-endian classic pcap (us or ns).
+    `with_time`: (frame, timestamp in seconds) instead."""
     with open(path, "rb") as f:
         data = f.read()
-    assert struct.unpack("<I", data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d), path
+    magic = struct.unpack("<I", data[:4])[0]
+    assert magic in (0xa1b2c3d4, 0xa1b23c4d), path
+    unit = 1e-6 if magic == 0xa1b2c3d4 else 1e-9
     out, pos = [], 24
     while pos + 16 <= len(data):
-        _, _, cap, wire = struct.unpack("<IIII", data[pos:pos + 16])
-        out.append((data[pos + 16:pos + 16 + cap], wire))
+        sec, frac, cap, wire = struct.unpack("<IIII", data[pos:pos + 16])
+        frame = data[pos + 16:pos + 16 + cap]
+        out.append((frame, sec + frac * unit) if with_time else (frame, wire))
         pos += 16 + cap
     return out
 
