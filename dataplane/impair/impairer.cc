@@ -65,6 +65,34 @@ std::uint16_t fold(std::uint32_t sum) noexcept {
 
 bool ecn_capable(std::uint8_t e) noexcept { return e == kEct0 || e == kEct1; }
 
+// The TCP ports of a plain Ethernet (VLAN-tagged or not) IPv4 or IPv6 TCP frame, read
+// without the full parse; false for anything else (fragments, extension headers, tunnels),
+// which then gets the full parse.
+bool glance_ports(const std::uint8_t* f, std::uint32_t len, std::uint16_t& a, std::uint16_t& b) noexcept {
+    std::uint32_t off = 12;
+    if (len < off + 2) return false;
+    std::uint16_t type = rd16(f + off);
+    while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
+        off += 4;
+        type = rd16(f + off);
+    }
+    off += 2;
+    std::uint32_t l4;
+    if (type == 0x0800) {
+        if (len < off + 20 || f[off + 9] != 6 || (rd16(f + off + 6) & 0x3fff) != 0) return false;
+        l4 = off + (f[off] & 0x0fu) * 4;
+    } else if (type == 0x86dd) {
+        if (len < off + 40 || f[off + 6] != 6) return false;
+        l4 = off + 40;
+    } else {
+        return false;
+    }
+    if (len < l4 + 4) return false;
+    a = rd16(f + l4);
+    b = rd16(f + l4 + 2);
+    return true;
+}
+
 // A router's ICMP errors come in bursts of a tenth of a second's worth at most.
 double icmp_burst(const ImpairRule& r) noexcept { return std::max(1.0, r.icmp_per_s / 10.0); }
 
@@ -114,6 +142,13 @@ Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
             hold_rules_.push_back(r);
         }
         icmp_tokens_[r] = icmp_burst(rule);
+    }
+    any_port_ = rules_.empty() || std::any_of(rules_.begin(), rules_.end(), [](const ImpairRule& r) { return r.ports.empty(); });
+    if (!any_port_) {
+        port_bits_.assign(65536 / 64, 0);
+        for (const ImpairRule& r : rules_) {
+            for (const std::uint16_t port : r.ports) port_bits_[port >> 6] |= 1ull << (port & 63);
+        }
     }
 }
 
@@ -184,6 +219,16 @@ double Impairer::uniform() noexcept {
 }
 
 void Impairer::look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& p) const noexcept {
+    if (!any_port_) {
+        std::uint16_t a, b;
+        const auto listed = [&](std::uint16_t port) { return (port_bits_[port >> 6] >> (port & 63) & 1) != 0; };
+        if (glance_ports(frame, len, a, b) && !listed(a) && !listed(b)) {
+            p.eligible = false;  // no rule's port: passed untouched, not counted as skipped
+            p.client_sent = false;
+            p.v.l4 = L4::kNone;
+            return;
+        }
+    }
     p.v.wire_len = len;
     const ParseStatus st = parse_packet(frame, len, LinkType::kEthernet, p.v);
     p.eligible = st == ParseStatus::kOk && p.v.encap_depth == 0 && !p.v.fragment && !p.v.truncated_copy;

@@ -169,6 +169,10 @@ private:
     Reply replies_[2];
     unsigned reply_n_ = 0;
     std::uint16_t ip_id_ = 0;
+    // The rules' server ports, a bit each, unless some rule takes every port: a packet on
+    // none of them is passed on a glance at its ports, without the full parse.
+    std::vector<std::uint64_t> port_bits_;
+    bool any_port_ = true;
     std::uint64_t now_ns_ = 0;
     std::uint64_t rng_;
 };

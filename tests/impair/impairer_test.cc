@@ -207,6 +207,36 @@ TEST(Impair, FiltersSelectSidePortHostAndFlows) {
     EXPECT_NEAR(picked / 1000.0, 0.5, 0.06);
 }
 
+// Rules limited to ports: a packet on none of them passes on a glance at its ports (not
+// counted as skipped); one on them, VLAN-tagged, IPv6 or with an extension header, is still
+// matched; a fragment on no rule's port is still counted as skipped (it gets the full parse).
+TEST(Impair, PortLimitedRulesGlanceAtPorts) {
+    ImpairRule r = rule(ImpairAction::kBleachEcn);
+    r.ports = {443, 8443};
+    Impairer imp({r}, 1);
+    const auto bleached = [&](FrameBuilder b) {
+        const Applied a = apply(imp, b);
+        return parsed(a.frame, a.len).ecn == kNotEct;
+    };
+    FrameBuilder other, tagged, v6, v6_ext, server;
+    other.ipv4("198.18.1.2", "198.18.2.2").ecn(kEct0).tcp(40000, 80).seq(1).ack(1).payload(20);
+    tagged.vlan(7).vlan(8, 0x88a8).ipv4("198.18.1.2", "198.18.2.2").ecn(kEct0).tcp(40000, 8443).seq(1).ack(1).payload(20);
+    v6.ipv6("2001:2:1::2", "2001:2:2::2").ecn(kEct0).tcp(40000, 443).seq(1).ack(1).payload(20);
+    v6_ext.ipv6("2001:2:1::2", "2001:2:2::2").ecn(kEct0).ipv6_ext(0, Bytes(6, 0)).tcp(40000, 443).seq(1).ack(1).payload(20);
+    server.ipv4("198.18.2.2", "198.18.1.2").ecn(kEct0).tcp(443, 40000).seq(1).ack(1).payload(20);
+    EXPECT_FALSE(bleached(other));
+    EXPECT_TRUE(bleached(tagged)) << "behind two VLAN tags";
+    EXPECT_TRUE(bleached(v6));
+    EXPECT_TRUE(bleached(v6_ext)) << "past an IPv6 extension header: the full parse";
+    EXPECT_TRUE(bleached(server)) << "the server's port as the source";
+    EXPECT_EQ(imp.counters(0).matched.load(), 4u);
+    EXPECT_EQ(imp.skipped(), 0u) << "a packet on no rule's port is not a skipped one";
+    FrameBuilder frag;
+    frag.ipv4("198.18.1.2", "198.18.2.2").fragment(0, true).tcp(40000, 80).seq(1).ack(1).payload(500);
+    apply(imp, frag);
+    EXPECT_EQ(imp.skipped(), 1u);
+}
+
 // A stateful device: it learns a flow from its SYN and forgets it after `seconds` idle; a
 // packet of a flow it does not know is dropped.
 TEST(Impair, IdleTimeoutForgetsQuietFlows) {

@@ -402,7 +402,11 @@ def blackhole_bracket(carried_by, syn_size):
 
 
 def pmtud_working(lab):
-    lab.up(mtu_server_link=1280)
+    # A 1280-byte link beyond the router, whose ICMP gets through; impaired: tcpsleuth drops
+    # the larger packets and answers each with frag-needed, as the router does.
+    lab.up(mtu_server_link=None if lab.impair else 1280)
+    lab.fault(None, 'name = "narrow"\naction = "drop_larger_than"\nsize = 1280\nside = "client"\nicmp = true\n'
+                    'source = ["198.18.1.1"]')
     lab.start_capture()
     lab.server()
     assert lab.client(200_000, 0, rounds=2, first=300)
@@ -457,7 +461,8 @@ def idle_device(lab, action, seconds, gap, ipv6=False, server_ttl=None):
 def forgetting_device(lab, action, seconds, ipv6=False):
     """conntrack forgetting idle flows on the router or, impaired, tcpsleuth's idle_timeout."""
     if lab.impair:
-        lab.fault(None, f'name = "conntrack"\naction = "idle_timeout"\nseconds = {seconds}')
+        then = "rst" if "REJECT" in action else "drop"
+        lab.fault(None, f'name = "conntrack"\naction = "idle_timeout"\nseconds = {seconds}\nthen = "{then}"')
     else:
         conntrack_timeout(lab, action, seconds, ipv6)
 
@@ -554,8 +559,11 @@ def zero_window(lab):
 
 def rst_injected(lab):
     lab.up(server_ttl=60)
-    lab.run("r", "iptables -A FORWARD -i r0 -p tcp --dport 7000 -m statistic --mode nth --every 40 --packet 39 "
-                 "-j REJECT --reject-with tcp-reset")
+    # Impaired: tcpsleuth resets both ends at the flow's 40th packet instead of the router
+    # answering the client's 40th.
+    lab.fault("iptables -A FORWARD -i r0 -p tcp --dport 7000 -m statistic --mode nth --every 40 --packet 39 "
+              "-j REJECT --reject-with tcp-reset",
+              'name = "ips"\naction = "inject_rst"\nafter_packets = 40\nports = [7000]')
     lab.start_capture()
     lab.server()
     assert not lab.client(500_000, 0)
@@ -783,11 +791,50 @@ def impaired(scenario):
     return variant
 
 
+# A satellite path made by tcpsleuth inline (no netem on this machine): 4 Mbit/s with a
+# 64 KB queue, then 150 ms each way (300 ms RTT). Faults at that RTT must read as they do on
+# a LAN, and a clean transfer must stay quiet.
+SATELLITE = ('name = "uplink"\naction = "rate"\nmbps = 4\nqueue_kb = 64\n[[impair]]\n'
+             'name = "space"\naction = "delay"\nms = 150\nqueue_packets = 800')
+
+
+def clean_satellite(lab):
+    lab.up()
+    lab.fault(None, SATELLITE)
+    lab.start_capture()
+    lab.server()
+    assert lab.client(1_000_000, 0, timeout=30) and lab.client(100, 1_000_000, timeout=30)
+    return Expect({})
+
+
+def mtu_blackhole_satellite(lab):
+    lab.up()
+    lab.fault(None, SATELLITE)
+    lab.fault(None, 'name = "narrow"\naction = "drop_larger_than"\nsize = 1280\nside = "client"')
+    lab.run("c", "sysctl -qw net.ipv4.tcp_mtu_probing=0")
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(200_000, 0, rounds=2, first=300, timeout=10)
+    return Expect({"mtu.blackhole": 1})
+
+
+def idle_timeout_satellite(lab):
+    lab.up()
+    lab.fault(None, SATELLITE)
+    lab.fault(None, 'name = "conntrack"\naction = "idle_timeout"\nseconds = 8')
+    lab.start_capture()
+    lab.server()
+    assert not lab.client(100, 100, rounds=2, gap=20, timeout=8)
+    return Expect({"idle.timeout_drop": 1})
+
+
 IMPAIR_SCENARIOS = [impaired(s) for s in (sack_stripped_syn, sack_stripped_synack, wscale_stripped_syn,
                                           wscale_stripped_synack, mtu_blackhole_probing, mtu_blackhole_no_probing,
-                                          ecn_syn_dropped, ecn_bleached, seq_randomization, idle_timeout_drop,
-                                          idle_short_drop, idle_short_drop_ipv6, idle_rhythm, keepalive_survives,
-                                          state_table_full)]
+                                          pmtud_working, ecn_syn_dropped, ecn_bleached, seq_randomization,
+                                          idle_timeout_drop, idle_timeout_rst, idle_short_drop, idle_short_drop_ipv6,
+                                          idle_short_rst, idle_rhythm, keepalive_survives, state_table_full,
+                                          rst_injected, clean_satellite, mtu_blackhole_satellite,
+                                          idle_timeout_satellite)]
 # Left out: seq_randomization behind NAT. The lab's NFQUEUE program rewrites sequence numbers
 # outside conntrack, whose NAT entry then refuses the SYN-ACK: the lab's limit, not compare's.
 # Scenarios that drive one of the lab's own tools (NFQUEUE programs).
@@ -796,7 +843,7 @@ USES_TOOLS |= {s for s in IMPAIR_SCENARIOS if s.__name__ == "seq_randomization_i
 
 
 IMPAIR_ACTIONS = {"drop_larger_than", "strip_option", "clamp_mss", "drop_ecn_syn", "bleach_ecn", "erase_ce", "mark_ce", "idle_timeout", "state_limit",
-                  "shift_seq", "loss"}
+                  "shift_seq", "loss", "inject_rst", "delay", "rate"}
 
 
 def final_counters(log_text):
@@ -843,9 +890,12 @@ def counter_problems(log_text, inline, min_packets=5):
                 problems.append(f"port {p}: {k} = {row[k]}")
     if inline and len(ports) == 2:
         a, b = ports["0"], ports["1"]
-        # Packets an [[impair]] rule dropped on purpose are the only ones allowed missing.
-        impaired = sum(int(line.split()[3]) for line in log_text.splitlines()
-                       if len(line.split()) >= 5 and line.split()[1] in IMPAIR_ACTIONS and line.split()[3].isdigit())
+        # Packets an [[impair]] rule dropped on purpose are the only ones allowed missing, and
+        # the ones it sent of its own (RSTs, ICMP) the only ones added. Its table's columns:
+        # name action matched dropped rewritten injected delayed.
+        rows = [line.split() for line in log_text.splitlines()]
+        rows = [r for r in rows if len(r) >= 7 and r[1] in IMPAIR_ACTIONS and r[3].isdigit() and r[5].isdigit()]
+        impaired = sum(int(r[3]) - int(r[5]) for r in rows)
         if a["rx_packets"] + b["rx_packets"] - a["tx_packets"] - b["tx_packets"] != impaired:
             problems.append(f"inline forwarding lost packets: {a} / {b} (impair dropped {impaired})")
     return problems
