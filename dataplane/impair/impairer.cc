@@ -143,7 +143,7 @@ Impairer::Impairer(std::vector<ImpairRule> rules, std::uint64_t seed)
         }
         icmp_tokens_[r] = icmp_burst(rule);
     }
-    any_port_ = rules_.empty() || std::any_of(rules_.begin(), rules_.end(), [](const ImpairRule& r) { return r.ports.empty(); });
+    any_port_ = std::any_of(rules_.begin(), rules_.end(), [](const ImpairRule& r) { return r.ports.empty(); });
     if (!any_port_) {
         port_bits_.assign(65536 / 64, 0);
         for (const ImpairRule& r : rules_) {
@@ -219,6 +219,11 @@ double Impairer::uniform() noexcept {
 }
 
 void Impairer::look(const std::uint8_t* frame, std::uint32_t len, ImpairPacket& p) const noexcept {
+    if (rules_.empty()) {  // a reload took every rule away: nothing to look for
+        p.eligible = p.client_sent = false;
+        p.v.l4 = L4::kNone;
+        return;
+    }
     if (!any_port_) {
         std::uint16_t a, b;
         const auto listed = [&](std::uint16_t port) { return (port_bits_[port >> 6] >> (port & 63) & 1) != 0; };
