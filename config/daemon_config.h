@@ -128,6 +128,16 @@ struct ControlConfig {
     bool operator==(const ControlConfig&) const = default;
 };
 
+// The Prometheus scrape endpoint (control/metrics_http.h).
+struct MetricsConfig {
+    // "ADDRESS:PORT" to serve GET /metrics on ("127.0.0.1:9580", "[::1]:9580"); "": none.
+    std::string listen;
+    // Scrapes served at once; more are answered 503 and closed.
+    std::uint32_t max_clients = 16;
+
+    bool operator==(const MetricsConfig&) const = default;
+};
+
 struct LoggingConfig {
     // trace, debug, info, warn, error, off. -v and -q on the command line override it.
     std::string level = "info";
@@ -175,6 +185,7 @@ struct DaemonConfig {
     WorkersConfig workers;
     OutputConfig output;
     ControlConfig control;
+    MetricsConfig metrics;
     LoggingConfig logging;
     Config inspect;
     // [payload] builtin_rules / disable_builtin and [[rules]]; compiled into inspect.payload.rules.

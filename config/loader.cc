@@ -4,6 +4,8 @@
 
 #include "loader.h"
 
+#include "listen_address.h"
+
 #include <toml++/toml.h>
 
 #include <arpa/inet.h>
@@ -357,6 +359,8 @@ std::vector<Field> schema() {
     f.push_back(uint_field("output.evidence_max_files", [](auto& c) -> auto& { return c.output.evidence_max_files; }, 1, 1000000));
     f.push_back(uint_field("output.evidence_max_mb", [](auto& c) -> auto& { return c.output.evidence_max_mb; }, 1, 1000000));
 
+    f.push_back(string_field("metrics.listen", [](auto& c) -> auto& { return c.metrics.listen; }));
+    f.push_back(uint_field("metrics.max_clients", [](auto& c) -> auto& { return c.metrics.max_clients; }, 1, 1024));
     f.push_back(string_field("control.socket", [](auto& c) -> auto& { return c.control.socket; }));
     f.push_back(string_field("control.group", [](auto& c) -> auto& { return c.control.group; }));
     f.push_back(mode_field("control.mode", [](auto& c) -> auto& { return c.control.mode; }));
@@ -463,6 +467,7 @@ public:
         check_ports();
         check_cores();
         check_evidence();
+        check_metrics();
         check_impair();
         check_held_packets();
         check_disable_builtin();
@@ -993,6 +998,13 @@ private:
                                "delay and rate rules may hold " + std::to_string(held) + " packets each way, more than half of the " +
                                    std::to_string(pool) + " buffers of a port: raise dpdk.mbufs_per_port to " +
                                    std::to_string(held * 2) + " or shorten queue_packets / queue_kb"});
+    }
+
+    void check_metrics() {
+        const std::string& listen = out_.config.metrics.listen;
+        ListenAddress where;
+        std::string why;
+        if (!listen.empty() && !parse_listen_address(listen, where, why)) error(where_["metrics.listen"], "metrics.listen", why);
     }
 
     // Live evidence captures are cut from the packet history: without one there is nothing

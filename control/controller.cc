@@ -600,6 +600,10 @@ std::string Controller::metrics_text() {
     }
     head("tcpsleuth_control_clients", "gauge", "clients connected to the control socket");
     line("tcpsleuth_control_clients", "", server_.clients());
+    head("tcpsleuth_metrics_scrapes_total", "counter", "GET /metrics answered by the [metrics] endpoint");
+    line("tcpsleuth_metrics_scrapes_total", "", metrics_http_.scrapes());
+    head("tcpsleuth_metrics_refused_total", "counter", "scrapes refused, [metrics] max_clients busy");
+    line("tcpsleuth_metrics_refused_total", "", metrics_http_.refused());
     head("tcpsleuth_reloads_total", "counter", "configuration reloads applied");
     line("tcpsleuth_reloads_total", "", reloads_);
     head("tcpsleuth_reload_failures_total", "counter", "configuration reloads refused");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "control/metrics_http.h"
 #include "control/json.h"
 #include "control/server.h"
 #include "inspectors/flow/counters.h"
@@ -115,9 +116,20 @@ public:
     bool open(std::string& error) { return server_.open(cfg_.control, error); }
     bool is_open() const noexcept { return server_.is_open(); }
     const std::string& path() const noexcept { return server_.path(); }
-    void close() { server_.close(); }
-    // Serves clients for at most timeout_ms.
-    void poll(int timeout_ms) { server_.poll(timeout_ms); }
+    // The Prometheus endpoint ([metrics] listen; none when it is empty).
+    bool open_metrics(std::string& error) { return metrics_http_.open(cfg_.metrics, error); }
+    const std::string& metrics_address() const noexcept { return metrics_http_.address(); }
+    // The control socket or the metrics endpoint is open: poll() has clients to serve.
+    bool serving() const noexcept { return server_.is_open() || metrics_http_.is_open(); }
+    void close() {
+        server_.close();
+        metrics_http_.close();
+    }
+    // Serves clients of both for at most timeout_ms.
+    void poll(int timeout_ms) {
+        if (metrics_http_.is_open()) metrics_http_.poll(server_.is_open() ? 0 : timeout_ms, [this] { return metrics_text(); });
+        server_.poll(timeout_ms);
+    }
 
     // Every event the run writes, with its JSON line: kept for `events`, `flow` and
     // `metrics`, and streamed to subscribers.
@@ -150,6 +162,7 @@ private:
     DaemonConfig file_cfg_;
     std::string config_path_;
     Server server_;
+    MetricsHttp metrics_http_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::deque<Event> history_;
     // What each subscriber asked for (`subscribe` takes the filters `events` takes).

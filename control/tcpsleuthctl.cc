@@ -509,10 +509,10 @@ int main(int argc, char** argv) {
             std::printf("%s\n", d.dump().c_str());
             return 0;
         }
-        Table t({"rule", "action", "enabled", "matched", "dropped", "rewritten"});
+        Table t({"rule", "action", "enabled", "matched", "dropped", "rewritten", "injected", "delayed"});
         for (const Value& r : d["rules"].items()) {
             t.add({text(r["name"]), text(r["action"]), r["enabled"].as_bool() ? "yes" : "no", text(r["matched"]),
-                   text(r["dropped"]), text(r["rewritten"])});
+                   text(r["dropped"]), text(r["rewritten"]), text(r["injected"]), text(r["delayed"])});
         }
         t.print();
         return 0;

@@ -199,6 +199,11 @@ private:
             }
             spdlog::info("control socket {}", control_.path());
         }
+        if (!control_.open_metrics(error)) {
+            std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+            return 1;
+        }
+        if (!control_.metrics_address().empty()) spdlog::info("metrics on http://{}/metrics", control_.metrics_address());
         launch();
         serve();
         abandon_requests();
@@ -299,7 +304,7 @@ private:
         auto last_check = last_stats;
         std::uint64_t seen = 0;
         while (g_signal == 0 && !shutdown_) {
-            if (control_.is_open()) {
+            if (control_.serving()) {
                 control_.poll(1);
             } else {
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));

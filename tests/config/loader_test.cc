@@ -562,3 +562,28 @@ mbps = 0
 
 }  // namespace
 }  // namespace tcpsleuth
+
+namespace tcpsleuth {
+namespace {
+
+TEST(ConfigLoader, MetricsListenIsAnAddressAndPort) {
+    for (const char* good : {"127.0.0.1:9580", "[::1]:9580", "0.0.0.0:0"}) {
+        const ConfigLoad load = load_config_text(std::string("[metrics]\nlisten = \"") + good + "\"\n", "m.toml");
+        EXPECT_TRUE(load.ok()) << good;
+        EXPECT_EQ(load.config.metrics.listen, good);
+    }
+    const std::pair<const char*, const char*> bad[] = {
+        {"localhost:9580", "m.toml:2:10: metrics.listen: \"localhost\" is not an IPv4 address (IPv6 goes in brackets: \"[::1]:9580\")"},
+        {"::1:9580", "m.toml:2:10: metrics.listen: \"::1\" is not an IPv4 address (IPv6 goes in brackets: \"[::1]:9580\")"},
+        {"[::1]:99999", "m.toml:2:10: metrics.listen: the port must be a number from 0 to 65535"},
+        {"9580", "m.toml:2:10: metrics.listen: expected ADDRESS:PORT, such as \"127.0.0.1:9580\" or \"[::1]:9580\""},
+    };
+    for (const auto& [text, want] : bad) {
+        const ConfigLoad load = load_config_text(std::string("[metrics]\nlisten = \"") + text + "\"\n", "m.toml");
+        ASSERT_EQ(load.errors.size(), 1u) << text;
+        EXPECT_EQ(load.errors[0].to_string(), want);
+    }
+}
+
+}  // namespace
+}  // namespace tcpsleuth
