@@ -28,6 +28,7 @@
 #include "control/controller.h"
 #include "dataplane/live_evidence.h"
 #include "dataplane/logging.h"
+#include "dataplane/service_notify.h"
 #include "inspectors/evidence/idle_profiles.h"
 #include "dataplane/live/eal_env.h"
 #include "dataplane/live/ports.h"
@@ -205,7 +206,10 @@ private:
         }
         if (!control_.metrics_address().empty()) spdlog::info("metrics on http://{}/metrics", control_.metrics_address());
         launch();
+        notify_.send("READY=1\nSTATUS=" + std::string(to_string(cfg_.mode)) + ": " + std::to_string(ports_.ports.size()) +
+                     " port(s), " + std::to_string(shared_.workers.size()) + " worker(s)");
         serve();
+        notify_.send("STOPPING=1");
         abandon_requests();
         stop();
         control_.close();
@@ -302,6 +306,7 @@ private:
         auto last_stats = std::chrono::steady_clock::now();
         auto last_packet = last_stats;
         auto last_check = last_stats;
+        auto last_status = last_stats;
         std::uint64_t seen = 0;
         while (g_signal == 0 && !shutdown_) {
             if (control_.serving()) {
@@ -315,8 +320,10 @@ private:
             if (g_reload != 0) {
                 g_reload = 0;
                 spdlog::info("SIGHUP: reloading {}", config_path_);
-                control_.reload([](bool ok, const std::string& msg) {
+                notify_.send("RELOADING=1");
+                control_.reload([this](bool ok, const std::string& msg) {
                     if (ok) spdlog::info("reload done: {}", msg);
+                    notify_.send(ok ? "READY=1" : "READY=1\nSTATUS=reload refused: " + msg.substr(0, 200));
                 });
             }
             const auto now = std::chrono::steady_clock::now();
@@ -336,6 +343,11 @@ private:
             if (now - last_check >= std::chrono::milliseconds(100)) {
                 last_check = now;
                 log_first_problems();
+            }
+            notify_.watchdog_tick();
+            if (notify_.enabled() && now - last_status >= std::chrono::seconds(5)) {
+                last_status = now;
+                notify_.send("STATUS=" + std::to_string(rx) + " packets, " + std::to_string(control_.events_seen()) + " events");
             }
         }
         if (g_signal != 0) spdlog::info("signal {}: stopping", static_cast<int>(g_signal));
@@ -798,6 +810,7 @@ private:
     std::deque<Request> requests_;
     bool shutdown_ = false;
     bool log_forced_ = false;
+    ServiceNotify notify_;  // systemd Type=notify: READY, RELOADING, STOPPING, WATCHDOG, STATUS
     bool impair_swapping_ = false;  // a reload's [[impair]] rules are on their way to the workers
     std::vector<control::ImpairStats> impair_before_swap_;
     std::vector<bool> logged_;
