@@ -52,6 +52,7 @@ constexpr Command kCommands[] = {
      "stream new events as JSON lines (as in the events file) until the client disconnects; filters as for events"},
     {"config.show", "", "the configuration in effect, as TOML"},
     {"reload", "", "re-read the configuration file; apply what can change live, refuse the rest (SIGHUP does the same)"},
+    {"reopen", "", "reopen the events file and the log file under their names (after logrotate moved them; SIGHUP does it too)"},
     {"metrics", "", "counters in the Prometheus text exposition format"},
     {"impair", "", "the [[impair]] rules (inline): action, enabled, packets matched, dropped, rewritten, injected and delayed"},
     {"impair.enable", "name", "turn the [[impair]] rule NAME on (every worker, between bursts)"},
@@ -458,6 +459,12 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
     if (cmd == "reload") {
         reload([reply](bool ok, std::string message) { reply(ok ? ok_reply(message) : error_line(message)); });
         return;
+    }
+    if (cmd == "reopen") {
+        std::string message;
+        if (!backend_.reopen_outputs(message)) return reply(error_line(message));
+        w.begin_object().field("reopened", message).end_object();
+        return reply(ok_reply(data));
     }
     if (cmd == "shutdown") {
         spdlog::info("control: shutdown requested");

@@ -98,6 +98,12 @@ public:
     virtual void apply_config(const DaemonConfig& cfg, std::function<void()> done) = 0;
     virtual void request_shutdown() = 0;
     // Turns the [[impair]] rule `name` on or off for every worker, between bursts; false with
+    // Reopens the events file and logging.file under their names (logrotate's postrotate);
+    // `message` says what was reopened, or why not.
+    virtual bool reopen_outputs(std::string& message) {
+        message = "nothing to reopen here";
+        return false;
+    }
     // `error` when there is no such rule.
     virtual bool set_impair_enabled(const std::string& name, bool on, std::string& error) {
         (void)name;

@@ -44,6 +44,7 @@ constexpr const char* kUsage =
     "  subscribe                  stream every new event as a JSON line\n"
     "  config                     the configuration in effect (TOML)\n"
     "  reload                     re-read the configuration file, apply what can change live\n"
+    "  reopen                     reopen the events and log files under their names (logrotate postrotate)\n"
     "  metrics                    Prometheus text exposition\n"
     "  impair [enable|disable NAME]\n"
     "                             the [[impair]] rules (inline) with their counters; turn one on or off\n"
@@ -610,6 +611,11 @@ int main(int argc, char** argv) {
     if (cmd == "metrics") {
         const Value d = request(ctl, "metrics", "");
         std::fputs(ctl.json ? (d.dump() + "\n").c_str() : d["text"].as_string().c_str(), stdout);
+        return 0;
+    }
+    if (cmd == "reopen") {
+        const Value d = request(ctl, "reopen", "");
+        std::printf("%s\n", ctl.json ? d.dump().c_str() : text(d["reopened"]).c_str());
         return 0;
     }
     if (cmd == "reload") {

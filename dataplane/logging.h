@@ -18,4 +18,8 @@ spdlog::level::level_enum log_level_named(const std::string& name);
 // message when the log file cannot be opened.
 bool setup_logging(const LoggingConfig& cfg, std::optional<spdlog::level::level_enum> forced, std::string& error);
 
+// After logrotate moved logging.file away: logs go on in a fresh file of that name. False
+// with a message (logs keep going to the old file) when it cannot be opened.
+bool reopen_log_file(const LoggingConfig& cfg, std::string& error);
+
 }  // namespace tcpsleuth

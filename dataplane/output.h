@@ -47,6 +47,9 @@ public:
     // capture names it.
     void set_evidence(EvidencePlanner* evidence) noexcept { evidence_ = evidence; }
 
+    // A reopened events file (after logrotate moved the old one away).
+    void set_output(std::FILE* out) noexcept { out_ = out; }
+
     // False when the event was below the minimum confidence: it goes nowhere else either.
     bool write(const Event& e) {
         if (e.confidence < min_) {

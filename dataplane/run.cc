@@ -45,7 +45,8 @@ constexpr const char* kUsage =
     "Runs the live pipeline on DPDK ports: mode = \"tap\" inspects what the ports receive,\n"
     "mode = \"inline\" also forwards every packet between port pairs. Events are written as\n"
     "JSON lines while running; SIGINT or SIGTERM stops it, writes the last events, the final\n"
-    "counters and the report; SIGHUP re-reads the configuration (as `tcpsleuthctl reload`).\n"
+    "counters and the report; SIGHUP reopens the events and log files and re-reads the\n"
+    "configuration (as `tcpsleuthctl reopen` and `tcpsleuthctl reload`).\n"
     "tcpsleuthctl talks to it on control.socket. See config/tcpsleuth.example.toml.\n"
     "\n"
     "options:\n"
@@ -130,12 +131,12 @@ public:
 
     // Returns the process exit code.
     int run(const std::vector<std::string>& eal_extra) {
-        FilePtr events = open_output(cfg_.output.events, stdout);
-        if (!events) {
+        events_file_ = open_output(cfg_.output.events, stdout);
+        if (!events_file_) {
             std::fprintf(stderr, "tcpsleuth: %s: cannot write events: %s\n", cfg_.output.events.c_str(), std::strerror(errno));
             return 1;
         }
-        events_ = events.get();
+        events_ = events_file_.get();
         writer_ = std::make_unique<EventWriter>(events_, report_);
         writer_->set_min_confidence(min_confidence(cfg_.output));
         if (!cfg_.output.evidence_dir.empty()) {
@@ -319,7 +320,9 @@ private:
             if (evidence_) evidence_->poll();
             if (g_reload != 0) {
                 g_reload = 0;
-                spdlog::info("SIGHUP: reloading {}", config_path_);
+                spdlog::info("SIGHUP: reopening the outputs and reloading {}", config_path_);
+                std::string reopened;
+                if (!reopen_outputs(reopened)) spdlog::warn("{}", reopened);
                 notify_.send("RELOADING=1");
                 control_.reload([this](bool ok, const std::string& msg) {
                     if (ok) spdlog::info("reload done: {}", msg);
@@ -426,6 +429,30 @@ private:
             out.push_back(std::move(st));
         }
         return out;
+    }
+
+    bool reopen_outputs(std::string& message) override {
+        std::string done;
+        const std::string& events = cfg_.output.events;
+        if (!events.empty() && events != "-") {
+            std::fflush(events_);
+            FilePtr fresh(std::fopen(events.c_str(), "a"));
+            if (!fresh) {
+                message = events + ": cannot reopen: " + std::strerror(errno) + " (events keep going to the old file)";
+                return false;
+            }
+            events_file_ = std::move(fresh);  // the old one is closed: every line before is in it
+            events_ = events_file_.get();
+            writer_->set_output(events_);
+            done = events;
+        }
+        if (!cfg_.logging.file.empty()) {
+            if (!reopen_log_file(cfg_.logging, message)) return false;
+            done += (done.empty() ? "" : ", ") + cfg_.logging.file;
+        }
+        message = done.empty() ? "nothing to reopen: events and logs go to the standard streams" : done;
+        if (!done.empty()) spdlog::info("reopened {}", done);
+        return true;
     }
 
     bool set_impair_enabled(const std::string& name, bool on, std::string& error) override {
@@ -818,6 +845,7 @@ private:
     std::unique_ptr<SurgeBoard> surge_board_;
     live::RunShared shared_;
     std::vector<live::LcoreArg> args_;
+    FilePtr events_file_;
     std::FILE* events_ = stdout;
     Report report_;
     std::unique_ptr<EventWriter> writer_;

@@ -339,8 +339,10 @@ TEST(Commands, HelpListsEveryCommandAndShutdownAsksTheBackend) {
     std::vector<std::string> names;
     for (const json::Value& e : (*help.value)["data"].items()) names.push_back(e["cmd"].as_string());
     EXPECT_EQ(names, (std::vector<std::string>{"hello", "help", "version", "uptime", "stats", "flows", "flow", "pcap", "events", "subscribe",
-                                               "config.show", "reload", "metrics", "impair", "impair.enable", "impair.disable",
-                                               "shutdown"}));
+                                               "config.show", "reload", "reopen", "metrics", "impair", "impair.enable",
+                                               "impair.disable", "shutdown"}));
+    // A backend with no files of its own: an error reply, the daemon goes on.
+    EXPECT_EQ(ask(c, R"j({"cmd":"reopen"})j"), R"j({"ok":false,"error":"nothing to reopen here"})j");
     EXPECT_EQ(ask(c, R"j({"cmd":"hello"})j"), "{\"ok\":true,\"data\":{\"version\":\"" TCPSLEUTH_VERSION "\",\"protocol\":1,\"mode\":\"tap\"}}");
     EXPECT_EQ(ask(c, R"j({"cmd":"shutdown"})j"), R"j({"ok":true,"data":{"stopping":true}})j");
     EXPECT_TRUE(b.shutdown);
