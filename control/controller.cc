@@ -347,13 +347,9 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
     }
     if (cmd == "stats") return reply(ok_reply(stats_json()));
     if (cmd == "impair") {
-        w.begin_object().key("rules").begin_array();
-        for (const ImpairStats& r : backend_.snapshot().impair) {
-            w.begin_object().field("name", r.name).field("action", r.action).field("enabled", r.enabled);
-            w.field("matched", r.matched).field("dropped", r.dropped).field("rewritten", r.rewritten);
-            w.field("injected", r.injected).field("delayed", r.delayed).end_object();
-        }
-        w.end_array().end_object();
+        w.begin_object().key("rules");
+        impair_json(w, backend_.snapshot().impair);
+        w.end_object();
         return reply(ok_reply(data));
     }
     if (cmd == "impair.enable" || cmd == "impair.disable") {
@@ -486,6 +482,16 @@ std::string Controller::help_json() const {
     return out;
 }
 
+void Controller::impair_json(JsonWriter& w, const std::vector<ImpairStats>& rules) {
+    w.begin_array();
+    for (const ImpairStats& r : rules) {
+        w.begin_object().field("name", r.name).field("action", r.action).field("enabled", r.enabled);
+        w.field("matched", r.matched).field("dropped", r.dropped).field("rewritten", r.rewritten);
+        w.field("injected", r.injected).field("delayed", r.delayed).end_object();
+    }
+    w.end_array();
+}
+
 std::string Controller::stats_json() {
     const Snapshot s = backend_.snapshot();
     std::string out;
@@ -530,6 +536,10 @@ std::string Controller::stats_json() {
     w.key("control").begin_object().field("clients", static_cast<std::uint64_t>(server_.clients()));
     w.field("subscribers", static_cast<std::uint64_t>(server_.subscribers())).field("requests", server_.requests());
     w.field("reloads", reloads_).field("reload_failures", reload_failures_).end_object();
+    if (!s.impair.empty()) {
+        w.key("impair");
+        impair_json(w, s.impair);
+    }
     w.end_object();
     return out;
 }

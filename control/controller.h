@@ -19,6 +19,8 @@
 #include "control/json.h"
 #include "control/server.h"
 #include "inspectors/flow/counters.h"
+#include "inspectors/output/json_writer.h"
+#include "inspectors/output/report.h"
 #include "inspectors/output/events.h"
 #include "inspectors/flow/flow_query.h"
 #include "inspectors/flow/packet_history.h"
@@ -50,16 +52,7 @@ struct Progress {
 };
 
 // One [[impair]] rule's state and counters, over every worker.
-struct ImpairStats {
-    std::string name;
-    std::string action;
-    bool enabled = true;
-    std::uint64_t matched = 0;
-    std::uint64_t dropped = 0;
-    std::uint64_t rewritten = 0;
-    std::uint64_t injected = 0;  // packets the rule sent of its own (RSTs, ICMP errors)
-    std::uint64_t delayed = 0;   // packets it held back (delay, rate)
-};
+using ImpairStats = ImpairRuleStats;  // inspectors/output/report.h
 
 struct Snapshot {
     std::string mode;  // "tap", "inline", "analyze"
@@ -158,6 +151,7 @@ private:
     void dispatch(const std::string& cmd, const json::Value& args, ClientId client, std::function<void(std::string)> reply);
 
     std::string stats_json();
+    static void impair_json(JsonWriter& w, const std::vector<ImpairStats>& rules);
     std::string metrics_text();
     std::string help_json() const;
     std::string events_json(const json::Value& args, std::string& error) const;

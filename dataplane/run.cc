@@ -816,6 +816,7 @@ private:
         info.last_ts_ns = last_ts;
         for (const auto& w : shared_.workers) note_flow_memory(info, w->table, w->pipeline.payload());
         info.wall_seconds = secs;
+        info.impair = impair_stats();
         if (evidence_) {
             info.evidence_dir = evidence_->dir();
             info.evidence_files = evidence_->written() - evidence_->removed();

@@ -123,6 +123,12 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
         out += line("  evidence     %zu capture(s) in %s, one per finding at warning or above\n", run.evidence_files,
                     run.evidence_dir.c_str());
     }
+    for (const ImpairRuleStats& r : run.impair) {
+        out += line("  impair       %s (%s%s): %llu matched, %llu dropped, %llu rewritten, %llu injected, %llu delayed\n",
+                    r.name.c_str(), r.action.c_str(), r.enabled ? "" : ", disabled", static_cast<unsigned long long>(r.matched),
+                    static_cast<unsigned long long>(r.dropped), static_cast<unsigned long long>(r.rewritten),
+                    static_cast<unsigned long long>(r.injected), static_cast<unsigned long long>(r.delayed));
+    }
     out += "\n";
 
     if (kinds_.empty() && below_confidence_ == 0) {
@@ -209,6 +215,15 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
         w.field("dir", run.evidence_dir);
         w.field("files", static_cast<std::uint64_t>(run.evidence_files));
         w.end_object();
+    }
+    if (!run.impair.empty()) {
+        w.key("impair").begin_array();
+        for (const ImpairRuleStats& r : run.impair) {
+            w.begin_object().field("name", r.name).field("action", r.action).field("enabled", r.enabled);
+            w.field("matched", r.matched).field("dropped", r.dropped).field("rewritten", r.rewritten);
+            w.field("injected", r.injected).field("delayed", r.delayed).end_object();
+        }
+        w.end_array();
     }
     w.field("packets", c.get(Counter::kRxPackets));
     w.field("bytes", c.get(Counter::kRxBytes));

@@ -13,6 +13,18 @@
 
 namespace tcpsleuth {
 
+// One [[impair]] rule's state and counters over every worker (inline runs with rules).
+struct ImpairRuleStats {
+    std::string name;
+    std::string action;
+    bool enabled = true;
+    std::uint64_t matched = 0;
+    std::uint64_t dropped = 0;
+    std::uint64_t rewritten = 0;
+    std::uint64_t injected = 0;  // packets the rule sent of its own (RSTs, ICMP errors)
+    std::uint64_t delayed = 0;   // packets it held back (delay, rate)
+};
+
 struct RunInfo {
     std::string input;
     std::uint64_t first_ts_ns = 0;
@@ -30,6 +42,7 @@ struct RunInfo {
     std::string input_warning;
     std::string evidence_dir;         // analyze --evidence-dir; empty: none asked for
     std::size_t evidence_files = 0;   // evidence captures written there
+    std::vector<ImpairRuleStats> impair;  // run inline with [[impair]] rules: what each did
 };
 
 class FlowTable;

@@ -121,6 +121,9 @@ size = 1000
         r = ctl(tcpsleuthctl, sock, "impair", "enable", "nope")
         if r.returncode != 1 or 'no [[impair]] rule named "nope"' not in r.stderr:
             problems.append(f"an unknown rule must be refused: {r.returncode} {r.stderr}")
+        stats = __import__("json").loads(ctl(tcpsleuthctl, sock, "--json", "stats").stdout)
+        if [x["name"] for x in stats.get("impair", [])] != ["no-sack", "narrow"]:
+            problems.append(f"stats lacks the impair rules: {stats.get('impair')}")
         metrics = ctl(tcpsleuthctl, sock, "metrics").stdout
         dropped = rules[1]["dropped"] if len(rules) > 1 else -1
         if f'tcpsleuth_impair_dropped_total{{rule="narrow",action="drop_larger_than"}} {dropped}' not in metrics:

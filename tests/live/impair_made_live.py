@@ -177,7 +177,7 @@ def main():
             f.write(struct.pack("<IIII", 1000 + n // 1000, n % 1000, len(fr), len(fr)) + fr)
     with open(empty, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-    sock, config, events = (os.path.join(workdir, n) for n in ("s.sock", "impair.toml", "events.jsonl"))
+    sock, config, events, report = (os.path.join(workdir, n) for n in ("s.sock", "impair.toml", "events.jsonl", "report.json"))
     head = f'''mode = "inline"
 [dpdk]
 eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", "tsl-impair-made"]
@@ -190,7 +190,8 @@ device = "net_pcap1,rx_pcap={empty},tx_pcap={out}"
 socket = "{sock}"
 [output]
 events = "{events}"
-report = "none"
+report = "{report}"
+report_format = "json"
 '''
     with open(config, "w") as f:
         f.write(head + IMPAIR)
@@ -301,6 +302,13 @@ report = "none"
     frame_time = (14 + 20 + 20 + 1200) * 8 / 1e6
     if len(shaped) != 10 or sorted(gaps)[len(gaps) // 2] < 0.9 * frame_time:
         problems.append(f"rate: {len(shaped)} segments, gaps {[round(g * 1000, 1) for g in gaps]} ms, want about {frame_time * 1000:.1f}")
+    # The report names what each rule (the set in effect at the end) did.
+    try:
+        in_report = {r["name"]: r for r in json.load(open(report)).get("impair", [])}
+    except (OSError, ValueError):
+        in_report = {}
+    if list(in_report) != ["pmtu", "path", "dsl", "late"] or in_report["pmtu"]["injected"] != 6:
+        problems.append(f"the report's impair section: {in_report}")
     # The sensor on the client side saw the device's RSTs come toward the clients.
     names = []
     if os.path.exists(events):
