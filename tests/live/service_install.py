@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What `meson install` lays out for a service, installed into a scratch DESTDIR: the two
-programs, the systemd unit with this install's paths, its tmpfiles.d entry and the default
-configuration. The unit must pass `systemd-analyze verify` (against the installed tree), the
+programs, the systemd unit with this install's paths, its tmpfiles.d entry, the default
+configuration, the three man pages and the bash completion. The unit must pass `systemd-analyze verify` (against the installed tree), the
 tmpfiles entry must create its directories under that root (`systemd-tmpfiles --root`), and
 the configuration must pass `tcpsleuth check-config`.
 
@@ -32,6 +32,11 @@ def main():
         "unit": root + "/lib/systemd/system/tcpsleuth.service",
         "tmpfiles": root + "/lib/tmpfiles.d/tcpsleuth.conf",
         "config": sysconf + "/tcpsleuth/tcpsleuth.toml",
+        "man tcpsleuth(8)": root + "/share/man/man8/tcpsleuth.8",
+        "man tcpsleuthctl(8)": root + "/share/man/man8/tcpsleuthctl.8",
+        "man tcpsleuth.toml(5)": root + "/share/man/man5/tcpsleuth.toml.5",
+        "completion tcpsleuth": root + "/share/bash-completion/completions/tcpsleuth",
+        "completion tcpsleuthctl": root + "/share/bash-completion/completions/tcpsleuthctl",
     }
     for what, path in want.items():
         if not os.path.isfile(path):
