@@ -42,6 +42,9 @@ struct DpdkConfig {
     // CPUs for the lcores, in order (main, workers, I/O): "2-5" or "2,4,6,8". Empty: the
     // CPUs this process may run on. Cannot be combined with -l/--lcores/-c in eal_args.
     std::string cores;
+    // DPDK's telemetry socket (/var/run/dpdk/<file-prefix>/dpdk_telemetry.v2, for
+    // dpdk-telemetry.py): ports, mempools, and tcpsleuth's own /tcpsleuth/ commands.
+    bool telemetry = true;
 
     bool operator==(const DpdkConfig&) const = default;
 };

@@ -333,6 +333,7 @@ std::vector<Field> schema() {
     f.push_back(pow2_field("dpdk.rx_descriptors", [](auto& c) -> auto& { return c.dpdk.rx_descriptors; }, 64, 16384));
     f.push_back(pow2_field("dpdk.tx_descriptors", [](auto& c) -> auto& { return c.dpdk.tx_descriptors; }, 64, 16384));
     f.push_back(cores_field("dpdk.cores", [](auto& c) -> auto& { return c.dpdk.cores; }));
+    f.push_back(bool_field("dpdk.telemetry", [](auto& c) -> auto& { return c.dpdk.telemetry; }, false));
 
     f.push_back(uint_field("workers.count", [](auto& c) -> auto& { return c.workers.count; }, 1, 64));
     f.push_back(enum_field<Distribution>("workers.distribution", [](auto& c) -> auto& { return c.workers.distribution; },

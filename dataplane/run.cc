@@ -32,6 +32,7 @@
 #include "inspectors/evidence/idle_profiles.h"
 #include "dataplane/live/eal_env.h"
 #include "dataplane/live/ports.h"
+#include "dataplane/live/telemetry.h"
 #include "dataplane/live/worker.h"
 #include "dataplane/output.h"
 #include "inspectors/output/report.h"
@@ -194,6 +195,7 @@ private:
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
             return 2;
         }
+        if (cfg_.dpdk.telemetry) live::register_telemetry(shared_);
         if (!cfg_.control.socket.empty()) {
             if (!control_.open(error)) {
                 std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());

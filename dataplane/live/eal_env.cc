@@ -65,8 +65,9 @@ std::vector<std::string> eal_arguments(const DaemonConfig& cfg, const std::vecto
     // EAL's start-up chatter is for DPDK developers; warnings and errors still show. A
     // --log-level given by the user comes later on the line and wins.
     args.push_back("--log-level=lib.eal:warning");
-    // DPDK's telemetry socket is not tcpsleuth's control socket; two runs would fight over it.
-    if (!has_any(given, {"--telemetry", "--no-telemetry"})) args.push_back("--no-telemetry");
+    // Telemetry (on unless [dpdk] telemetry = false) lives in the instance's runtime
+    // directory, named by its --file-prefix; a flag in eal_args wins.
+    if (!has_any(given, {"--telemetry", "--no-telemetry"})) args.push_back(cfg.dpdk.telemetry ? "--telemetry" : "--no-telemetry");
     if (!has_any(given, {"-l", "--lcores", "-c"})) {
         // One lcore per role. Where there are fewer CPUs than roles, lcores share CPUs: it
         // works (tests, laptops), but polling lcores then compete for time.
