@@ -8,6 +8,7 @@
   --help lists.
 
 Usage: docs_check.py TCPSLEUTH TCPSLEUTHCTL EXAMPLE COMPLETION PAGE..."""
+import os
 import re
 import subprocess
 import sys
@@ -68,6 +69,11 @@ def main():
         problems.append(f"completion: tcpsleuthctl flows options {sorted(flows_options)} not all offered")
     if complete(completion, "tcpsleuthctl --json impair ") != {"list", "enable", "disable"}:
         problems.append("completion: tcpsleuthctl impair's subcommands")
+    # The dashboard in the repository is what scripts/make-dashboard writes.
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    fresh = subprocess.run([sys.executable, f"{root}/scripts/make-dashboard", "/dev/stdout"], capture_output=True, text=True).stdout
+    if fresh != open(f"{root}/packaging/grafana-dashboard.json").read():
+        problems.append("packaging/grafana-dashboard.json differs from what scripts/make-dashboard writes")
     for p in problems:
         print("FAIL", p)
     print(f"docs: {len(pages)} pages, {len(keys)} keys, {len(commands)} + {len(ctl_commands)} commands; {len(problems)} problem(s)")

@@ -125,6 +125,10 @@ size = 1000
         if [x["name"] for x in stats.get("impair", [])] != ["no-sack", "narrow"]:
             problems.append(f"stats lacks the impair rules: {stats.get('impair')}")
         metrics = ctl(tcpsleuthctl, sock, "metrics").stdout
+        dashboard = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "grafana-dashboard.json")
+        for m in set(re.findall(r"tcpsleuth_impair_[a-z_]+", open(dashboard).read())):
+            if f"# TYPE {m} counter" not in metrics:
+                problems.append(f"the dashboard queries {m}, which the metrics lack")
         dropped = rules[1]["dropped"] if len(rules) > 1 else -1
         if f'tcpsleuth_impair_dropped_total{{rule="narrow",action="drop_larger_than"}} {dropped}' not in metrics:
             problems.append("metrics lack tcpsleuth_impair_dropped_total for narrow")

@@ -9,11 +9,15 @@ socket (the endpoint must serve on its own). Checked:
 - HEAD /metrics, GET /other (404), POST (405) and a garbage request (400) are answered, and
   a client that connects and sends nothing does not stop a scrape meanwhile;
 - Prometheus, scraping every second, reports the target up and
-  tcpsleuth_port_rx_packets_total equal to the capture's packets through its query API.
+  tcpsleuth_port_rx_packets_total equal to the capture's packets through its query API;
+- every series the Grafana dashboard (packaging/grafana-dashboard.json) queries is in the
+  exposition (the impairment ones: in live-impair's), and Prometheus accepts every one of
+  its queries.
 
-Usage: metrics_live.py TCPSLEUTH WORKDIR CAPTURE"""
+Usage: metrics_live.py TCPSLEUTH WORKDIR CAPTURE DASHBOARD"""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -52,7 +56,9 @@ def get(url):
 
 
 def main():
-    tcpsleuth, workdir, capture = sys.argv[1:4]
+    tcpsleuth, workdir, capture, dashboard = sys.argv[1:5]
+    queries = [t["expr"] for p in json.load(open(dashboard))["panels"] for t in p["targets"]]
+    series = {m for q in queries for m in re.findall(r"tcpsleuth_[a-z_]+", q)}
     os.makedirs(workdir, exist_ok=True)
     remove_runtime_dirs_at_exit("tsl-metrics*")
     packets = len(pcap_frames(capture))
@@ -81,6 +87,9 @@ def main():
         else:
             if not headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"):
                 problems.append(f"content type {headers.get('Content-Type')}")
+            absent = sorted(m for m in series if not m.startswith("tcpsleuth_impair_") and f"\n# TYPE {m} " not in text)
+            if absent or len(series) < 10:
+                problems.append(f"the dashboard queries series the exposition lacks: {absent}")
             check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
             if check.returncode != 0:
                 problems.append(f"promtool check metrics: {check.stdout} {check.stderr}")
@@ -123,6 +132,10 @@ def main():
                 pass
         if got_up != "1" or got_packets != str(packets):
             problems.append(f"Prometheus: up = {got_up}, tcpsleuth_port_rx_packets_total = {got_packets}, want 1 and {packets}")
+        for q in queries:
+            status, _, body = get(query + urllib.parse.quote(q))
+            if status != 200 or json.loads(body).get("status") != "success":
+                problems.append(f"Prometheus refuses the dashboard's query {q}: {body[:200]}")
         _, _, scraped = get(url)
         if "tcpsleuth_metrics_scrapes_total" not in scraped:
             problems.append("no tcpsleuth_metrics_scrapes_total")
