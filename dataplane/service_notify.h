@@ -27,7 +27,6 @@ public:
     bool send(std::string_view state);
     // From the main loop: a WATCHDOG=1 when half the interval has passed since the last.
     void watchdog_tick();
-    std::chrono::microseconds watchdog_interval() const noexcept { return watchdog_; }
 
 private:
     int fd_ = -1;

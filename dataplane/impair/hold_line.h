@@ -48,7 +48,6 @@ public:
         for (std::uint32_t i = 0; i < count_; ++i) f(ring_[(head_ + i) & (ring_.size() - 1)]);
     }
     bool empty() const noexcept { return count_ == 0; }
-    bool full() const noexcept { return count_ == slots_; }
     std::uint32_t size() const noexcept { return count_; }
     std::uint64_t bytes() const noexcept { return bytes_; }
 

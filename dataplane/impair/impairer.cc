@@ -3,24 +3,20 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/impair/checksum.h"
 #include "dataplane/packet/parse.h"
 
 namespace tcpsleuth {
 namespace {
 
-std::uint16_t rd16(const std::uint8_t* p) noexcept { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-void wr16(std::uint8_t* p, std::uint16_t v) noexcept {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t rd32(const std::uint8_t* p) noexcept { return std::uint32_t{rd16(p)} << 16 | rd16(p + 2); }
+using checksum::store_be16;
 
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word m changed to m'.
 void csum_replace(std::uint8_t* csum, std::uint16_t old_word, std::uint16_t new_word) noexcept {
-    std::uint32_t sum = static_cast<std::uint16_t>(~rd16(csum)) + static_cast<std::uint16_t>(~old_word) + std::uint32_t{new_word};
+    std::uint32_t sum = static_cast<std::uint16_t>(~load_be16(csum)) + static_cast<std::uint16_t>(~old_word) + std::uint32_t{new_word};
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
-    wr16(csum, static_cast<std::uint16_t>(~sum));
+    store_be16(csum, static_cast<std::uint16_t>(~sum));
 }
 
 // Writes `n` bytes at `at` inside a region whose checksum words start at `base`, keeping
@@ -29,10 +25,10 @@ void write_checked(std::uint8_t* base, std::uint8_t* at, const std::uint8_t* byt
     for (std::size_t i = 0; i < n;) {
         const std::size_t off = static_cast<std::size_t>(at + i - base);
         std::uint8_t* word = base + (off & ~std::size_t{1});
-        const std::uint16_t before = rd16(word);
+        const std::uint16_t before = load_be16(word);
         const std::size_t in_word = 2 - (off & 1);
         for (std::size_t k = 0; k < in_word && i < n; ++k, ++i) at[i] = bytes[i];
-        csum_replace(csum, before, rd16(word));
+        csum_replace(csum, before, load_be16(word));
     }
 }
 
@@ -52,16 +48,6 @@ std::uint8_t option_kind(StripOption o) noexcept {
     return 0;
 }
 
-// The one's complement sum of `n` bytes (RFC 1071), odd length padded with zero.
-std::uint32_t sum_bytes(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) noexcept {
-    for (; n >= 2; p += 2, n -= 2) sum += rd16(p);
-    if (n == 1) sum += std::uint32_t{p[0]} << 8;
-    return sum;
-}
-std::uint16_t fold(std::uint32_t sum) noexcept {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(~sum);
-}
 
 bool ecn_capable(std::uint8_t e) noexcept { return e == kEct0 || e == kEct1; }
 
@@ -71,15 +57,15 @@ bool ecn_capable(std::uint8_t e) noexcept { return e == kEct0 || e == kEct1; }
 bool glance_ports(const std::uint8_t* f, std::uint32_t len, std::uint16_t& a, std::uint16_t& b) noexcept {
     std::uint32_t off = 12;
     if (len < off + 2) return false;
-    std::uint16_t type = rd16(f + off);
+    std::uint16_t type = load_be16(f + off);
     while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
         off += 4;
-        type = rd16(f + off);
+        type = load_be16(f + off);
     }
     off += 2;
     std::uint32_t l4;
     if (type == 0x0800) {
-        if (len < off + 20 || f[off + 9] != 6 || (rd16(f + off + 6) & 0x3fff) != 0) return false;
+        if (len < off + 20 || f[off + 9] != 6 || (load_be16(f + off + 6) & 0x3fff) != 0) return false;
         l4 = off + (f[off] & 0x0fu) * 4;
     } else if (type == 0x86dd) {
         if (len < off + 40 || f[off + 6] != 6) return false;
@@ -88,8 +74,8 @@ bool glance_ports(const std::uint8_t* f, std::uint32_t len, std::uint16_t& a, st
         return false;
     }
     if (len < l4 + 4) return false;
-    a = rd16(f + l4);
-    b = rd16(f + l4 + 2);
+    a = load_be16(f + l4);
+    b = load_be16(f + l4 + 2);
     return true;
 }
 
@@ -515,7 +501,7 @@ bool Impairer::act(std::size_t r, Packet& p) noexcept {
                     continue;
                 }
                 if (rule.action == ImpairAction::kClampMss) {
-                    if (olen == 4 && rd16(opts + i + 2) > rule.mss) {
+                    if (olen == 4 && load_be16(opts + i + 2) > rule.mss) {
                         const std::uint8_t b[2] = {static_cast<std::uint8_t>(rule.mss >> 8), static_cast<std::uint8_t>(rule.mss)};
                         write_checked(p.tcp, opts + i + 2, b, 2, tcp_csum);
                         rewritten();
@@ -556,7 +542,7 @@ bool Impairer::act(std::size_t r, Packet& p) noexcept {
                     if (olen < 2 || i + olen > opts_len) break;
                     if (opts[i] == kKindSack) {
                         for (std::uint32_t e = i + 2; e + 4 <= i + olen; e += 4) {
-                            write32_checked(p.tcp, opts + e, rd32(opts + e) - rule.offset, tcp_csum);
+                            write32_checked(p.tcp, opts + e, load_be32(opts + e) - rule.offset, tcp_csum);
                         }
                     }
                     i += olen;
@@ -708,18 +694,16 @@ bool Impairer::remove_option(Packet& p, std::uint32_t at, std::uint8_t olen) noe
     const std::uint32_t hlen = 20 + padded;
     p.tcp[12] = static_cast<std::uint8_t>((hlen / 4) << 4 | (p.tcp[12] & 0x0f));
     if (p.v.is_ipv4()) {
-        const std::uint16_t before = rd16(p.ip + 2);
-        wr16(p.ip + 2, static_cast<std::uint16_t>(before - shrink));
-        csum_replace(p.ip + 10, before, rd16(p.ip + 2));
+        const std::uint16_t before = load_be16(p.ip + 2);
+        store_be16(p.ip + 2, static_cast<std::uint16_t>(before - shrink));
+        csum_replace(p.ip + 10, before, load_be16(p.ip + 2));
     } else {
-        wr16(p.ip + 4, static_cast<std::uint16_t>(rd16(p.ip + 4) - shrink));
+        store_be16(p.ip + 4, static_cast<std::uint16_t>(load_be16(p.ip + 4) - shrink));
     }
     *p.len = ip_end - shrink;  // an Ethernet trailer after the IP packet goes too
     const std::uint32_t seg = hlen + payload;
-    std::uint32_t sum = p.v.is_ipv4() ? sum_bytes(p.ip + 12, 8) : sum_bytes(p.ip + 8, 32);
-    sum += 6 + seg;  // protocol and TCP length (RFC 9293 section 3.1; RFC 8200 section 8.1)
-    wr16(p.tcp + 16, 0);
-    wr16(p.tcp + 16, fold(sum_bytes(p.tcp, seg, sum)));
+    store_be16(p.tcp + 16, 0);
+    store_be16(p.tcp + 16, checksum::finish(checksum::add(p.tcp, seg, checksum::pseudo_header(p.ip, p.v.is_ipv4(), 6, seg))));
     return true;
 }
 

@@ -3,31 +3,16 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/impair/checksum.h"
+
 namespace tcpsleuth {
 namespace {
 
 constexpr std::uint32_t kMaxLinkHeader = 64;
 constexpr std::uint8_t kProtoTcp = 6, kProtoIcmp = 1, kProtoIcmpv6 = 58;
 
-void wr16(std::uint8_t* p, std::uint32_t v) noexcept {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-void wr32(std::uint8_t* p, std::uint32_t v) noexcept {
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
-
-// RFC 1071: the one's complement sum, folded and complemented.
-std::uint32_t add_bytes(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) noexcept {
-    for (; n >= 2; p += 2, n -= 2) sum += static_cast<std::uint32_t>(p[0] << 8 | p[1]);
-    if (n == 1) sum += std::uint32_t{p[0]} << 8;
-    return sum;
-}
-std::uint16_t folded(std::uint32_t sum) noexcept {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(~sum);
-}
+using checksum::store_be16;
+using checksum::store_be32;
 
 // The link header of `frame`, turned around when the reply goes back to the sender (the
 // device is a bump in the wire: it answers with the far end's MAC, as a router answers
@@ -49,29 +34,23 @@ std::uint8_t* ip_header(std::uint8_t* ip, bool v4, const std::array<std::uint8_t
     if (v4) {
         std::memset(ip, 0, 20);
         ip[0] = 0x45;
-        wr16(ip + 2, 20 + payload);
-        wr16(ip + 4, ip_id);
-        wr16(ip + 6, 0x4000);  // DF, as the stacks send
+        store_be16(ip + 2, 20 + payload);
+        store_be16(ip + 4, ip_id);
+        store_be16(ip + 6, 0x4000);  // DF, as the stacks send
         ip[8] = ttl;
         ip[9] = proto;
         std::memcpy(ip + 12, &src[12], 4);
         std::memcpy(ip + 16, &dst[12], 4);
-        wr16(ip + 10, folded(add_bytes(ip, 20)));
+        store_be16(ip + 10, checksum::finish(checksum::add(ip, 20)));
         return ip + 20;
     }
-    wr32(ip, 6u << 28);
-    wr16(ip + 4, payload);
+    store_be32(ip, 6u << 28);
+    store_be16(ip + 4, payload);
     ip[6] = proto;
     ip[7] = ttl;
     std::memcpy(ip + 8, src.data(), 16);
     std::memcpy(ip + 24, dst.data(), 16);
     return ip + 40;
-}
-
-// The pseudo-header's sum (RFC 9293 section 3.1; RFC 8200 section 8.1).
-std::uint32_t pseudo_sum(const std::uint8_t* ip, bool v4, std::uint8_t proto, std::uint32_t length) noexcept {
-    const std::uint32_t addrs = v4 ? add_bytes(ip + 12, 8) : add_bytes(ip + 8, 32);
-    return addrs + proto + (length >> 16) + (length & 0xffff);
 }
 
 }  // namespace
@@ -87,8 +66,8 @@ std::uint32_t make_rst(const std::uint8_t* frame, const PacketView& v, bool to_s
     std::uint32_t seq = t.seq, ack = t.ack;
     std::uint8_t flags = kRst;
     if (to_sender) {
-        wr16(tcp, t.dst_port);
-        wr16(tcp + 2, t.src_port);
+        store_be16(tcp, t.dst_port);
+        store_be16(tcp + 2, t.src_port);
         if (v.has_flag(kAck)) {
             seq = t.ack;
             ack = 0;
@@ -98,16 +77,16 @@ std::uint32_t make_rst(const std::uint8_t* frame, const PacketView& v, bool to_s
             flags |= kAck;
         }
     } else {
-        wr16(tcp, t.src_port);
-        wr16(tcp + 2, t.dst_port);
+        store_be16(tcp, t.src_port);
+        store_be16(tcp + 2, t.dst_port);
         if (v.has_flag(kAck)) flags |= kAck;
         else ack = 0;
     }
-    wr32(tcp + 4, seq);
-    wr32(tcp + 8, ack);
+    store_be32(tcp + 4, seq);
+    store_be32(tcp + 8, ack);
     tcp[12] = 5 << 4;
     tcp[13] = flags;
-    wr16(tcp + 16, folded(add_bytes(tcp, 20, pseudo_sum(ip, v4, kProtoTcp, 20))));
+    store_be16(tcp + 16, checksum::finish(checksum::add(tcp, 20, checksum::pseudo_header(ip, v4, kProtoTcp, 20))));
     return static_cast<std::uint32_t>(tcp + 20 - out);
 }
 
@@ -125,14 +104,14 @@ std::uint32_t make_too_big(const std::uint8_t* frame, std::uint32_t len, const P
     if (v4) {
         icmp[0] = 3;  // destination unreachable
         icmp[1] = 4;  // fragmentation needed and DF set
-        wr16(icmp + 6, mtu);
+        store_be16(icmp + 6, mtu);
     } else {
         icmp[0] = 2;  // packet too big
-        wr32(icmp + 4, mtu);
+        store_be32(icmp + 4, mtu);
     }
     std::memcpy(icmp + 8, frame + v.l3_offset, quoted);
-    const std::uint32_t sum = v4 ? 0 : pseudo_sum(ip, false, kProtoIcmpv6, 8 + quoted);
-    wr16(icmp + 2, folded(add_bytes(icmp, 8 + quoted, sum)));
+    const std::uint32_t sum = v4 ? 0 : checksum::pseudo_header(ip, false, kProtoIcmpv6, 8 + quoted);
+    store_be16(icmp + 2, checksum::finish(checksum::add(icmp, 8 + quoted, sum)));
     return static_cast<std::uint32_t>(icmp + 8 + quoted - out);
 }
 

@@ -8,6 +8,7 @@ counters must add up; the control socket lists the rules with their counters, tu
 off and refuses an unknown name; metrics carry the counters.
 
 Usage: impair_live.py TCPSLEUTH TCPSLEUTHCTL WORKDIR CAPTURE"""
+import json
 import os
 import re
 import struct
@@ -17,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from capture_files import pcap_frames  # noqa: E402
-from sensor_config import remove_runtime_dirs_at_exit  # noqa: E402
+from sensor_config import ctl, remove_runtime_dirs_at_exit  # noqa: E402
 
 
 def ip_and_tcp(frame):
@@ -63,10 +64,6 @@ def syn_with_sack_perm(frame, info):
     return False
 
 
-def ctl(tcpsleuthctl, sock, *args):
-    return subprocess.run([tcpsleuthctl, "--socket", sock] + list(args), capture_output=True, text=True, timeout=30)
-
-
 def main():
     tcpsleuth, tcpsleuthctl, workdir, capture = sys.argv[1:5]
     os.makedirs(workdir, exist_ok=True)
@@ -106,7 +103,7 @@ size = 1000
         while time.time() < deadline:
             r = ctl(tcpsleuthctl, sock, "--json", "impair")
             if r.returncode == 0:
-                rules = __import__("json").loads(r.stdout)["rules"]
+                rules = json.loads(r.stdout)["rules"]
                 if rules and rules[0]["matched"] == len(inputs):
                     break
             time.sleep(0.2)
@@ -121,7 +118,7 @@ size = 1000
         r = ctl(tcpsleuthctl, sock, "impair", "enable", "nope")
         if r.returncode != 1 or 'no [[impair]] rule named "nope"' not in r.stderr:
             problems.append(f"an unknown rule must be refused: {r.returncode} {r.stderr}")
-        stats = __import__("json").loads(ctl(tcpsleuthctl, sock, "--json", "stats").stdout)
+        stats = json.loads(ctl(tcpsleuthctl, sock, "--json", "stats").stdout)
         if [x["name"] for x in stats.get("impair", [])] != ["no-sack", "narrow"]:
             problems.append(f"stats lacks the impair rules: {stats.get('impair')}")
         metrics = ctl(tcpsleuthctl, sock, "metrics").stdout

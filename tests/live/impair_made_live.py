@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from capture_files import pcap_frames  # noqa: E402
-from sensor_config import remove_runtime_dirs_at_exit  # noqa: E402
+from sensor_config import ctl, remove_runtime_dirs_at_exit  # noqa: E402
 
 CLIENT4, SERVER4 = "198.18.1.2", "198.18.2.2"
 CLIENT6, SERVER6 = "2001:2:1::2", "2001:2:2::2"
@@ -115,10 +115,6 @@ def parse(f):
         p.update(type=seg[0], code=seg[1], mtu=struct.unpack("!H", seg[6:8])[0] if proto == 1 else struct.unpack("!I", seg[4:8])[0],
                  quote=seg[8:])
     return p
-
-
-def ctl(tcpsleuthctl, sock, *args):
-    return subprocess.run([tcpsleuthctl, "--socket", sock] + list(args), capture_output=True, text=True, timeout=30)
 
 
 def rules_json(tcpsleuthctl, sock):

@@ -28,7 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from capture_files import pcap_frames  # noqa: E402
-from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
+from sensor_config import remove_runtime_dirs_at_exit, stop_sensor, write_sensor_config  # noqa: E402
 
 
 def free_port():
@@ -146,14 +146,7 @@ def main():
                 prom.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 prom.kill()
-        proc.send_signal(2)
-        try:
-            _, log = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, log = proc.communicate()
-    if proc.returncode != 0:
-        problems.append(f"tcpsleuth run exited {proc.returncode}: {log[-500:]}")
+        stop_sensor(proc, problems)
     for p in problems:
         print("FAIL", p)
     print(f"metrics live: {packets} packets replayed; {len(problems)} problem(s)")

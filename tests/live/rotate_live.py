@@ -18,16 +18,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
+from sensor_config import ctl, remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 
 
 # 2025-11-21T04:40:15Z: between the demo's unanswered SYNs (04:40:05) and its zero-window
 # stall (04:40:24).
 SPLIT_AT = 1763700015
-
-
-def ctl(tcpsleuthctl, sock, *args):
-    return subprocess.run([tcpsleuthctl, "--socket", sock] + list(args), capture_output=True, text=True, timeout=30)
 
 
 def main():

@@ -6,6 +6,7 @@ tmpfiles entry must create its directories under that root (`systemd-tmpfiles --
 the configuration must pass `tcpsleuth check-config`.
 
 Usage: service_install.py BUILDDIR WORKDIR"""
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ def main():
         print("FAIL meson install:", r.stdout[-800:], r.stderr[-800:])
         sys.exit(1)
     prefix = subprocess.run(["meson", "introspect", build, "--buildoptions"], capture_output=True, text=True).stdout
-    prefix = next(o["value"] for o in __import__("json").loads(prefix) if o["name"] == "prefix")
+    prefix = next(o["value"] for o in json.loads(prefix) if o["name"] == "prefix")
     root = dest + prefix
     sysconf = dest + ("/etc" if prefix == "/usr" else prefix + "/etc")
     want = {

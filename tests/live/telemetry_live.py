@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from capture_files import pcap_frames  # noqa: E402
-from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
+from sensor_config import remove_runtime_dirs_at_exit, stop_sensor, write_sensor_config  # noqa: E402
 
 
 def ask(sock, cmd):
@@ -34,17 +34,6 @@ def start(tcpsleuth, workdir, capture, prefix, telemetry=True):
         text = open(config).read().replace("[dpdk]\n", "[dpdk]\ntelemetry = false\n", 1)
         open(config, "w").write(text)
     return subprocess.Popen([tcpsleuth, "run", "--config", config], stderr=subprocess.PIPE, text=True)
-
-
-def stop(proc, problems):
-    proc.send_signal(2)
-    try:
-        _, log = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, log = proc.communicate()
-    if proc.returncode != 0:
-        problems.append(f"tcpsleuth run exited {proc.returncode}: {log[-400:]}")
 
 
 def main():
@@ -95,7 +84,7 @@ def main():
             if f'"packets": {packets}' not in r.stdout:
                 problems.append(f"dpdk-telemetry.py: {r.stdout[-300:]} {r.stderr[-300:]}")
     finally:
-        stop(proc, problems)
+        stop_sensor(proc, problems)
     # Switched off: no socket.
     off = f"tsl-telemetry{os.getpid()}off"
     proc = start(tcpsleuth, workdir, capture, off, telemetry=False)
@@ -104,7 +93,7 @@ def main():
         if os.path.exists(f"/var/run/dpdk/{off}/dpdk_telemetry.v2"):
             problems.append("[dpdk] telemetry = false still made a socket")
     finally:
-        stop(proc, problems)
+        stop_sensor(proc, problems)
     for p in problems:
         print("FAIL", p)
     print(f"telemetry live: {len(problems)} problem(s)")

@@ -4,6 +4,8 @@ says only what differs from that."""
 import atexit
 import glob
 import shutil
+import signal
+import subprocess
 
 
 def remove_runtime_dirs_at_exit(*patterns):
@@ -40,3 +42,22 @@ report = "{report}"
 [flows]
 capacity = {capacity}
 {extra}''')
+
+
+def ctl(tcpsleuthctl, sock, *args):
+    """One tcpsleuthctl command against the sensor's socket; the completed process."""
+    return subprocess.run([tcpsleuthctl, "--socket", sock] + list(args), capture_output=True, text=True, timeout=30)
+
+
+def stop_sensor(proc, problems, sig=signal.SIGINT):
+    """Stops a `tcpsleuth run` started with stderr piped (SIGINT unless told), and notes in
+    `problems` an exit other than 0 with the end of its log."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        _, log = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, log = proc.communicate()
+    if proc.returncode != 0:
+        problems.append(f"tcpsleuth run exited {proc.returncode}: {(log or '')[-500:]}")
