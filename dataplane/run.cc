@@ -247,6 +247,7 @@ private:
             surge_board_ = std::make_unique<SurgeBoard>(n);
             for (unsigned w = 0; w < n; ++w) {
                 shared_.workers[w]->pipeline.share_surge_board(surge_board_.get(), w);
+                shared_.workers[w]->pipeline.share_paths(shared_.workers[0]->pipeline.paths());
                 // A mirror session's packets are spread over the workers by inner flow, so
                 // none of them sees its whole count: gaps would be other workers' packets.
                 shared_.workers[w]->pipeline.judge_mirror_sequences(false);

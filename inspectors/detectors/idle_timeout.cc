@@ -87,7 +87,7 @@ void IdleInspector::on_packet(const PacketView& pkt, const SegmentInfo& seg, con
         report_reset(pkt, seg, flow, rhythm, st, true, out);
     } else if (!(st.flags & kDropReported)) {
         // Answered: the path still knew the flow after this long.
-        note_gap_survived(paths_.server_of(flow).idle, st.gap_ms / 1000);
+        paths_.server_of(flow).idle.survived(st.gap_ms / 1000);
         if (st.gap_ms > rhythm.lived_ms) rhythm.lived_ms = st.gap_ms;
     }
     end_watch(st);
@@ -111,7 +111,7 @@ void IdleInspector::watch(const PacketView& pkt, const SegmentInfo& seg, const F
     st.flags = static_cast<std::uint8_t>(st.flags & ~(kAfterKeepalive | kDropReported));
     if (seg.keepalive) {
         st.flags |= kAfterKeepalive;
-        const IdleBracket bracket = paths_.server_of(flow).idle;
+        const IdleBracket bracket = paths_.server_of(flow).idle.get();
         if (bracket.killed_min_s != 0 && seg.gap_ms / 1000 >= bracket.killed_min_s) {
             report_keepalive(flow, st, seg.dir, seg.gap_ms, false, bracket, pkt.ts_ns, pkt.number, out);
         }
@@ -133,8 +133,10 @@ void IdleInspector::report_drop(const FlowCommon& flow, const Rhythm& rhythm, St
     PathStats& path = paths_.server_of(flow);
     const std::uint32_t gap_s = st.gap_ms / 1000;
     // A gap at least as long as one that already killed a flow on this server.
-    const bool known_killer = path.idle.killed_min_s != 0 && path.idle.killed_min_s <= gap_s;
-    note_gap_killed(path.idle, gap_s);
+    const std::uint32_t killed_before_s = path.idle.get().killed_min_s;
+    const bool known_killer = killed_before_s != 0 && killed_before_s <= gap_s;
+    path.idle.killed(gap_s);
+    const IdleBracket bracket = path.idle.get();
     const IdleTimeoutDrop d{
         .first_sender = side_of(flow, static_cast<Dir>(st.first_dir)),
         .keepalive = (st.flags & kAfterKeepalive) != 0,
@@ -144,7 +146,7 @@ void IdleInspector::report_drop(const FlowCommon& flow, const Rhythm& rhythm, St
         .threshold = cfg_.min_retransmissions,
         .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, rhythm)),
                    .lived_ms = rhythm.lived_ms, .rtt_us = flow.rtt_us()},
-        .bracket = path.idle,
+        .bracket = bracket,
     };
     // A gap this path already died of, or a keepalive (never lost by chance twice in a row
     // on a working path) makes the verdict firm; a capture that ended before the sender had
@@ -158,7 +160,7 @@ void IdleInspector::report_drop(const FlowCommon& flow, const Rhythm& rhythm, St
     e.packets.total = st.retransmissions + 1u;
     out.emit(e);
     if (d.keepalive && !capture_ended) {
-        report_keepalive(flow, st, static_cast<Dir>(st.first_dir), st.gap_ms, true, path.idle, ts_ns, st.last_pkt, out);
+        report_keepalive(flow, st, static_cast<Dir>(st.first_dir), st.gap_ms, true, bracket, ts_ns, st.last_pkt, out);
     }
 }
 
@@ -168,7 +170,7 @@ void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, 
     const DirState& claimed = flow.dir[index(seg.dir)];
     st.flags |= kResetReported;
     PathStats& path = paths_.server_of(flow);
-    note_gap_killed(path.idle, st.gap_ms / 1000);
+    path.idle.killed(st.gap_ms / 1000);
     const TtlEvidence ttl = judge_rst_ttl(pkt.ttl, claimed, rule_);
     const IdleResetAfterIdle d{
         .rst_claims = side_of(flow, seg.dir),
@@ -181,7 +183,7 @@ void IdleInspector::report_reset(const PacketView& pkt, const SegmentInfo& seg, 
         .gap_ms = st.gap_ms,
         .judged = {.gap_ms = st.gap_ms, .needed_ms = static_cast<std::uint32_t>(significant_gap_ms(flow, rhythm)),
                    .lived_ms = rhythm.lived_ms, .rtt_us = flow.rtt_us()},
-        .bracket = path.idle,
+        .bracket = path.idle.get(),
     };
     // A RST with a foreign TTL answering the first segment after the gap is a device that
     // forgot the flow. A genuine-looking one may be the peer's own idle timeout.
@@ -226,7 +228,7 @@ void IdleInspector::report_stale(const FlowCommon& flow, State& st, EventSink& o
     const std::uint64_t idle_s = (now_ns - flow.last_ns) / 1'000'000'000u;
     if (idle_s < cfg_.stale_after_s) return;
     st.flags |= kStaleReported;
-    const IdleBracket bracket = paths_.server_of(flow).idle;
+    const IdleBracket bracket = paths_.server_of(flow).idle.get();
     const IdleStaleFlow d{.idle_s = static_cast<std::uint32_t>(idle_s > 0xffffffffu ? 0xffffffffu : idle_s),
                           .threshold_s = cfg_.stale_after_s, .bracket = bracket};
     // Past a timeout this path is known to kill at: the next packet will almost surely fail.

@@ -68,6 +68,10 @@ public:
 
     // Several workers: judge state-table surges on all their flows together (see SurgeBoard).
     void share_surge_board(SurgeBoard* board, unsigned shard) noexcept { surge_.attach(board, shard); }
+    // Several workers: one per-server table for all (options agreed with other clients, ECN
+    // across flows, idle brackets), so evidence split over cores adds up. Before packets flow.
+    void share_paths(const PathTable& shared) noexcept { paths_.share(shared); }
+    const PathTable& paths() const noexcept { return paths_; }
 
 private:
     void handle_tcp(const std::uint8_t* frame, const PacketView& pkt, const FlowKey& key, Dir dir, std::uint64_t hash,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "inspectors/output/event_format.h"
 #include "inspectors/evidence/idle_profiles.h"
@@ -858,6 +859,108 @@ TEST(SynSurge, WorkersSharingABoardSeeTheWholeSurgeOnce) {
             EXPECT_EQ(d.concurrent_now, 18u);
         }
     }
+}
+
+// ---- per-server evidence across workers ------------------------------------------------------
+
+// Two workers with one flow each to the same server: what one learned about the server
+// (options it agrees to, ECN handshakes, idle gaps) must reach the other's verdict when they
+// share one path table, as live workers do, and cannot when each keeps its own.
+struct TwoWorkers {
+    Harness a, b;
+    explicit TwoWorkers(bool shared) {
+        a.table().number_flows(1, 2);
+        b.table().number_flows(2, 2);
+        if (shared) b.pipeline().share_paths(a.pipeline().paths());
+    }
+};
+
+TEST(SharedPaths, OptionsAgreedOnOneWorkerMakeADeclineOnTheOtherAStrip) {
+    for (const bool shared : {false, true}) {
+        TwoWorkers w(shared);
+        Conn ok(w.a, "198.18.1.2", "198.18.2.2", 40000);
+        ok.linux_handshake(0);
+        Conn bad(w.b, "198.18.1.3", "198.18.2.2", 40001);
+        FrameBuilder syn = bad.from_client();
+        FrameBuilder synack = bad.from_server();
+        synack.mss(1460).nop().nop().timestamps(9, 1).nop().wscale(7);
+        bad.handshake(100, Conn::linux_opts(syn), synack);
+        w.a.finish();
+        w.b.finish();
+        EXPECT_TRUE(w.a.events(OptionsStripped::kName).empty());
+        const auto ev = w.b.events(OptionsStripped::kName);
+        ASSERT_EQ(ev.size(), shared ? 1u : 0u) << (shared ? "shared table" : "separate tables");
+        if (!shared) continue;
+        const auto& d = std::get<OptionsStripped>(ev[0].detail);
+        EXPECT_EQ(d.option, OptionKind::kSackPerm);
+        EXPECT_EQ(d.evidence, kEvidenceOtherClients);
+        EXPECT_EQ(d.other_clients, 1u);
+    }
+}
+
+TEST(SharedPaths, EcnFallbacksOnTwoWorkersAreTheSameServerTwice) {
+    for (const bool shared : {false, true}) {
+        TwoWorkers w(shared);
+        ecn_fallback_flow(w.a, "198.18.1.2", 40000, 0);
+        ecn_fallback_flow(w.b, "198.18.1.3", 40001, 5000);
+        EXPECT_TRUE(w.a.events(EcnSynBlackhole::kName).empty());
+        const auto ev = w.b.events(EcnSynBlackhole::kName);
+        ASSERT_EQ(ev.size(), shared ? 1u : 0u) << (shared ? "shared table" : "separate tables");
+        if (shared) {
+            EXPECT_EQ(std::get<EcnSynBlackhole>(ev[0].detail).server_flows, 2u);
+        }
+    }
+}
+
+TEST(SharedPaths, AGapSurvivedOnOneWorkerBracketsADropOnTheOther) {
+    for (const bool shared : {false, true}) {
+        TwoWorkers w(shared);
+        Conn a(w.a, "198.18.1.2", "198.18.2.2", 40000);
+        a.plain_handshake(0);
+        a.client_data(30, 100);
+        a.server_ack(40);
+        a.client_data(40 + 300'000, 100);  // 300 s idle, answered
+        a.server_ack(300'050);
+        Conn b(w.b, "198.18.1.3", "198.18.2.2", 40001);
+        b.plain_handshake(400'000);
+        b.client_data(400'030, 100);
+        b.server_ack(400'040);
+        const std::uint32_t seq = b.cnxt;
+        b.client_data(400'040 + 360'000, 100);  // 360 s idle, unanswered
+        w.b.feed(b.from_client().seq(seq).ack(b.snxt).payload(100), 760'300);
+        w.b.feed(b.from_client().seq(seq).ack(b.snxt).payload(100), 760'900);
+        const auto ev = details<IdleTimeoutDrop>(w.b);
+        ASSERT_EQ(ev.size(), 1u);
+        EXPECT_EQ(ev[0].bracket.survived_max_s, shared ? 300u : 0u);
+        EXPECT_EQ(ev[0].bracket.killed_min_s, 360u);
+    }
+}
+
+// Workers tally one server at the same time: nothing is lost to a race.
+TEST(SharedPaths, ConcurrentTalliesAddUp) {
+    Harness h;
+    Conn c(h, "198.18.1.2", "198.18.2.2", 40000);
+    c.linux_handshake(0);
+    const FlowCommon flow = h.only_flow().common;
+    PathTable shared;
+    constexpr std::uint32_t kEach = 200'000;
+    const auto work = [&](std::uint32_t first_gap) {
+        PathTable mine;
+        mine.share(shared);
+        for (std::uint32_t i = 0; i < kEach; ++i) {
+            PathStats& p = mine.server_of(flow);
+            ++p.agreed[0];
+            p.idle.survived(first_gap + i % 1000);
+            p.idle.killed(first_gap + 1000 + i % 1000);
+        }
+    };
+    std::thread one(work, 100), two(work, 50);
+    one.join();
+    two.join();
+    PathStats& p = shared.server_of(flow);
+    EXPECT_EQ(p.agreed[0], 2 * kEach);
+    EXPECT_EQ(p.idle.get().survived_max_s, 1099u);
+    EXPECT_EQ(p.idle.get().killed_min_s, 1050u);
 }
 
 TEST(SynSurge, OneDeadServerIsNotAStateTable) {
