@@ -49,6 +49,10 @@ struct DpdkConfig {
     bool operator==(const DpdkConfig&) const = default;
 };
 
+// Two-point mode (tap): the side of the device a port's mirror shows. Packets of both
+// points are matched to say what the device dropped, rewrote or injected (device.*).
+enum class Point : std::uint8_t { kNone, kOutside, kInside };
+
 struct PortConfig {
     // A PCI address (0000:3b:00.0) or a virtual device with its arguments
     // (net_af_packet0,iface=eth1 / net_pcap0,rx_pcap=file.pcap / net_ring0 / net_null0).
@@ -56,11 +60,13 @@ struct PortConfig {
     // Packet buffers for this port; 0 takes dpdk.mbufs_per_port. A port that only
     // transmits (the far side of a replay) needs few; one looping a capture needs it all.
     std::uint32_t mbufs = 0;
+    // Two-point mode: "outside" or "inside" (every port names one, both points present).
+    Point point = Point::kNone;
     // TOML position of the entry, for messages about it (0: not from a file).
     std::uint32_t line = 0;
     std::uint32_t column = 0;
 
-    bool operator==(const PortConfig& o) const { return device == o.device && mbufs == o.mbufs; }
+    bool operator==(const PortConfig& o) const { return device == o.device && mbufs == o.mbufs && point == o.point; }
 };
 
 struct WorkersConfig {
@@ -141,6 +147,25 @@ struct MetricsConfig {
     bool operator==(const MetricsConfig&) const = default;
 };
 
+// [two_point]: ports marked `point` are compared live, as `tcpsleuth compare` compares two
+// captures. Workers reduce each point packet to the fields a device may leave alone or
+// change and queue it for the main core, which keeps a window of them and compares the
+// points every interval_s (and once more at stop).
+struct TwoPointConfig {
+    // Whose packets the single-point inspectors see; the other point only feeds the comparison.
+    Point inspect = Point::kOutside;
+    std::uint32_t interval_s = 10;
+    // Packets older than this leave the window; each point keeps at most max_packets (the
+    // oldest go first, counted).
+    std::uint32_t window_s = 120;
+    std::uint32_t max_packets = 500000;
+    // Reduced packets each worker can queue for the main core before further ones are lost
+    // (counted).
+    std::uint32_t ring_packets = 65536;
+
+    bool operator==(const TwoPointConfig&) const = default;
+};
+
 struct LoggingConfig {
     // trace, debug, info, warn, error, off. -v and -q on the command line override it.
     std::string level = "info";
@@ -190,6 +215,7 @@ struct DaemonConfig {
     ControlConfig control;
     MetricsConfig metrics;
     LoggingConfig logging;
+    TwoPointConfig two_point;
     Config inspect;
     // [payload] builtin_rules / disable_builtin and [[rules]]; compiled into inspect.payload.rules.
     PayloadRules rules;
@@ -207,5 +233,8 @@ struct DaemonConfig {
 
 const char* to_string(RunMode m) noexcept;
 const char* to_string(Distribution d) noexcept;
+const char* to_string(Point p) noexcept;
+// True when some port is a point of two-point mode.
+bool two_point_mode(const DaemonConfig& c) noexcept;
 
 }  // namespace tcpsleuth

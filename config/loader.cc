@@ -39,6 +39,19 @@ const char* to_string(Distribution d) noexcept {
     return "?";
 }
 
+const char* to_string(Point p) noexcept {
+    switch (p) {
+        case Point::kNone: return "";
+        case Point::kOutside: return "outside";
+        case Point::kInside: return "inside";
+    }
+    return "?";
+}
+
+bool two_point_mode(const DaemonConfig& c) noexcept {
+    return std::any_of(c.ports.begin(), c.ports.end(), [](const PortConfig& p) { return p.point != Point::kNone; });
+}
+
 std::string ConfigError::to_string() const {
     std::string s = file + ":";
     if (line != 0) s += std::to_string(line) + ":" + std::to_string(column) + ":";
@@ -347,6 +360,13 @@ std::vector<Field> schema() {
     f.push_back(enum_field<bool>("inline.inspect", [](auto& c) -> auto& { return c.inspect_server_side; },
                                  {{"client_side", false}, {"server_side", true}}));
 
+    f.push_back(enum_field<Point>("two_point.inspect", [](auto& c) -> auto& { return c.two_point.inspect; },
+                                  {{"outside", Point::kOutside}, {"inside", Point::kInside}}));
+    f.push_back(uint_field("two_point.interval_s", [](auto& c) -> auto& { return c.two_point.interval_s; }, 1, 3600));
+    f.push_back(uint_field("two_point.window_s", [](auto& c) -> auto& { return c.two_point.window_s; }, 10, 86400));
+    f.push_back(uint_field("two_point.max_packets", [](auto& c) -> auto& { return c.two_point.max_packets; }, 1000, 1u << 26));
+    f.push_back(pow2_field("two_point.ring_packets", [](auto& c) -> auto& { return c.two_point.ring_packets; }, 1024, 1u << 22));
+
     f.push_back(string_field("output.events", [](auto& c) -> auto& { return c.output.events; }));
     f.push_back(string_field("output.report", [](auto& c) -> auto& { return c.output.report; }));
     f.push_back(enum_field<std::string>("output.report_format", [](auto& c) -> auto& { return c.output.report_format; },
@@ -543,6 +563,15 @@ private:
                         port.device = *v.value<std::string>();
                         has_device = true;
                     }
+                } else if (k.str() == "point") {
+                    const std::optional<std::string> name = v.value<std::string>();
+                    if (name && *name == "outside") {
+                        port.point = Point::kOutside;
+                    } else if (name && *name == "inside") {
+                        port.point = Point::kInside;
+                    } else {
+                        error(v.source(), "ports.point", "expected \"outside\" or \"inside\" (the side of the device this port's mirror shows)");
+                    }
                 } else if (k.str() == "mbufs") {
                     const std::optional<std::int64_t> n = v.value_exact<std::int64_t>();
                     if (!v.is_integer() || !n || *n < kMinMbufs || *n > kMaxMbufs) {
@@ -556,6 +585,7 @@ private:
                 }
             }
             if (!has_device && !t.contains("device")) error(t.source(), "ports.device", "missing");
+            point_named_.push_back(t.contains("point"));
             out_.config.ports.push_back(std::move(port));
         }
     }
@@ -968,6 +998,34 @@ private:
                                    "inline mode forwards between port pairs (1st<->2nd, 3rd<->4th, ...): " +
                                        std::to_string(c.ports.size()) + " ports is an odd number"});
         }
+        check_points();
+    }
+
+    // Two-point mode watches a device from both sides: mirrors only, both sides present, and
+    // no port left out of the comparison.
+    void check_points() {
+        const auto& c = out_.config;
+        if (!two_point_mode(c)) return;
+        bool seen[3] = {};
+        for (std::size_t i = 0; i < c.ports.size(); ++i) {
+            const PortConfig& p = c.ports[i];
+            seen[static_cast<unsigned>(p.point)] = true;
+            if (p.point == Point::kNone) {
+                if (point_named_[i]) continue;  // named wrongly: reported where it is
+                out_.errors.push_back({file_, p.line, p.column, "ports.point",
+                                       "missing: in two-point mode every port names its point (\"outside\" or \"inside\")"});
+            } else if (c.mode != RunMode::kTap) {
+                out_.errors.push_back({file_, p.line, p.column, "ports.point",
+                                       "two-point mode watches mirrors: it needs mode = \"tap\""});
+            }
+        }
+        for (const Point want : {Point::kOutside, Point::kInside}) {
+            if (seen[static_cast<unsigned>(want)]) continue;
+            const PortConfig& last = c.ports.back();
+            out_.errors.push_back({file_, last.line, last.column, "ports.point",
+                                   std::string("two-point mode needs a port with point = \"") + to_string(want) +
+                                       "\" as well: a device is compared from both sides"});
+        }
     }
 
     // Impairment happens on the way through: a tap only watches.
@@ -1032,6 +1090,7 @@ private:
     ConfigLoad& out_;
     std::vector<Field> fields_;
     std::map<std::string, toml::source_region> where_;
+    std::vector<bool> point_named_;  // per [[ports]] entry: it has a `point` key (valid or not)
 };
 
 }  // namespace
@@ -1186,6 +1245,7 @@ std::string render_config(const DaemonConfig& c) {
     for (const PortConfig& p : c.ports) {
         out += "\n[[ports]]\ndevice = " + toml_string(p.device) + "\n";
         if (p.mbufs != 0) out += "mbufs = " + std::to_string(p.mbufs) + "\n";
+        if (p.point != Point::kNone) out += "point = " + toml_string(to_string(p.point)) + "\n";
     }
     for (const RuleSpec& r : c.rules.rules) out += "\n[[rules]]\n" + render_rule(r);
     for (const ImpairRule& r : c.impair) out += "\n[[impair]]\n" + render_impair(r);
@@ -1209,6 +1269,7 @@ std::vector<ConfigChange> config_changes(const DaemonConfig& from, const DaemonC
         for (const PortConfig& p : c.ports) {
             s += (s.empty() ? "" : ", ") + toml_string(p.device);
             if (p.mbufs != 0) s += " (" + std::to_string(p.mbufs) + " mbufs)";
+            if (p.point != Point::kNone) s += std::string(" (") + to_string(p.point) + ")";
         }
         return s;
     };
@@ -1233,6 +1294,7 @@ std::vector<std::string> config_keys() {
     keys.push_back("idle.profiles");
     keys.push_back("ports.device");
     keys.push_back("ports.mbufs");
+    keys.push_back("ports.point");
     for (const char* k : {"id", "pattern", "literal", "flags", "direction", "ports", "severity", "tag", "event"}) {
         keys.push_back(std::string("rules.") + k);
     }

@@ -201,30 +201,6 @@ bool read_point(const std::string& input, const Config& cfg, PointRead& out, std
     return true;
 }
 
-// Single-point verdicts at either point on a connection the finding touched.
-void note_agreement(DeviceFinding& f, const PointRead (&points)[2]) {
-    const std::vector<std::string_view> names = single_point_equivalents(f);
-    if (names.empty()) return;
-    for (unsigned p = 0; p < 2; ++p) {
-        std::vector<std::string> tuples;
-        for (const std::uint32_t c : f.conns[p]) tuples.push_back(canonical_tuple(points[p].capture.conns[c]));
-        std::sort(tuples.begin(), tuples.end());
-        for (const Event& e : points[p].events) {
-            const std::string_view name = event_name(e);
-            if (std::find(names.begin(), names.end(), name) == names.end()) continue;
-            // A surge names no one flow: it agrees with dropped SYNs across connections.
-            const bool about_flow = e.flow_id != 0 || e.key.ip_version != 0;
-            if (about_flow && !std::binary_search(tuples.begin(), tuples.end(),
-                                                  canonical_tuple(e.key.addr_lo, e.key.port_lo, e.key.addr_hi, e.key.port_hi))) {
-                continue;
-            }
-            std::string said = std::string(name) + " at " + (p == 0 ? "A" : "B");
-            if (std::find(f.agrees_with.begin(), f.agrees_with.end(), said) == f.agrees_with.end()) f.agrees_with.push_back(said);
-        }
-    }
-    if (!f.agrees_with.empty()) f.confidence = Confidence::kHigh;
-}
-
 // ---- evidence captures: the affected connection at both points, in one file ----
 
 struct EvidencePlan {
@@ -416,7 +392,7 @@ int compare_main(int argc, char** argv) {
     std::vector<EvidencePlan> plans;
     std::vector<const DeviceFinding*> shown;
     for (DeviceFinding& f : report.findings) {
-        note_agreement(f, points);
+        note_agreement(f, {&points[0].capture, &points[1].capture}, {&points[0].events, &points[1].events});
         if (f.confidence < min) {
             ++run.below_confidence;
             continue;

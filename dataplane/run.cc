@@ -187,10 +187,13 @@ private:
         shared_.ports = &ports_;
         shared_.port_index.assign(RTE_MAX_ETHPORTS, -1);
         shared_.timestamp_ns.assign(RTE_MAX_ETHPORTS, 0);
+        shared_.point_of_port.assign(RTE_MAX_ETHPORTS, 0);
         for (std::size_t i = 0; i < ports_.ports.size(); ++i) {
             shared_.port_index[ports_.ports[i].id] = static_cast<int>(i);
             shared_.timestamp_ns[ports_.ports[i].id] = ports_.ports[i].timestamp_ns;
+            shared_.point_of_port[ports_.ports[i].id] = static_cast<std::uint8_t>(cfg_.ports[i].point);
         }
+        shared_.inspected_point = static_cast<std::uint8_t>(cfg_.two_point.inspect);
         if (!live::register_mbuf_fields(shared_, error) || !make_workers(error)) {
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
             return 2;
@@ -236,7 +239,11 @@ private:
                     cfg_.inspect, w, n, cfg_.workers.event_ring_size, ports_.ports.size(),
                     (static_cast<std::uint64_t>(seed()) << 32) | seed()));
                 if (cfg_.mode == RunMode::kInline && !cfg_.impair.empty()) shared_.workers.back()->impair = make_impairer(cfg_.impair);
+                if (two_point_mode(cfg_)) {
+                    shared_.workers.back()->points = std::make_unique<SpscRing<live::PointRecord>>(cfg_.two_point.ring_packets);
+                }
             }
+            if (two_point_mode(cfg_)) points_ = std::make_unique<live::LivePoints>(cfg_.two_point);
         } catch (const std::bad_alloc&) {
             error = "cannot allocate " + std::to_string(n) + " flow table(s) of " + std::to_string(cfg_.inspect.flows.capacity) +
                     " flows (about " + std::to_string(cfg_.inspect.flows.capacity * sizeof(FlowState) >> 20) +
@@ -321,6 +328,7 @@ private:
             drain_events();
             service_mailboxes();
             if (evidence_) evidence_->poll();
+            if (points_ && points_->due(live_now_ns())) compare_points(false);
             if (g_reload != 0) {
                 g_reload = 0;
                 spdlog::info("SIGHUP: reopening the outputs and reloading {}", config_path_);
@@ -703,6 +711,7 @@ private:
         wait_workers(live::WorkerState::kDone);
         rte_eal_mp_wait_lcore();
         drain_events();
+        compare_points(true);
         std::fflush(events_);
         if (evidence_) {
             evidence_->finish([this](const Event& e) { return evidence_packets_stopped(e); });
@@ -733,9 +742,31 @@ private:
         Event e;
         for (auto& w : shared_.workers) {
             while (w->events.try_pop(e)) {
+                if (points_) points_->note_event(e);
                 if (writer_->write(e)) control_.on_event(e, writer_->last_line());
             }
+            if (w->points) {
+                while (w->points->try_pop(point_record_)) points_->add(point_record_);
+            }
         }
+        std::fflush(events_);
+    }
+
+    // Two-point mode: the points compared, each device finding not written before written now
+    // (below output.min_confidence: counted, as single-point findings are).
+    void compare_points(bool final) {
+        if (!points_) return;
+        const Confidence min = min_confidence(cfg_.output);
+        const std::uint64_t now = final ? shared_.finish_ns.load(std::memory_order_acquire) : live_now_ns();
+        points_->compare(now, final, [&](const two_point::DeviceFinding& f, const std::string& json) {
+            if (f.confidence < min) {
+                ++device_below_confidence_;
+                return;
+            }
+            spdlog::info("two-point: {} ({}): {}", f.event, f.kind, f.summary);
+            std::fwrite(json.data(), 1, json.size(), events_);
+            std::fputc('\n', events_);
+        });
         std::fflush(events_);
     }
 
@@ -771,7 +802,28 @@ private:
             out += row;
         }
         out += impair_counters();
+        out += point_counters();
         std::fputs(out.c_str(), stderr);
+    }
+
+    // Two-point mode: packets taken from each point, lost to a full ring, left the window;
+    // comparisons run, connections matched in the last one, findings written.
+    std::string point_counters() const {
+        if (!points_) return {};
+        const live::LivePointStats& st = points_->stats();
+        std::uint64_t lost = 0;
+        for (const auto& w : shared_.workers) lost += w->points_lost.load(std::memory_order_relaxed);
+        char row[512];
+        std::snprintf(row, sizeof row,
+                      "two-point  outside_packets  inside_packets  ring_lost  trimmed  comparisons  matched_connections  "
+                      "matched_packets  findings  below_confidence\n"
+                      "points     %15llu %15llu %10llu %8llu %12llu %20llu %16llu %9llu %17llu\n",
+                      static_cast<unsigned long long>(st.packets[0]), static_cast<unsigned long long>(st.packets[1]),
+                      static_cast<unsigned long long>(lost), static_cast<unsigned long long>(st.trimmed[0] + st.trimmed[1]),
+                      static_cast<unsigned long long>(st.comparisons), static_cast<unsigned long long>(st.matched_connections),
+                      static_cast<unsigned long long>(st.matched_packets), static_cast<unsigned long long>(st.findings),
+                      static_cast<unsigned long long>(device_below_confidence_));
+        return row;
     }
 
     // [[impair]]: each rule's packets matched, dropped and rewritten, over every worker.
@@ -843,6 +895,9 @@ private:
     bool log_forced_ = false;
     ServiceNotify notify_;  // systemd Type=notify: READY, RELOADING, STOPPING, WATCHDOG, STATUS
     bool impair_swapping_ = false;  // a reload's [[impair]] rules are on their way to the workers
+    std::unique_ptr<live::LivePoints> points_;  // two-point mode: the points' windows, compared
+    live::PointRecord point_record_;
+    std::uint64_t device_below_confidence_ = 0;
     std::vector<control::ImpairStats> impair_before_swap_;
     std::vector<bool> logged_;
     live::PortSet ports_;

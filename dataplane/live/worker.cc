@@ -332,7 +332,45 @@ private:
         return RTE_MBUF_DYNFIELD(m, run_.frame_number_offset, std::uint64_t*);
     }
 
+    // When the frame arrived: the driver's timestamp where the port gives one, else the TSC.
+    std::uint64_t arrival_ns(const rte_mbuf* b, std::uint64_t now) noexcept {
+        const std::uint32_t scale = run_.timestamp_ns[b->port];
+        if (scale != 0 && (b->ol_flags & run_.timestamp_flag) != 0) {
+            packet_time_ = true;
+            return *RTE_MBUF_DYNFIELD(b, run_.timestamp_offset, const std::uint64_t*) * scale;
+        }
+        return now;
+    }
+
+    // Two-point mode: each packet of a point port is reduced and queued for the main core's
+    // comparison; the pipeline inspects the other ports' packets and the inspected point's.
     void inspect(rte_mbuf** m, unsigned n, bool numbered) noexcept {
+        if (me_.points == nullptr) {
+            inspect_all(m, n, numbered);
+            return;
+        }
+        for (unsigned done = 0; done < n;) {
+            const unsigned k = std::min<unsigned>(n - done, kMaxBurst);
+            rte_mbuf* seen[kMaxBurst];
+            unsigned seen_n = 0;
+            const std::uint64_t now = clock_.now_ns();
+            for (unsigned i = 0; i < k; ++i) {
+                rte_mbuf* b = m[done + i];
+                const std::uint8_t point = run_.point_of_port[b->port];
+                if (point != 0 &&
+                    reduce_point_frame(rte_pktmbuf_mtod(b, const std::uint8_t*), b->data_len, b->pkt_len, arrival_ns(b, now),
+                                       cfg_.inspect.decap, static_cast<std::uint8_t>(point - 1), point_record_) &&
+                    !me_.points->try_push(point_record_)) {
+                    me_.points_lost.fetch_add(1, std::memory_order_relaxed);
+                }
+                if (point == 0 || point == run_.inspected_point) seen[seen_n++] = b;
+            }
+            if (seen_n != 0) inspect_all(seen, seen_n, numbered);
+            done += k;
+        }
+    }
+
+    void inspect_all(rte_mbuf** m, unsigned n, bool numbered) noexcept {
         for (unsigned done = 0; done < n;) {
             const unsigned k = std::min<unsigned>(n - done, Pipeline::kBurst);
             const std::uint64_t now = clock_.now_ns();
@@ -342,13 +380,7 @@ private:
                 r.data = rte_pktmbuf_mtod(b, const std::uint8_t*);
                 r.cap_len = b->data_len;  // first segment: headers are there
                 r.wire_len = b->pkt_len;
-                const std::uint32_t scale = run_.timestamp_ns[b->port];
-                if (scale != 0 && (b->ol_flags & run_.timestamp_flag) != 0) {
-                    r.ts_ns = *RTE_MBUF_DYNFIELD(b, run_.timestamp_offset, const std::uint64_t*) * scale;
-                    packet_time_ = true;
-                } else {
-                    r.ts_ns = now;
-                }
+                r.ts_ns = arrival_ns(b, now);
                 r.number = numbered ? *frame_number(b) : 0;
                 r.steer = (b->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0 ? b->hash.rss : 0;
             }
@@ -465,6 +497,7 @@ private:
     unsigned reply_n_ = 0;
     rte_mbuf* mbufs_out_[kMaxBurst];
     RawPacket raw_[Pipeline::kBurst];
+    PointRecord point_record_;  // two-point mode: the packet being reduced
 };
 
 // The software distributor. One instance, on its own lcore.

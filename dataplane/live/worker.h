@@ -23,6 +23,7 @@
 #include "dataplane/impair/impairer.h"
 #include "inspectors/flow/pipeline.h"
 #include "inspectors/flow/spsc_ring.h"
+#include "live_points.h"
 #include "ports.h"
 
 struct rte_ring;
@@ -80,6 +81,10 @@ struct WorkerShared {
     std::atomic<WorkerState> state{WorkerState::kRunning};
     Mailbox mailbox;
     std::unique_ptr<Impairer> impair;  // inline with [[impair]] rules; null otherwise
+    // Two-point mode: point-port packets reduced for the main core (null otherwise), and
+    // those lost to a full ring.
+    std::unique_ptr<SpscRing<PointRecord>> points;
+    std::atomic<std::uint64_t> points_lost{0};
     rte_ring* in = nullptr;    // software distribution: packets from the I/O core
     rte_ring* back = nullptr;  // software distribution, inline: inspected packets to send
 };
@@ -101,6 +106,10 @@ struct RunShared {
     std::atomic<std::uint64_t> finish_ns{0};
     std::vector<int> port_index;   // DPDK port id -> index in ports->ports
     std::vector<std::uint32_t> timestamp_ns;  // DPDK port id -> ns per driver timestamp unit; 0 = use the TSC
+    // Two-point mode: DPDK port id -> 0 not a point, 1 outside, 2 inside; and the point whose
+    // packets the pipeline inspects (the same codes).
+    std::vector<std::uint8_t> point_of_port;
+    std::uint8_t inspected_point = 0;
     int frame_number_offset = -1;  // mbuf dynfield holding the frame number (software mode)
     int timestamp_offset = -1;     // mbuf dynfield of driver RX timestamps
     std::uint64_t timestamp_flag = 0;

@@ -175,25 +175,29 @@ private:
     // A data segment missing beyond the device, yet acknowledged by the receiver before its
     // sender had to send it again: it crossed, and the other capture missed it (a capture
     // that drops under load looks exactly like a device that drops).
+    //
+    // "Later" is the point's packet order, not its timestamps: a live sensor stamps a whole
+    // receive burst with one time, and a resend in the same burst is still after.
     static bool acknowledged_before_resent(const PointCapture& pc, const PointPacket& p) {
         if (p.icmp || p.conn == kNoConnection || p.payload_len == 0) return false;
         const Connection& c = pc.conns[p.conn];
         const std::uint32_t end = p.seq + p.payload_len;
-        std::uint64_t resent_at = UINT64_MAX;
+        const auto at = static_cast<std::uint32_t>(&p - pc.packets.data());
+        std::uint32_t resent_at = UINT32_MAX;
         for (const std::uint32_t j : c.packets[p.dir]) {
             const PointPacket& q = pc.packets[j];
             // Any later segment carrying some of the same bytes (a sender that learned a
             // smaller MTU resends them in other pieces).
             const bool overlaps = static_cast<std::int32_t>(q.seq - end) < 0 &&
                                   static_cast<std::int32_t>(p.seq - (q.seq + q.payload_len)) < 0;
-            if (q.ts_ns > p.ts_ns && q.payload_len != 0 && overlaps) {
-                resent_at = q.ts_ns;
+            if (j > at && q.payload_len != 0 && overlaps) {
+                resent_at = j;
                 break;
             }
         }
         for (const std::uint32_t j : c.packets[p.dir ^ 1]) {
             const PointPacket& q = pc.packets[j];
-            if (q.ts_ns > p.ts_ns && q.ts_ns < resent_at && q.has(kAck) && static_cast<std::int32_t>(q.ack - end) >= 0) return true;
+            if (j > at && j < resent_at && q.has(kAck) && static_cast<std::int32_t>(q.ack - end) >= 0) return true;
         }
         return false;
     }
@@ -228,16 +232,17 @@ private:
         if (p.icmp || p.conn == kNoConnection) return false;
         const Connection& c = pc.conns[p.conn];
         const std::uint32_t end = p.seq + p.payload_len + (p.has(kSyn) ? 1u : 0u) + (p.has(kFin) ? 1u : 0u);
+        const auto at = static_cast<std::uint32_t>(&p - pc.packets.data());  // after it: in packet order
         bool acked = false, resent = false, reset = false;
         for (const std::uint32_t j : c.packets[p.dir]) {
             const PointPacket& q = pc.packets[j];
-            if (q.ts_ns <= p.ts_ns) continue;
+            if (j <= at) continue;
             resent |= q.seq == p.seq && (q.payload_len != 0 || q.has(kSyn)) && (p.payload_len != 0 || p.has(kSyn));
             reset |= q.has(kRst);
         }
         for (const std::uint32_t j : c.packets[p.dir ^ 1]) {
             const PointPacket& q = pc.packets[j];
-            if (q.ts_ns <= p.ts_ns) continue;
+            if (j <= at) continue;
             reset |= q.has(kRst);
             acked |= q.has(kAck) && static_cast<std::int32_t>(q.ack - end) >= 0;
         }
@@ -895,6 +900,35 @@ std::vector<std::string_view> single_point_equivalents(const DeviceFinding& f) {
         if (k == "icmp_frag_needed") return {"mtu.icmp_frag_needed"};
     }
     return {};
+}
+
+}  // namespace tcpsleuth::two_point
+
+namespace tcpsleuth::two_point {
+
+void note_agreement(DeviceFinding& f, const std::array<const PointCapture*, 2>& points,
+                    const std::array<const std::vector<Event>*, 2>& events) {
+    const std::vector<std::string_view> names = single_point_equivalents(f);
+    if (names.empty()) return;
+    for (unsigned p = 0; p < 2; ++p) {
+        if (events[p] == nullptr) continue;
+        std::vector<std::string> tuples;
+        for (const std::uint32_t c : f.conns[p]) tuples.push_back(canonical_tuple(points[p]->conns[c]));
+        std::sort(tuples.begin(), tuples.end());
+        for (const Event& e : *events[p]) {
+            const std::string_view name = event_name(e);
+            if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+            // A surge names no one flow: it agrees with dropped SYNs across connections.
+            const bool about_flow = e.flow_id != 0 || e.key.ip_version != 0;
+            if (about_flow && !std::binary_search(tuples.begin(), tuples.end(),
+                                                  canonical_tuple(e.key.addr_lo, e.key.port_lo, e.key.addr_hi, e.key.port_hi))) {
+                continue;
+            }
+            std::string said = std::string(name) + " at " + (p == 0 ? "A" : "B");
+            if (std::find(f.agrees_with.begin(), f.agrees_with.end(), said) == f.agrees_with.end()) f.agrees_with.push_back(said);
+        }
+    }
+    if (!f.agrees_with.empty()) f.confidence = Confidence::kHigh;
 }
 
 }  // namespace tcpsleuth::two_point

@@ -5,6 +5,7 @@
 // per device, not per flow: one for each kind and way, with the flows it touched counted
 // and the first one named.
 
+#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -51,5 +52,11 @@ DeviceReport find_device_faults(const PointCapture& a, const PointCapture& b, co
 // Single-point event names that would say the same as `f` at a point (agreement raises the
 // finding's confidence).
 std::vector<std::string_view> single_point_equivalents(const DeviceFinding& f);
+
+// Single-point verdicts at either point (`events[p]`: that point's, null when it has none)
+// on a connection the finding touched: named in f.agrees_with ("mtu.blackhole at A"), and
+// the finding's confidence raised to high.
+void note_agreement(DeviceFinding& f, const std::array<const PointCapture*, 2>& points,
+                    const std::array<const std::vector<Event>*, 2>& events);
 
 }  // namespace tcpsleuth::two_point

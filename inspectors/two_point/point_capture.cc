@@ -30,10 +30,10 @@ std::string canonical_tuple(const Addr& x, std::uint16_t x_port, const Addr& y, 
     return out;
 }
 
-bool PointCapture::add(const PacketView& v, bool icmp_quote, const std::uint8_t* payload, std::uint32_t captured) {
-    note_frame(v.ts_ns);
+bool reduce_packet(const PacketView& v, bool icmp_quote, const std::uint8_t* payload, std::uint32_t captured,
+                   PointPacket& p, std::array<Addr, 2>& quoted) noexcept {
     if (!v.is_tcp() && !(icmp_quote && v.icmp.has_tcp)) return false;
-    PointPacket p;
+    p = PointPacket{};
     p.number = v.number;
     p.ts_ns = v.ts_ns;
     p.ttl = v.ttl;
@@ -54,9 +54,7 @@ bool PointCapture::add(const PacketView& v, bool icmp_quote, const std::uint8_t*
         p.sport = v.icmp.src_port;
         p.dport = v.icmp.dst_port;
         p.payload_len = v.icmp.quoted_total_len;
-        // The quoted endpoints wait in quoted_ until group() finds their connection.
-        quoted_.push_back({v.icmp.src, v.icmp.dst});
-        p.conn = static_cast<std::uint32_t>(quoted_.size() - 1);
+        quoted = {v.icmp.src, v.icmp.dst};
     } else {
         p.sport = v.tcp.src_port;
         p.dport = v.tcp.dst_port;
@@ -73,8 +71,25 @@ bool PointCapture::add(const PacketView& v, bool icmp_quote, const std::uint8_t*
         p.sack_blocks = v.opts.sack_blocks;
         for (unsigned i = 0; i < 4; ++i) p.sack[i] = v.opts.sack[i];
     }
-    packets.push_back(p);
     return true;
+}
+
+bool PointCapture::add(const PacketView& v, bool icmp_quote, const std::uint8_t* payload, std::uint32_t captured) {
+    note_frame(v.ts_ns);
+    PointPacket p;
+    std::array<Addr, 2> quoted;
+    if (!reduce_packet(v, icmp_quote, payload, captured, p, quoted)) return false;
+    add_reduced(p, quoted);
+    return true;
+}
+
+void PointCapture::add_reduced(const PointPacket& reduced, const std::array<Addr, 2>& quoted) {
+    packets.push_back(reduced);
+    if (reduced.icmp) {
+        // The quoted endpoints wait in quoted_ until group() finds their connection.
+        quoted_.push_back({quoted[0], quoted[1]});
+        packets.back().conn = static_cast<std::uint32_t>(quoted_.size() - 1);
+    }
 }
 
 void PointCapture::note_frame(std::uint64_t ts_ns) noexcept {

@@ -92,6 +92,9 @@ struct PointCapture {
     // Adds one parsed frame (a TCP segment or an ICMP error quoting one); `payload` points at
     // the TCP payload's captured bytes (`captured` of them). Returns false for anything else.
     bool add(const PacketView& v, bool icmp_quote, const std::uint8_t* payload, std::uint32_t captured);
+    // Adds a packet reduce_packet made (live: a worker reduced it, the main core adds it);
+    // `quoted`: an ICMP error's quoted source and destination.
+    void add_reduced(const PointPacket& reduced, const std::array<Addr, 2>& quoted);
     // Counts a frame that was not TCP (the time span still counts it).
     void note_frame(std::uint64_t ts_ns) noexcept;
     // Groups the packets into connections, in time order. Call once, after the last add().
@@ -118,6 +121,12 @@ std::string canonical_tuple(const Addr& x, std::uint16_t x_port, const Addr& y, 
 inline std::string canonical_tuple(const Connection& c) {
     return canonical_tuple(c.client, c.client_port, c.server, c.server_port);
 }
+
+// One parsed frame reduced to what the comparison keeps: false for anything but a TCP
+// segment or an ICMP error quoting one. `quoted`: an ICMP error's quoted source and
+// destination (the connection it belongs to). No allocation: workers call it.
+bool reduce_packet(const PacketView& v, bool icmp_quote, const std::uint8_t* payload, std::uint32_t captured,
+                   PointPacket& out, std::array<Addr, 2>& quoted) noexcept;
 
 std::uint64_t payload_signature(const std::uint8_t* payload, std::uint32_t captured, std::uint32_t payload_len) noexcept;
 

@@ -194,6 +194,8 @@ device = "net_ring0"
 [[ports]]
 device = "net_ring1"
 mbufs = 2047
+[two_point]
+interval_s = 5
 [idle.profiles]
 corp = 333
 [sack]
@@ -583,6 +585,69 @@ TEST(ConfigLoader, MetricsListenIsAnAddressAndPort) {
         ASSERT_EQ(load.errors.size(), 1u) << text;
         EXPECT_EQ(load.errors[0].to_string(), want);
     }
+}
+
+TEST(ConfigLoader, TwoPointPortsAreReadAndRenderedBack) {
+    const ConfigLoad load = load_config_text(R"([[ports]]
+device = "net_af_packet0,iface=m1"
+point = "outside"
+[[ports]]
+device = "net_af_packet1,iface=n1"
+point = "inside"
+[two_point]
+inspect = "inside"
+interval_s = 5
+window_s = 60
+max_packets = 20000
+ring_packets = 4096
+)",
+                                             "p.toml");
+    for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
+    ASSERT_TRUE(load.ok());
+    ASSERT_EQ(load.config.ports.size(), 2u);
+    EXPECT_EQ(load.config.ports[0].point, Point::kOutside);
+    EXPECT_EQ(load.config.ports[1].point, Point::kInside);
+    EXPECT_TRUE(two_point_mode(load.config));
+    EXPECT_EQ(load.config.two_point.inspect, Point::kInside);
+    EXPECT_EQ(load.config.two_point.interval_s, 5u);
+    EXPECT_EQ(load.config.two_point.window_s, 60u);
+    EXPECT_EQ(load.config.two_point.max_packets, 20000u);
+    EXPECT_EQ(load.config.two_point.ring_packets, 4096u);
+    const std::string text = render_config(load.config);
+    EXPECT_NE(text.find("point = \"inside\"\n"), std::string::npos) << text;
+    const ConfigLoad again = load_config_text(text, "rendered.toml");
+    for (const auto& e : again.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+    EXPECT_TRUE(again.config == load.config) << text;
+    EXPECT_FALSE(two_point_mode(DaemonConfig{}));
+}
+
+// Two-point mode watches mirrors of both sides: each problem at its port (in file order), a
+// point named wrongly once (not also as missing).
+TEST(ConfigLoader, TwoPointProblemsEachAtTheirPort) {
+    const ConfigLoad load = load_config_text(R"(mode = "inline"
+[[ports]]
+device = "net_ring0"
+point = "outside"
+[[ports]]
+device = "net_ring1"
+[[ports]]
+device = "net_ring2"
+point = "middle"
+[[ports]]
+device = "net_ring3"
+point = "outside"
+)",
+                                             "p.toml");
+    std::vector<std::string> got;
+    for (const auto& e : load.errors) got.push_back(e.to_string());
+    const std::vector<std::string> want = {
+        "p.toml:2:1: ports.point: two-point mode watches mirrors: it needs mode = \"tap\"",
+        "p.toml:5:1: ports.point: missing: in two-point mode every port names its point (\"outside\" or \"inside\")",
+        "p.toml:9:9: ports.point: expected \"outside\" or \"inside\" (the side of the device this port's mirror shows)",
+        "p.toml:10:1: ports.point: two-point mode watches mirrors: it needs mode = \"tap\"",
+        "p.toml:10:1: ports.point: two-point mode needs a port with point = \"inside\" as well: a device is compared from both sides",
+    };
+    EXPECT_EQ(got, want);
 }
 
 }  // namespace

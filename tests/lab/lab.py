@@ -4,7 +4,7 @@
     client 198.18.1.2 --c0/r0-- router --r1/s0-- server 198.18.2.2
 
 with a fault injected by the router (iptables, tc, sysctls, an NFQUEUE program) and the
-sensor on the client side of it, in one of three ways (--sensor):
+sensor on the client side of it, in one of four ways (--sensor):
 
     capture  tcpdump on the router's client-facing port r0, then `tcpsleuth analyze`; and a
              second capture on its server-facing port r1: the sensor on the far side of
@@ -13,13 +13,17 @@ sensor on the client side of it, in one of three ways (--sensor):
              router: client c0 -- x0 [tcpsleuth inline] x1 -- r0 router
     span     a SPAN port as a switch gives one: both directions of r0 mirrored (tc mirred)
              to a veth m0, and `tcpsleuth run` in tap mode on its peer m1
+    points   two SPAN ports, r0 mirrored to m0 and r1 to n0, and one `tcpsleuth run` on m1
+             (point "outside") and n1 ("inside"): single-point verdicts at the outside
+             point, and the live comparison of the two, which must name the router's fault
+             as `tcpsleuth compare` of the capture mode's two captures does
 
 Each scenario asserts the events it must produce and that no other warning or critical
 event appears (Expect), on the client side of the router and, in capture mode, on its
 server side. Scenarios run in parallel, each in its own namespaces, and everything is
 deleted afterwards, also when a step fails.
 
-Usage (root): lab.py --tcpsleuth PATH --seqrand PATH --rstrace PATH [--sensor capture|inline|span]
+Usage (root): lab.py --tcpsleuth PATH --seqrand PATH --rstrace PATH [--sensor capture|inline|span|points]
               [--workers N] [--only NAME ...] [--keep DIR]"""
 import argparse
 import concurrent.futures
@@ -162,13 +166,16 @@ class Lab:
             if ipv6:
                 self.run("r", "ip6tables -t nat -A POSTROUTING -o r1 -p tcp -j MASQUERADE --random")
         # Offloads off, or captured sizes and checksums are the host's, not the wire's.
-        if self.sensor == "span":
-            self.run("r", "ip link add m0 type veth peer name m1 && sysctl -qw net.ipv6.conf.m0.disable_ipv6=1 "
-                          "net.ipv6.conf.m1.disable_ipv6=1 && ip link set m0 up && ip link set m1 up && "
-                          "tc qdisc add dev r0 clsact && "
-                          "tc filter add dev r0 ingress protocol all u32 match u32 0 0 action mirred egress mirror dev m0 && "
-                          "tc filter add dev r0 egress protocol all u32 match u32 0 0 action mirred egress mirror dev m0")
-        for where, ifs in (("c", ["c0"]), ("r", ["r0", "r1", "m0", "m1"]), ("s", ["s0"]), ("x", ["x0", "x1"])):
+        # SPAN ports made with tc mirred: the router's client-side port mirrored to m0 (the
+        # sensor reads m1); for two points, its server-side port to n0 as well (read on n1).
+        mirrors = {"span": (("r0", "m"),), "points": (("r0", "m"), ("r1", "n"))}.get(self.sensor, ())
+        for port, v in mirrors:
+            self.run("r", f"ip link add {v}0 type veth peer name {v}1 && sysctl -qw net.ipv6.conf.{v}0.disable_ipv6=1 "
+                          f"net.ipv6.conf.{v}1.disable_ipv6=1 && ip link set {v}0 up && ip link set {v}1 up && "
+                          f"tc qdisc add dev {port} clsact && "
+                          f"tc filter add dev {port} ingress protocol all u32 match u32 0 0 action mirred egress mirror dev {v}0 && "
+                          f"tc filter add dev {port} egress protocol all u32 match u32 0 0 action mirred egress mirror dev {v}0")
+        for where, ifs in (("c", ["c0"]), ("r", ["r0", "r1", "m0", "m1", "n0", "n1"]), ("s", ["s0"]), ("x", ["x0", "x1"])):
             if where not in self.ns:
                 continue
             for i in ifs:
@@ -185,17 +192,24 @@ class Lab:
         time.sleep(0.3)
 
     def start_live_sensor(self):
+        points = None
         if self.sensor == "inline":
             where, mode, ports = "x", "inline", ["x0", "x1"]
+        elif self.sensor == "points":
+            where, mode, ports, points = "r", "tap", ["m1", "n1"], ["outside", "inside"]
         else:
             where, mode, ports = "r", "tap", ["m1"]
         config = os.path.join(self.workdir, self.name + ".toml")
         # Every finding at warning or above gets an evidence capture from the packet history,
         # followed for 2 s (live_evidence_problems checks them).
         self.evidence_dir = os.path.join(self.workdir, self.name + ".evidence")
-        write_sensor_config(config, devices=[f"net_af_packet{i},iface={iface}" for i, iface in enumerate(ports)],
+        # Two points are compared packet by packet: a mirror frame lost in one port's kernel ring
+        # (a busy machine, six scenarios at once) would read as a device drop, so they get
+        # rings eight times the af_packet default.
+        rings = ",framecnt=4096" if points else ""
+        write_sensor_config(config, devices=[f"net_af_packet{i},iface={iface}{rings}" for i, iface in enumerate(ports)],
                             events=self.events, prefix=self.tag, mode=mode, memory_mb=256, workers=self.workers,
-                            extra=self.payload_config + self.impair_config,
+                            extra=self.payload_config + self.impair_config, points=points,
                             output_extra=f'evidence_dir = "{self.evidence_dir}"\nevidence_follow_s = 2')
         log = open(self.sensor_log, "w")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[where], self.tcpsleuth, "run", "--config", config, "-v"],
@@ -854,7 +868,7 @@ def final_counters(log_text):
         cols = line.split()
         if not cols:
             continue
-        if cols[0] == "impair":  # the [[impair]] rules' table: counter_problems reads it
+        if cols[0] in ("impair", "two-point"):  # their own tables: counter_problems reads them
             table = None
         elif cols[0] in ("port", "worker"):
             header, table = cols, (ports if cols[0] == "port" else workers)
@@ -863,8 +877,26 @@ def final_counters(log_text):
     return ports, workers
 
 
+def point_counters(log_text):
+    """The two-point row of the final counters (two-point mode), or None."""
+    text = log_text[log_text.find("== final counters"):]
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("two-point ") and i + 1 < len(lines):
+            return dict(zip(line.split()[1:], (int(v) for v in lines[i + 1].split()[1:])))
+    return None
+
+
 def sensor_problems(lab, min_packets):
-    return counter_problems(open(lab.sensor_log).read(), inline=lab.sensor == "inline", min_packets=min_packets)
+    log = open(lab.sensor_log).read()
+    problems = counter_problems(log, inline=lab.sensor == "inline", min_packets=min_packets)
+    if lab.sensor == "points":
+        points = point_counters(log)
+        if points is None:
+            problems.append("points sensor: no two-point counters")
+        elif points["ring_lost"] or not points["matched_packets"] or not points["comparisons"]:
+            problems.append(f"points sensor: {points}")
+    return problems
 
 
 def counter_problems(log_text, inline, min_packets=5):
@@ -953,9 +985,10 @@ def evidence_problems(finding):
     return []
 
 
-def judge_device(findings, expect, nat):
+def judge_device(findings, expect, nat, evidence=True):
     """The two-point view: what the router did, named by event and kind; behind NAT, also the
-    translation itself (info), which says the connections were matched through it."""
+    translation itself (info), which says the connections were matched through it. Live
+    (`evidence` False) a finding has no evidence capture."""
     if nat:
         expect.device = dict(expect.device, **{"device.rewrote/nat": 1})
     found = {}
@@ -967,7 +1000,7 @@ def judge_device(findings, expect, nat):
         key = f"{f['event']}/{f['evidence']['kind']}"
         if f["severity"] != "info" and key not in expect.device and key not in expect.device_allowed:
             problems.append(f"compare: unexpected {f['severity']} {key}: {f['summary']}")
-        if f["severity"] != "info":
+        if f["severity"] != "info" and evidence:
             problems += evidence_problems(f)
     return problems
 
@@ -988,7 +1021,16 @@ def check(lab, tcpsleuth, expect):
     if problems:
         return problems
     events = [json.loads(line) for line in open(lab.events).read().splitlines()]
-    return judge(events, expect.want, expect.allowed, expect.check, f"{lab.sensor} sensor") + live_evidence_problems(events)
+    device = [e for e in events if e["event"].startswith("device.")]
+    events = [e for e in events if not e["event"].startswith("device.")]
+    problems = judge(events, expect.want, expect.allowed, expect.check, f"{lab.sensor} sensor") + live_evidence_problems(events)
+    if lab.sensor == "points":
+        # The single-point view is the outside point's (the client side, as span's), and the
+        # live comparison must name what the router did as `compare` of two captures does.
+        problems += judge_device(device, expect, lab.nat, evidence=False)
+    elif device:
+        problems.append(f"{lab.sensor} sensor: device findings without two points: {[e['event'] for e in device]}")
+    return problems
 
 
 def live_evidence_problems(events):
@@ -1039,7 +1081,7 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--keep", help="keep the captures in this directory")
     ap.add_argument("--jobs", type=int, default=6)
-    ap.add_argument("--sensor", choices=["capture", "inline", "span"], default="capture")
+    ap.add_argument("--sensor", choices=["capture", "inline", "span", "points"], default="capture")
     ap.add_argument("--workers", type=int, default=1, help="worker cores of a live sensor (2+: software distribution)")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -1049,7 +1091,7 @@ def main():
             sys.exit(f"FAIL: the lab needs {tool} (scripts/install-deps installs it)")
     # NAT matters to the two-point view only: its variants run where both sides are captured.
     # The impaired variants need tcpsleuth inline, the only sensor that forwards.
-    scenarios = SCENARIOS + (NAT_SCENARIOS if args.sensor == "capture" else []) + \
+    scenarios = SCENARIOS + (NAT_SCENARIOS if args.sensor in ("capture", "points") else []) + \
         (IMPAIR_SCENARIOS if args.sensor == "inline" else [])
     chosen = [s for s in scenarios if not args.only or s.__name__ in args.only]
     workdir = args.keep or tempfile.mkdtemp(prefix="tcpsleuth-lab-")

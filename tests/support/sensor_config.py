@@ -20,9 +20,11 @@ def remove_runtime_dirs_at_exit(*patterns):
 
 def write_sensor_config(path, *, devices, events, prefix, mode="tap", memory_mb=512, mbufs=4095, mbuf_size=None,
                         workers=1, socket="", capacity=8192, report="none", control_extra="", output_extra="",
-                        extra=""):
-    """Writes the configuration to `path`. `devices`: the ports' DPDK device strings, in order."""
-    ports = "".join(f'[[ports]]\ndevice = "{d}"\n' for d in devices)
+                        extra="", points=None):
+    """Writes the configuration to `path`. `devices`: the ports' DPDK device strings, in order;
+    `points`: two-point mode, each port's point ("outside" or "inside"), in the same order."""
+    ports = "".join(f'[[ports]]\ndevice = "{d}"\n' + (f'point = "{points[i]}"\n' if points else "")
+                    for i, d in enumerate(devices))
     with open(path, "w") as f:
         f.write(f'''mode = "{mode}"
 [dpdk]
