@@ -159,8 +159,8 @@ struct TwoPointConfig {
     // oldest go first, counted).
     std::uint32_t window_s = 120;
     std::uint32_t max_packets = 500000;
-    // Reduced packets each worker can queue for the main core before further ones are lost
-    // (counted).
+    // Reduced packets (about 330 bytes each) each worker can queue for the main core before
+    // further ones are lost (counted).
     std::uint32_t ring_packets = 65536;
 
     bool operator==(const TwoPointConfig&) const = default;

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "dataplane/config_commands.h"
+#include "dataplane/device_evidence.h"
 #include "dataplane/logging.h"
 #include "dataplane/output.h"
 #include "dataplane/packet/parse.h"
 #include "dataplane/pcap/merge_reader.h"
-#include "dataplane/pcap/pcapng_writer.h"
 #include "inspectors/evidence/idle_profiles.h"
 #include "inspectors/flow/flow_table.h"
 #include "inspectors/flow/pipeline.h"
@@ -203,67 +203,7 @@ bool read_point(const std::string& input, const Config& cfg, PointRead& out, std
 
 // ---- evidence captures: the affected connection at both points, in one file ----
 
-struct EvidencePlan {
-    std::string path;
-    std::string summary;
-    std::uint32_t conn[2] = {kNoConnection, kNoConnection};
-    const DeviceFinding* finding = nullptr;
-};
-
-struct HeldFrame {
-    std::uint64_t order_ns;  // on A's clock: the two points interleave as the packets crossed
-    unsigned point;
-    std::uint64_t ts_ns;
-    LinkType link;
-    std::vector<std::uint8_t> data;
-    std::uint32_t wire_len;
-    std::string comment;
-};
-
-constexpr std::size_t kEvidencePacketsPerPoint = 2000;
-
-// What an evidence packet shows: cited by the finding, and seen at one point only.
-std::string packet_note(const PointPacket& p, unsigned point, const DeviceFinding& f) {
-    std::string note;
-    for (unsigned i = 0; i < f.numbers[point].count; ++i) {
-        if (f.numbers[point].nums[i] != p.number) continue;
-        note = std::string(f.event) + " (" + f.kind + ")";
-        // A rewrite shows as the pair: the packet as it entered (the way's first point) and left.
-        if (f.event == "device.rewrote") note += point == f.way ? ", as it entered the device" : ", as it left the device";
-    }
-    if (p.match < 0) {
-        note += std::string(note.empty() ? "" : ": ") + "seen at " + (point == 0 ? "A" : "B") + " only, never at " +
-                (point == 0 ? "B" : "A");
-    }
-    return note;
-}
-
-// The connection's packets at one point for its evidence file, in capture order: all of
-// them when they fit, else its first ones (the handshake and options) and those around each
-// packet the finding cites, so the cited ones are always there.
-std::vector<std::uint32_t> evidence_packets(const PointCapture& pc, std::uint32_t conn, const PacketList& cited) {
-    std::vector<std::uint32_t> all;
-    for (unsigned d = 0; d < 2; ++d) all.insert(all.end(), pc.conns[conn].packets[d].begin(), pc.conns[conn].packets[d].end());
-    all.insert(all.end(), pc.conns[conn].icmp.begin(), pc.conns[conn].icmp.end());
-    std::sort(all.begin(), all.end());
-    if (all.size() <= kEvidencePacketsPerPoint) return all;
-    constexpr std::size_t kHead = 20, kAround = 100;
-    std::vector<bool> keep(all.size(), false);
-    for (std::size_t i = 0; i < kHead; ++i) keep[i] = true;
-    for (unsigned n = 0; n < cited.count; ++n) {
-        const auto it = std::find_if(all.begin(), all.end(), [&](std::uint32_t i) { return pc.packets[i].number == cited.nums[n]; });
-        if (it == all.end()) continue;
-        const std::size_t at = static_cast<std::size_t>(it - all.begin());
-        for (std::size_t i = at > kAround ? at - kAround : 0; i < std::min(all.size(), at + kAround + 1); ++i) keep[i] = true;
-    }
-    std::vector<std::uint32_t> out;
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        if (keep[i]) out.push_back(all[i]);
-    }
-    return out;
-}
-
-std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRead (&points)[2],
+std::size_t write_evidence(const std::vector<DeviceEvidencePlan>& plans, const PointRead (&points)[2],
                            const Options& opt, const Comparison& cmp, std::vector<std::string>& errors) {
     if (plans.empty()) return 0;
     // Frame number -> (plan, packet index) per point.
@@ -273,12 +213,13 @@ std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRe
             const PointCapture& pc = points[p].capture;
             const std::uint32_t c = plans[k].conn[p];
             if (c == kNoConnection) continue;
-            for (const std::uint32_t i : evidence_packets(pc, c, plans[k].finding->numbers[p])) {
+            for (const std::uint32_t i : device_evidence_packets(pc, c, plans[k].finding->numbers[p])) {
                 wanted[p][pc.packets[i].number].push_back({k, i});
             }
         }
     }
-    std::vector<std::vector<HeldFrame>> held(plans.size());
+    const std::array<const PointCapture*, 2> captures = {&points[0].capture, &points[1].capture};
+    std::vector<std::vector<DeviceEvidenceFrame>> held(plans.size());
     for (unsigned p = 0; p < 2; ++p) {
         std::string error;
         std::unique_ptr<CaptureReader> reader = open_inputs({opt.inputs[p]}, error);
@@ -292,41 +233,18 @@ std::size_t write_evidence(const std::vector<EvidencePlan>& plans, const PointRe
                 const auto it = wanted[p].find(burst[i].number);
                 if (it == wanted[p].end()) continue;
                 for (const auto& [k, index] : it->second) {
-                    const PointPacket& pp = points[p].capture.packets[index];
-                    const std::uint64_t order = p == 0 ? burst[i].ts_ns : burst[i].ts_ns - cmp.clock_offset_ns;
-                    std::string comment = packet_note(pp, p, *plans[k].finding);
-                    if (pp.match >= 0) {
-                        const std::uint64_t other = points[p ^ 1].capture.packets[static_cast<std::size_t>(pp.match)].number;
-                        comment += (comment.empty() ? "" : "; ") + std::string("at ") + (p == 0 ? "B" : "A") +
-                                   " as frame " + std::to_string(other);
-                    }
-                    held[k].push_back({order, p, burst[i].ts_ns, reader->link(),
-                                       std::vector<std::uint8_t>(burst[i].data, burst[i].data + burst[i].cap_len),
-                                       burst[i].wire_len, std::move(comment)});
+                    held[k].push_back(device_evidence_frame(captures, p, index, *plans[k].finding, cmp.clock_offset_ns,
+                                                            reader->link(), burst[i].data, burst[i].cap_len,
+                                                            burst[i].wire_len, burst[i].ts_ns));
                 }
             }
         }
     }
     std::size_t written = 0;
+    const std::string names[2] = {"A: " + opt.inputs[0], "B: " + opt.inputs[1]};
     for (std::size_t k = 0; k < plans.size(); ++k) {
-        std::stable_sort(held[k].begin(), held[k].end(), [](const HeldFrame& x, const HeldFrame& y) { return x.order_ns < y.order_ns; });
-        PcapngWriter w;
         std::string error;
-        char offset[64];
-        std::snprintf(offset, sizeof offset, "%+.1f us", static_cast<double>(cmp.clock_offset_ns) / 1e3);
-        const std::string comment = plans[k].summary + "\nA: " + opt.inputs[0] + "\nB: " + opt.inputs[1] +
-                                    "\nTimestamps as each point captured them; packets are in the order they crossed "
-                                    "(B's clock = A's " + offset + ").";
-        if (!w.open(plans[k].path, comment, error)) {
-            errors.push_back(error);
-            continue;
-        }
-        const std::string names[2] = {"A: " + opt.inputs[0], "B: " + opt.inputs[1]};
-        for (const HeldFrame& h : held[k]) {
-            w.packet(h.link, h.ts_ns, h.data.data(), static_cast<std::uint32_t>(h.data.size()), h.wire_len, h.comment,
-                     names[h.point]);
-        }
-        if (!w.close(error)) {
+        if (!write_device_evidence(plans[k], held[k], names, cmp.clock_offset_ns, error)) {
             errors.push_back(error);
             continue;
         }
@@ -389,7 +307,7 @@ int compare_main(int argc, char** argv) {
 
     CompareRun run;
     const Confidence min = opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output);
-    std::vector<EvidencePlan> plans;
+    std::vector<DeviceEvidencePlan> plans;
     std::vector<const DeviceFinding*> shown;
     for (DeviceFinding& f : report.findings) {
         note_agreement(f, {&points[0].capture, &points[1].capture}, {&points[0].events, &points[1].events});
@@ -402,16 +320,9 @@ int compare_main(int argc, char** argv) {
     std::string line;
     for (const DeviceFinding* f : shown) {
         std::string pcap;
-        if (!opt.evidence_dir.empty() && f->severity != Severity::kInfo && (!f->conns[0].empty() || !f->conns[1].empty())) {
-            char name[160];
-            std::snprintf(name, sizeof name, "%04zu-%s-%s.pcapng", plans.size() + 1, std::string(f->event).c_str(), f->kind.c_str());
-            EvidencePlan plan;
-            plan.path = opt.evidence_dir + "/" + name;
-            plan.summary = std::string(f->event) + " (" + f->kind + "): " + f->summary;
-            plan.finding = f;
-            for (unsigned p = 0; p < 2; ++p) plan.conn[p] = f->conns[p].empty() ? kNoConnection : *f->conns[p].begin();
-            pcap = plan.path;
-            plans.push_back(std::move(plan));
+        if (!opt.evidence_dir.empty() && wants_device_evidence(*f)) {
+            plans.push_back(plan_device_evidence(opt.evidence_dir, plans.size() + 1, *f));
+            pcap = plans.back().path;
         }
         line = finding_json(*f, points[0].capture, points[1].capture, pcap);
         line += '\n';

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "dataplane/live_evidence.h"
 
 #include <spdlog/spdlog.h>
@@ -58,6 +59,21 @@ std::string LiveEvidence::plan(const Event& e) {
     open_.push_back(std::move(c));
     keep_bounds();
     return path;
+}
+
+std::string LiveEvidence::reserve(const std::string& stem) {
+    char seq[16];
+    std::snprintf(seq, sizeof seq, "%04zu-", ++planned_);
+    return dir_ + "/" + seq + stem + ".pcapng";
+}
+
+void LiveEvidence::adopt(const std::string& path) {
+    struct stat st {};
+    const std::uint64_t size = stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    closed_.push_back({path, size});
+    closed_bytes_ += size;
+    ++written_;
+    keep_bounds();
 }
 
 void LiveEvidence::poll() {

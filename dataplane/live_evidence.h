@@ -36,6 +36,11 @@ public:
     bool open(std::string& error);
 
     std::string plan(const Event& e) override;
+    // A file written whole by someone else (two points live: a device finding's capture):
+    // `reserve` names it in the directory ("NNNN-STEM.pcapng", numbered with the others),
+    // `adopt` counts the closed file in the directory's bounds.
+    std::string reserve(const std::string& stem);
+    void adopt(const std::string& path);
     // From the main loop: asks for what is due, closes what is done, keeps the bounds.
     void poll();
     // The workers have stopped: `direct` reads a flow's packets from a stopped worker's

@@ -198,6 +198,10 @@ private:
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
             return 2;
         }
+        if (points_ && evidence_) {
+            points_->set_evidence({.reserve = [this](const std::string& stem) { return evidence_->reserve(stem); },
+                                   .written = [this](const std::string& path) { evidence_->adopt(path); }});
+        }
         if (cfg_.dpdk.telemetry) live::register_telemetry(shared_);
         if (!cfg_.control.socket.empty()) {
             if (!control_.open(error)) {
@@ -816,13 +820,14 @@ private:
         char row[512];
         std::snprintf(row, sizeof row,
                       "two-point  outside_packets  inside_packets  ring_lost  trimmed  comparisons  matched_connections  "
-                      "matched_packets  findings  below_confidence\n"
-                      "points     %15llu %15llu %10llu %8llu %12llu %20llu %16llu %9llu %17llu\n",
+                      "matched_packets  findings  below_confidence  evidence_files  evidence_failed\n"
+                      "points     %15llu %15llu %10llu %8llu %12llu %20llu %16llu %9llu %17llu %15llu %16llu\n",
                       static_cast<unsigned long long>(st.packets[0]), static_cast<unsigned long long>(st.packets[1]),
                       static_cast<unsigned long long>(lost), static_cast<unsigned long long>(st.trimmed[0] + st.trimmed[1]),
                       static_cast<unsigned long long>(st.comparisons), static_cast<unsigned long long>(st.matched_connections),
                       static_cast<unsigned long long>(st.matched_packets), static_cast<unsigned long long>(st.findings),
-                      static_cast<unsigned long long>(device_below_confidence_));
+                      static_cast<unsigned long long>(device_below_confidence_),
+                      static_cast<unsigned long long>(st.evidence_files), static_cast<unsigned long long>(st.evidence_failed));
         return row;
     }
 

@@ -1,7 +1,11 @@
 #include "dataplane/live/live_points.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include <spdlog/spdlog.h>
+
+#include "dataplane/device_evidence.h"
 #include "dataplane/packet/parse.h"
 #include "inspectors/two_point/device_output.h"
 #include "inspectors/two_point/matcher.h"
@@ -38,6 +42,9 @@ bool reduce_point_frame(const std::uint8_t* frame, std::uint32_t cap_len, std::u
         kept = reduce_packet(v, true, nullptr, 0, out.packet, out.quoted);
     }
     out.point = point;
+    out.wire_len = wire_len;
+    out.snap_len = static_cast<std::uint16_t>(std::min(cap_len, kPointSnapBytes));
+    std::memcpy(out.snap.data(), frame, out.snap_len);
     return kept;
 }
 
@@ -74,9 +81,10 @@ void LivePoints::compare(std::uint64_t now_ns, bool final, const Write& write) {
     PointCapture points[2];
     points[0].name = "outside";
     points[1].name = "inside";
+    std::vector<const PointRecord*> records[2];  // per point: the record of each packet index
     for (unsigned p = 0; p < 2; ++p) {
         // Workers queue in their own order: the comparison wants each point in time order.
-        std::vector<const PointRecord*> order;
+        std::vector<const PointRecord*>& order = records[p];
         for (const PointRecord& r : window_[p]) {
             if (r.packet.ts_ns >= from && r.packet.ts_ns <= cut) order.push_back(&r);
         }
@@ -105,8 +113,38 @@ void LivePoints::compare(std::uint64_t now_ns, bool final, const Write& write) {
         note_agreement(f, {&points[0], &points[1]}, {outside ? &single_point_ : nullptr, outside ? nullptr : &single_point_});
         written_.insert({std::string(f.event), f.kind, f.way});
         ++stats_.findings;
-        write(f, finding_json(f, points[0], points[1], {}));
+        const std::string pcap =
+            evidence_.reserve && wants_device_evidence(f) ? write_evidence(f, points, records, cmp.clock_offset_ns) : std::string();
+        write(f, finding_json(f, points[0], points[1], pcap));
     }
+}
+
+// The finding's first affected connection at both points, from the snaps the workers queued.
+std::string LivePoints::write_evidence(const DeviceFinding& f, const PointCapture (&points)[2],
+                                       const std::vector<const PointRecord*> (&records)[2], std::int64_t clock_offset_ns) {
+    const std::string path = evidence_.reserve(std::string(f.event) + "-" + f.kind);
+    if (path.empty()) return {};
+    DeviceEvidencePlan plan = plan_device_evidence("", 0, f);
+    plan.path = path;
+    std::vector<DeviceEvidenceFrame> frames;
+    for (unsigned p = 0; p < 2; ++p) {
+        if (plan.conn[p] == kNoConnection) continue;
+        for (const std::uint32_t i : device_evidence_packets(points[p], plan.conn[p], f.numbers[p])) {
+            const PointRecord& r = *records[p][i];
+            frames.push_back(device_evidence_frame({&points[0], &points[1]}, p, i, f, clock_offset_ns, LinkType::kEthernet,
+                                                   r.snap.data(), r.snap_len, r.wire_len, r.packet.ts_ns));
+        }
+    }
+    const std::string names[2] = {"A: outside point", "B: inside point"};
+    std::string error;
+    if (!write_device_evidence(plan, frames, names, clock_offset_ns, error)) {
+        spdlog::warn("evidence capture: {}", error);
+        ++stats_.evidence_failed;
+        return {};
+    }
+    ++stats_.evidence_files;
+    evidence_.written(path);
+    return path;
 }
 
 }  // namespace tcpsleuth::live

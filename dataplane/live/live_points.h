@@ -22,11 +22,18 @@
 
 namespace tcpsleuth::live {
 
+// Bytes of each point packet kept for the device findings' evidence files: the headers
+// (Ethernet, IP with options, TCP with options) and the start of the payload.
+inline constexpr std::uint32_t kPointSnapBytes = 128;
+
 // What a worker queues per point packet.
 struct PointRecord {
     two_point::PointPacket packet;
     std::array<two_point::Addr, 2> quoted{};
     std::uint8_t point = 0;  // 0 outside (A), 1 inside (B)
+    std::uint16_t snap_len = 0;
+    std::uint32_t wire_len = 0;
+    std::array<std::uint8_t, kPointSnapBytes> snap;
 };
 
 // Reduces one frame of a point port; false when it is neither TCP nor an ICMP error quoting
@@ -39,6 +46,8 @@ struct LivePointStats {
     std::uint64_t trimmed[2] = {};   // left the window (age or max_packets)
     std::uint64_t comparisons = 0;
     std::uint64_t findings = 0;      // device findings written
+    std::uint64_t evidence_files = 0;
+    std::uint64_t evidence_failed = 0;
     std::uint64_t matched_connections = 0;  // in the last comparison
     std::uint64_t matched_packets = 0;
 };
@@ -57,6 +66,15 @@ public:
     // packet's time for a replay).
     using Write = std::function<void(const two_point::DeviceFinding&, const std::string&)>;
     void compare(std::uint64_t now_ns, bool final, const Write& write);
+
+    // Evidence files for findings at warning or above (output.evidence_dir): `reserve` names
+    // a new file in the directory from a stem ("device.dropped-large"), `written` hands the
+    // closed file to the directory's bounds; failures are logged and counted.
+    struct EvidenceHooks {
+        std::function<std::string(const std::string& stem)> reserve;
+        std::function<void(const std::string& path)> written;
+    };
+    void set_evidence(EvidenceHooks hooks) { evidence_ = std::move(hooks); }
     // `now_ns` (wall time) schedules the next comparison. Time for it?
     bool due(std::uint64_t now_ns) const noexcept { return now_ns >= next_ns_; }
 
@@ -64,11 +82,14 @@ public:
 
 private:
     void trim(std::uint64_t now_ns);
+    std::string write_evidence(const two_point::DeviceFinding& f, const two_point::PointCapture (&points)[2],
+                               const std::vector<const PointRecord*> (&records)[2], std::int64_t clock_offset_ns);
 
     TwoPointConfig cfg_;
     std::deque<PointRecord> window_[2];
     std::set<std::tuple<std::string, std::string, unsigned>> written_;  // event, kind, way
     std::vector<Event> single_point_;  // the inspected point's findings, the latest kMaxEvents
+    EvidenceHooks evidence_;
     std::uint64_t next_ns_ = 0;
     std::uint64_t latest_ns_ = 0;  // the newest packet's time
     std::uint64_t first_ns_ = 0;   // the oldest packet's time

@@ -985,10 +985,9 @@ def evidence_problems(finding):
     return []
 
 
-def judge_device(findings, expect, nat, evidence=True):
+def judge_device(findings, expect, nat):
     """The two-point view: what the router did, named by event and kind; behind NAT, also the
-    translation itself (info), which says the connections were matched through it. Live
-    (`evidence` False) a finding has no evidence capture."""
+    translation itself (info), which says the connections were matched through it."""
     if nat:
         expect.device = dict(expect.device, **{"device.rewrote/nat": 1})
     found = {}
@@ -1000,7 +999,7 @@ def judge_device(findings, expect, nat, evidence=True):
         key = f"{f['event']}/{f['evidence']['kind']}"
         if f["severity"] != "info" and key not in expect.device and key not in expect.device_allowed:
             problems.append(f"compare: unexpected {f['severity']} {key}: {f['summary']}")
-        if f["severity"] != "info" and evidence:
+        if f["severity"] != "info":
             problems += evidence_problems(f)
     return problems
 
@@ -1027,7 +1026,7 @@ def check(lab, tcpsleuth, expect):
     if lab.sensor == "points":
         # The single-point view is the outside point's (the client side, as span's), and the
         # live comparison must name what the router did as `compare` of two captures does.
-        problems += judge_device(device, expect, lab.nat, evidence=False)
+        problems += judge_device(device, expect, lab.nat)
     elif device:
         problems.append(f"{lab.sensor} sensor: device findings without two points: {[e['event'] for e in device]}")
     return problems
