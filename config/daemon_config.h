@@ -90,6 +90,27 @@ struct WorkersConfig {
     bool operator==(const WorkersConfig&) const = default;
 };
 
+// [output.redis]: findings to a Redis server as well (dataplane/redis_output.h).
+struct RedisConfig {
+    // "HOST:PORT" ("127.0.0.1:6379", "[::1]:6379") or a Unix socket path; "": no Redis output.
+    std::string server;
+    // "stream" (XADD), "rpush" or "lpush" (a list), "publish" (a channel).
+    std::string mode = "stream";
+    // The stream, list or channel.
+    std::string key = "tcpsleuth";
+    // A stream is trimmed to about this many entries (XADD MAXLEN ~); 0: never trimmed.
+    std::uint32_t max_length = 100000;
+    // Lines not yet acknowledged by the server; a line that finds the queue full is dropped
+    // (counted).
+    std::uint32_t queue_events = 65536;
+    // After a failure, connect again this often.
+    std::uint32_t reconnect_ms = 1000;
+    // At exit, wait at most this long for the server to acknowledge what is queued.
+    std::uint32_t flush_timeout_s = 10;
+
+    bool operator==(const RedisConfig&) const = default;
+};
+
 struct OutputConfig {
     // JSON lines, one per event; "-" is stdout.
     std::string events = "-";
@@ -113,6 +134,7 @@ struct OutputConfig {
     std::uint32_t evidence_follow_s = 10;
     std::uint32_t evidence_max_files = 1000;
     std::uint32_t evidence_max_mb = 1024;
+    RedisConfig redis;
 
     bool operator==(const OutputConfig&) const = default;
 };
@@ -166,6 +188,14 @@ struct TwoPointConfig {
     bool operator==(const TwoPointConfig&) const = default;
 };
 
+// [sensor]: who this sensor is, in what it sends to a fleet.
+struct SensorConfig {
+    // Each line sent to Redis carries it ("sensor":"NAME"); "": the host's name.
+    std::string name;
+
+    bool operator==(const SensorConfig&) const = default;
+};
+
 struct LoggingConfig {
     // trace, debug, info, warn, error, off. -v and -q on the command line override it.
     std::string level = "info";
@@ -215,6 +245,7 @@ struct DaemonConfig {
     ControlConfig control;
     MetricsConfig metrics;
     LoggingConfig logging;
+    SensorConfig sensor;
     TwoPointConfig two_point;
     Config inspect;
     // [payload] builtin_rules / disable_builtin and [[rules]]; compiled into inspect.payload.rules.

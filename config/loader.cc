@@ -380,6 +380,16 @@ std::vector<Field> schema() {
     f.push_back(uint_field("output.evidence_max_files", [](auto& c) -> auto& { return c.output.evidence_max_files; }, 1, 1000000));
     f.push_back(uint_field("output.evidence_max_mb", [](auto& c) -> auto& { return c.output.evidence_max_mb; }, 1, 1000000));
 
+    f.push_back(string_field("output.redis.server", [](auto& c) -> auto& { return c.output.redis.server; }));
+    f.push_back(enum_field<std::string>("output.redis.mode", [](auto& c) -> auto& { return c.output.redis.mode; },
+                                        {{"stream", "stream"}, {"rpush", "rpush"}, {"lpush", "lpush"}, {"publish", "publish"}}));
+    f.push_back(string_field("output.redis.key", [](auto& c) -> auto& { return c.output.redis.key; }));
+    f.push_back(uint_field("output.redis.max_length", [](auto& c) -> auto& { return c.output.redis.max_length; }, 0, k32));
+    f.push_back(uint_field("output.redis.queue_events", [](auto& c) -> auto& { return c.output.redis.queue_events; }, 16, 1u << 24));
+    f.push_back(uint_field("output.redis.reconnect_ms", [](auto& c) -> auto& { return c.output.redis.reconnect_ms; }, 10, 3600000));
+    f.push_back(uint_field("output.redis.flush_timeout_s", [](auto& c) -> auto& { return c.output.redis.flush_timeout_s; }, 0, 3600));
+    f.push_back(string_field("sensor.name", [](auto& c) -> auto& { return c.sensor.name; }));
+
     f.push_back(string_field("metrics.listen", [](auto& c) -> auto& { return c.metrics.listen; }));
     f.push_back(uint_field("metrics.max_clients", [](auto& c) -> auto& { return c.metrics.max_clients; }, 1, 1024));
     f.push_back(string_field("control.socket", [](auto& c) -> auto& { return c.control.socket; }));
@@ -1064,6 +1074,14 @@ private:
         ListenAddress where;
         std::string why;
         if (!listen.empty() && !parse_listen_address(listen, where, why)) error(where_["metrics.listen"], "metrics.listen", why);
+        // A Redis server is an address and port, or a Unix socket's absolute path.
+        const std::string& redis = out_.config.output.redis.server;
+        if (!redis.empty() && redis[0] != '/' && !parse_listen_address(redis, where, why)) {
+            error(where_["output.redis.server"], "output.redis.server", why + ", or a Unix socket's path");
+        }
+        if (!redis.empty() && out_.config.output.redis.key.empty()) {
+            error(where_["output.redis.key"], "output.redis.key", "expected a non-empty stream, list or channel name");
+        }
     }
 
     // Live evidence captures are cut from the packet history: without one there is nothing

@@ -22,6 +22,7 @@
 #include "dataplane/config_commands.h"
 #include "dataplane/logging.h"
 #include "dataplane/output.h"
+#include "dataplane/redis_output.h"
 #include "dataplane/pcap/merge_reader.h"
 #include "inspectors/flow/flow_query.h"
 #include "inspectors/flow/flow_table.h"
@@ -376,10 +377,17 @@ int analyze_main(int argc, char** argv) {
     writer.set_min_confidence(opt.min_confidence ? *opt.min_confidence : min_confidence(daemon.output));
     writer.set_origins(reader->origins());
     writer.set_evidence(evidence.get());
+    std::unique_ptr<RedisOutput> redis;
+    if (!daemon.output.redis.server.empty()) {
+        redis = std::make_unique<RedisOutput>(daemon.output.redis, daemon.sensor.name.empty() ? host_name() : daemon.sensor.name);
+        redis->poll();  // connecting while the first packets are read
+    }
     const auto drain = [&] {
         Event e;
         while (ring.try_pop(e)) {
-            if (writer.write(e)) control.on_event(e, writer.last_line());
+            if (!writer.write(e)) continue;
+            control.on_event(e, writer.last_line());
+            if (redis) redis->push(writer.last_line());
         }
     };
 
@@ -395,6 +403,9 @@ int analyze_main(int argc, char** argv) {
         run.last_ts_ns = std::max(run.last_ts_ns, burst[n - 1].ts_ns);
         pipeline.process_burst(burst, n, reader->link());
         drain();
+        // Findings waiting for the Redis server go out after the burst that made them (the
+        // input may be a pipe that goes quiet for a while); otherwise every 64 bursts.
+        if (redis && (redis->stats().pending != 0 || bursts % 64 == 63)) redis->poll();
         // Every 64 bursts (about 2000 packets): the socket and the bar cost nothing measurable.
         if (++bursts % 64 == 0) {
             if (control.is_open()) control.poll(0);
@@ -411,6 +422,10 @@ int analyze_main(int argc, char** argv) {
     }
     pipeline.finish(run.last_ts_ns, drain);
     control.close();
+    if (redis) {
+        redis->flush(daemon.output.redis.flush_timeout_s * 1000u);
+        log_redis_stats(*redis);
+    }
     bool evidence_failed = false;
     if (evidence) {
         run.evidence_dir = opt.evidence_dir;

@@ -35,6 +35,7 @@
 #include "dataplane/live/telemetry.h"
 #include "dataplane/live/worker.h"
 #include "dataplane/output.h"
+#include "dataplane/redis_output.h"
 #include "inspectors/output/report.h"
 
 namespace tcpsleuth {
@@ -140,6 +141,9 @@ public:
         events_ = events_file_.get();
         writer_ = std::make_unique<EventWriter>(events_, report_);
         writer_->set_min_confidence(min_confidence(cfg_.output));
+        if (!cfg_.output.redis.server.empty()) {
+            redis_ = std::make_unique<RedisOutput>(cfg_.output.redis, cfg_.sensor.name.empty() ? host_name() : cfg_.sensor.name);
+        }
         if (!cfg_.output.evidence_dir.empty()) {
             evidence_ = std::make_unique<LiveEvidence>(cfg_.output, [this](const Event& e, auto done) {
                 evidence_packets(e, std::move(done));
@@ -333,6 +337,7 @@ private:
             service_mailboxes();
             if (evidence_) evidence_->poll();
             if (points_ && points_->due(live_now_ns())) compare_points(false);
+            if (redis_) redis_->poll();
             if (g_reload != 0) {
                 g_reload = 0;
                 spdlog::info("SIGHUP: reopening the outputs and reloading {}", config_path_);
@@ -717,6 +722,10 @@ private:
         drain_events();
         compare_points(true);
         std::fflush(events_);
+        if (redis_) {
+            redis_->flush(cfg_.output.redis.flush_timeout_s * 1000u);
+            log_redis_stats(*redis_);
+        }
         if (evidence_) {
             evidence_->finish([this](const Event& e) { return evidence_packets_stopped(e); });
             spdlog::info("evidence captures: {} written in {}, {} removed to keep output.evidence_max_files/_mb, "
@@ -747,7 +756,9 @@ private:
         for (auto& w : shared_.workers) {
             while (w->events.try_pop(e)) {
                 if (points_) points_->note_event(e);
-                if (writer_->write(e)) control_.on_event(e, writer_->last_line());
+                if (!writer_->write(e)) continue;
+                control_.on_event(e, writer_->last_line());
+                if (redis_) redis_->push(writer_->last_line());
             }
             if (w->points) {
                 while (w->points->try_pop(point_record_)) points_->add(point_record_);
@@ -770,6 +781,7 @@ private:
             spdlog::info("two-point: {} ({}): {}", f.event, f.kind, f.summary);
             std::fwrite(json.data(), 1, json.size(), events_);
             std::fputc('\n', events_);
+            if (redis_) redis_->push(json);
         });
         std::fflush(events_);
     }
@@ -900,6 +912,7 @@ private:
     bool log_forced_ = false;
     ServiceNotify notify_;  // systemd Type=notify: READY, RELOADING, STOPPING, WATCHDOG, STATUS
     bool impair_swapping_ = false;  // a reload's [[impair]] rules are on their way to the workers
+    std::unique_ptr<RedisOutput> redis_;  // [output.redis]
     std::unique_ptr<live::LivePoints> points_;  // two-point mode: the points' windows, compared
     live::PointRecord point_record_;
     std::uint64_t device_below_confidence_ = 0;

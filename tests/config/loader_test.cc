@@ -650,5 +650,33 @@ point = "outside"
     EXPECT_EQ(got, want);
 }
 
+TEST(ConfigLoader, RedisOutputAndSensorName) {
+    const ConfigLoad load = load_config_text(R"([sensor]
+name = "edge-1"
+[output.redis]
+server = "/run/redis/redis.sock"
+mode = "publish"
+key = "findings"
+max_length = 0
+)",
+                                             "r.toml");
+    for (const auto& e : load.errors) ADD_FAILURE() << e.to_string();
+    ASSERT_TRUE(load.ok());
+    EXPECT_EQ(load.config.sensor.name, "edge-1");
+    EXPECT_EQ(load.config.output.redis.server, "/run/redis/redis.sock");
+    EXPECT_EQ(load.config.output.redis.mode, "publish");
+    EXPECT_EQ(load.config.output.redis.key, "findings");
+    EXPECT_EQ(load.config.output.redis.max_length, 0u);
+    const ConfigLoad bad = load_config_text("[output.redis]\nserver = \"redis.example:6379\"\nmode = \"xadd\"\nkey = \"\"\n", "r.toml");
+    std::vector<std::string> got;
+    for (const auto& e : bad.errors) got.push_back(e.to_string());
+    const std::vector<std::string> want = {
+        "r.toml:2:10: output.redis.server: \"redis.example\" is not an IPv4 address (IPv6 goes in brackets: \"[::1]:9580\"), or a Unix socket's path",
+        "r.toml:3:8: output.redis.mode: must be one of \"stream\", \"rpush\", \"lpush\", \"publish\", not \"xadd\"",
+        "r.toml:4:7: output.redis.key: expected a non-empty stream, list or channel name",
+    };
+    EXPECT_EQ(got, want);
+}
+
 }  // namespace
 }  // namespace tcpsleuth
