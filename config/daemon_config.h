@@ -134,6 +134,12 @@ struct OutputConfig {
     std::uint32_t evidence_follow_s = 10;
     std::uint32_t evidence_max_files = 1000;
     std::uint32_t evidence_max_mb = 1024;
+    // The events file rotated by tcpsleuth itself (dataplane/events_rotation.h): renamed aside
+    // once it holds rotate_kb kilobytes or has been open rotate_s seconds (0: never), at most
+    // rotate_keep rotated files kept (0: all).
+    std::uint32_t rotate_kb = 0;
+    std::uint32_t rotate_s = 0;
+    std::uint32_t rotate_keep = 0;
     RedisConfig redis;
 
     bool operator==(const OutputConfig&) const = default;

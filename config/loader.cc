@@ -380,6 +380,9 @@ std::vector<Field> schema() {
     f.push_back(uint_field("output.evidence_max_files", [](auto& c) -> auto& { return c.output.evidence_max_files; }, 1, 1000000));
     f.push_back(uint_field("output.evidence_max_mb", [](auto& c) -> auto& { return c.output.evidence_max_mb; }, 1, 1000000));
 
+    f.push_back(uint_field("output.rotate_kb", [](auto& c) -> auto& { return c.output.rotate_kb; }, 0, 1u << 30));
+    f.push_back(uint_field("output.rotate_s", [](auto& c) -> auto& { return c.output.rotate_s; }, 0, 86400 * 366));
+    f.push_back(uint_field("output.rotate_keep", [](auto& c) -> auto& { return c.output.rotate_keep; }, 0, 1000000));
     f.push_back(string_field("output.redis.server", [](auto& c) -> auto& { return c.output.redis.server; }));
     f.push_back(enum_field<std::string>("output.redis.mode", [](auto& c) -> auto& { return c.output.redis.mode; },
                                         {{"stream", "stream"}, {"rpush", "rpush"}, {"lpush", "lpush"}, {"publish", "publish"}}));

@@ -21,6 +21,7 @@
 #include "control/controller.h"
 #include "dataplane/config_commands.h"
 #include "dataplane/logging.h"
+#include "dataplane/events_rotation.h"
 #include "dataplane/output.h"
 #include "dataplane/redis_output.h"
 #include "dataplane/pcap/merge_reader.h"
@@ -382,12 +383,19 @@ int analyze_main(int argc, char** argv) {
         redis = std::make_unique<RedisOutput>(daemon.output.redis, daemon.sensor.name.empty() ? host_name() : daemon.sensor.name);
         redis->poll();  // connecting while the first packets are read
     }
+    EventsRotation rotation(opt.events, daemon.output);
     const auto drain = [&] {
         Event e;
         while (ring.try_pop(e)) {
             if (!writer.write(e)) continue;
             control.on_event(e, writer.last_line());
             if (redis) redis->push(writer.last_line());
+            std::string rotate_error;
+            if (rotation.after_line(events, writer.last_line().size() + 1, rotate_error)) {
+                writer.set_output(events.get());
+            } else if (!rotate_error.empty()) {
+                spdlog::warn("{}", rotate_error);
+            }
         }
     };
 

@@ -34,6 +34,7 @@
 #include "dataplane/live/ports.h"
 #include "dataplane/live/telemetry.h"
 #include "dataplane/live/worker.h"
+#include "dataplane/events_rotation.h"
 #include "dataplane/output.h"
 #include "dataplane/redis_output.h"
 #include "inspectors/output/report.h"
@@ -141,6 +142,7 @@ public:
         events_ = events_file_.get();
         writer_ = std::make_unique<EventWriter>(events_, report_);
         writer_->set_min_confidence(min_confidence(cfg_.output));
+        if (EventsRotation r(cfg_.output.events, cfg_.output); r.enabled()) rotation_ = std::make_unique<EventsRotation>(r);
         if (!cfg_.output.redis.server.empty()) {
             redis_ = std::make_unique<RedisOutput>(cfg_.output.redis, cfg_.sensor.name.empty() ? host_name() : cfg_.sensor.name);
         }
@@ -464,6 +466,7 @@ private:
             events_file_ = std::move(fresh);  // the old one is closed: every line before is in it
             events_ = events_file_.get();
             writer_->set_output(events_);
+            if (rotation_) rotation_->reopened(events_);
             done = events;
         }
         if (!cfg_.logging.file.empty()) {
@@ -759,12 +762,25 @@ private:
                 if (!writer_->write(e)) continue;
                 control_.on_event(e, writer_->last_line());
                 if (redis_) redis_->push(writer_->last_line());
+                after_event_line(writer_->last_line().size() + 1);
             }
             if (w->points) {
                 while (w->points->try_pop(point_record_)) points_->add(point_record_);
             }
         }
         std::fflush(events_);
+    }
+
+    // output.rotate_*: after each whole line, the events file may move aside for a new one.
+    void after_event_line(std::size_t bytes) {
+        if (!rotation_) return;
+        std::string error;
+        if (rotation_->after_line(events_file_, bytes, error)) {
+            events_ = events_file_.get();
+            writer_->set_output(events_);
+        } else if (!error.empty()) {
+            spdlog::warn("{}", error);
+        }
     }
 
     // Two-point mode: the points compared, each device finding not written before written now
@@ -782,6 +798,7 @@ private:
             std::fwrite(json.data(), 1, json.size(), events_);
             std::fputc('\n', events_);
             if (redis_) redis_->push(json);
+            after_event_line(json.size() + 1);
         });
         std::fflush(events_);
     }
@@ -913,6 +930,7 @@ private:
     ServiceNotify notify_;  // systemd Type=notify: READY, RELOADING, STOPPING, WATCHDOG, STATUS
     bool impair_swapping_ = false;  // a reload's [[impair]] rules are on their way to the workers
     std::unique_ptr<RedisOutput> redis_;  // [output.redis]
+    std::unique_ptr<EventsRotation> rotation_;  // output.rotate_*
     std::unique_ptr<live::LivePoints> points_;  // two-point mode: the points' windows, compared
     live::PointRecord point_record_;
     std::uint64_t device_below_confidence_ = 0;
