@@ -21,6 +21,7 @@
 #include "control/controller.h"
 #include "dataplane/config_commands.h"
 #include "dataplane/logging.h"
+#include "config/listen_address.h"
 #include "dataplane/events_rotation.h"
 #include "dataplane/output.h"
 #include "dataplane/redis_output.h"
@@ -58,7 +59,9 @@ constexpr const char* kUsage =
     "  --config FILE          thresholds, switches, idle profiles and payload rules from a tcpsleuth TOML\n"
     "                         file (without it: the defaults and the built-in rules; see `tcpsleuth rules`)\n"
     "  --control PATH         serve the control socket at PATH while analysing (tcpsleuthctl --socket PATH)\n"
-    "  --hold                 with --control: after the last packet keep the flows and serve queries\n"
+    "  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics while analysing\n"
+    "                         (127.0.0.1:9580, [::1]:9580; overrides metrics.listen)\n"
+    "  --hold                 with --control or --metrics: after the last packet keep the flows and serve\n"
     "                         until `tcpsleuthctl shutdown` or SIGINT, then finish and report\n"
     "  --no-progress          no progress bar (it shows only when stderr is a terminal)\n"
     "  -v, --verbose          log details to stderr\n"
@@ -78,6 +81,7 @@ struct Options {
     std::string config;
     std::string control;
     bool hold = false;
+    std::string metrics;  // --metrics ADDR:PORT
     bool progress = true;
     std::optional<Confidence> min_confidence;  // overrides output.min_confidence
     std::string evidence_dir;
@@ -131,6 +135,16 @@ int parse_options(int argc, char** argv, Options& o) {
                 return 1;
             }
             o.flows = static_cast<std::uint32_t>(n);
+        } else if (a == "--metrics") {
+            const char* v = need_value("--metrics");
+            if (v == nullptr) return 1;
+            ListenAddress where;
+            std::string why;
+            if (!parse_listen_address(v, where, why)) {
+                std::fprintf(stderr, "tcpsleuth analyze: --metrics %s: %s\n", v, why.c_str());
+                return 1;
+            }
+            o.metrics = v;
         } else if (a == "--config" || a == "--control" || a == "--evidence-dir") {
             const char* v = need_value(a.c_str());
             if (v == nullptr) return 1;
@@ -177,8 +191,9 @@ int parse_options(int argc, char** argv, Options& o) {
             return 1;
         }
     }
-    if (o.hold && o.control.empty()) {
-        std::fprintf(stderr, "tcpsleuth analyze: --hold needs --control PATH (nobody could query the held flows)\n");
+    if (o.hold && o.control.empty() && o.metrics.empty()) {
+        std::fprintf(stderr, "tcpsleuth analyze: --hold needs --control PATH or --metrics ADDR:PORT (nobody could "
+                             "query the held flows)\n");
         return 1;
     }
     return -1;
@@ -314,6 +329,7 @@ int analyze_main(int argc, char** argv) {
     // The packet history serves `tcpsleuthctl pcap`: without a control socket nobody can ask.
     if (opt.control.empty()) daemon.inspect.history.packets = 0;
     daemon.control.socket = opt.control;
+    if (!opt.metrics.empty()) daemon.metrics.listen = opt.metrics;
     std::string error;
     if (!setup_logging(daemon.logging, opt.log_level, error)) {
         std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
@@ -371,6 +387,11 @@ int analyze_main(int argc, char** argv) {
         }
         spdlog::info("control socket {}", control.path());
     }
+    if (!control.open_metrics(error)) {
+        std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
+        return 1;
+    }
+    if (!control.metrics_address().empty()) spdlog::info("metrics on http://{}/metrics", control.metrics_address());
     std::signal(SIGINT, on_stop);
     std::signal(SIGTERM, on_stop);
 
@@ -416,7 +437,7 @@ int analyze_main(int argc, char** argv) {
         if (redis && (redis->stats().pending != 0 || bursts % 64 == 63)) redis->poll();
         // Every 64 bursts (about 2000 packets): the socket and the bar cost nothing measurable.
         if (++bursts % 64 == 0) {
-            if (control.is_open()) control.poll(0);
+            if (control.serving()) control.poll(0);
             bar.update(counters.get(Counter::kRxPackets), reader->bytes_read(), reader->file_bytes());
         }
     }
@@ -424,8 +445,12 @@ int analyze_main(int argc, char** argv) {
     bar.finish();
     backend.set_done();
     if (opt.hold) {
-        spdlog::warn("{}: analysed; holding {} flows for queries on {} until `tcpsleuthctl --socket {} shutdown` or SIGINT",
-                     input_name, table.size(), control.path(), control.path());
+        if (control.is_open()) {
+            spdlog::warn("{}: analysed; holding {} flows for queries on {} until `tcpsleuthctl --socket {} shutdown` or SIGINT",
+                         input_name, table.size(), control.path(), control.path());
+        } else {
+            spdlog::warn("{}: analysed; serving metrics on http://{}/metrics until SIGINT", input_name, control.metrics_address());
+        }
         while (g_stop == 0 && !backend.shutdown_requested()) control.poll(100);
     }
     pipeline.finish(run.last_ts_ns, drain);

@@ -55,6 +55,37 @@ def get(url):
         return e.code, e.headers, e.read().decode()
 
 
+def analyze_metrics(tcpsleuth, capture, packets):
+    """`analyze --metrics ADDR:PORT --hold`: the same exposition, from the analysed capture,
+    served until SIGINT; a bad address is refused before anything is read."""
+    problems = []
+    bad = subprocess.run([tcpsleuth, "analyze", capture, "--metrics", "localhost:9580"], capture_output=True, text=True)
+    if bad.returncode != 1 or "is not an IPv4 address" not in bad.stderr:
+        problems.append(f"analyze --metrics localhost:9580: exit {bad.returncode}, {bad.stderr.strip()[:200]}")
+    port = free_port()
+    proc = subprocess.Popen([tcpsleuth, "analyze", capture, "--metrics", f"127.0.0.1:{port}", "--hold", "--events", os.devnull,
+                             "--report", "none"], stderr=subprocess.PIPE, text=True)
+    try:
+        want = f'tcpsleuth_rx_packets_total{{worker="0"}} {packets}'
+        deadline, text = time.time() + 60, ""
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                _, _, text = get(f"http://127.0.0.1:{port}/metrics")
+                if want in text:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        if want not in text or 'mode="analyze"' not in text:
+            problems.append(f"analyze --metrics: no `{want}` (mode analyze) in the scrape:\n{text[:600]}")
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        if check.returncode != 0:
+            problems.append(f"promtool check metrics (analyze): {check.stdout} {check.stderr}")
+    finally:
+        stop_sensor(proc, problems)
+    return problems
+
+
 def main():
     tcpsleuth, workdir, capture, dashboard = sys.argv[1:5]
     queries = [t["expr"] for p in json.load(open(dashboard))["panels"] for t in p["targets"]]
@@ -147,6 +178,7 @@ def main():
             except subprocess.TimeoutExpired:
                 prom.kill()
         stop_sensor(proc, problems)
+    problems += analyze_metrics(tcpsleuth, capture, packets)
     for p in problems:
         print("FAIL", p)
     print(f"metrics live: {packets} packets replayed; {len(problems)} problem(s)")
