@@ -615,6 +615,11 @@ std::string Controller::metrics_text() {
             line(f.name, "rule=\"" + label_value(r.name) + "\",action=\"" + r.action + "\"", r.*(f.field));
         }
     }
+    for (std::size_t i = 0; i < s.more.size(); ++i) {
+        const MetricSample& m = s.more[i];
+        if (i == 0 || s.more[i - 1].name != m.name) head(m.name, m.type, m.help);
+        line(m.name, m.labels, m.value);
+    }
     head("tcpsleuth_control_clients", "gauge", "clients connected to the control socket");
     line("tcpsleuth_control_clients", "", server_.clients());
     head("tcpsleuth_metrics_scrapes_total", "counter", "GET /metrics answered by the [metrics] endpoint");

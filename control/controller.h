@@ -54,9 +54,21 @@ struct Progress {
 // One [[impair]] rule's state and counters, over every worker.
 using ImpairStats = ImpairRuleStats;  // inspectors/output/report.h
 
+// One more sample for the metrics exposition, from a part the controller does not know
+// ([output.redis], two points live): samples of one name come together, the first one's
+// help and type stand for all.
+struct MetricSample {
+    std::string name;    // tcpsleuth_...
+    std::string type;    // "counter" or "gauge"
+    std::string help;
+    std::string labels;  // 'result="delivered"', or ""
+    std::uint64_t value = 0;
+};
+
 struct Snapshot {
     std::string mode;  // "tap", "inline", "analyze"
     std::vector<ImpairStats> impair;  // inline with [[impair]] rules
+    std::vector<MetricSample> more;   // outputs' own counters
     std::vector<PortStats> ports;
     std::vector<WorkerStats> workers;
     std::optional<Progress> progress;

@@ -24,6 +24,7 @@
 #include "config/listen_address.h"
 #include "dataplane/events_rotation.h"
 #include "dataplane/output.h"
+#include "dataplane/pcap/byte_source.h"
 #include "dataplane/redis_output.h"
 #include "dataplane/pcap/merge_reader.h"
 #include "inspectors/flow/flow_query.h"
@@ -263,8 +264,10 @@ public:
         p.bytes_read = done_ ? p.file_bytes : (reader_ != nullptr ? reader_->bytes_read() : 0);
         p.done = done_;
         s.progress = p;
+        if (redis_ != nullptr) redis_metrics(*redis_, s.more);
         return s;
     }
+    void set_redis(const RedisOutput* redis) noexcept { redis_ = redis; }
     void query_flows(const FlowQuery& q, std::function<void(control::FlowListing)> done) override {
         scan_.start(q);
         while (!scan_.step(table_, 1u << 20, &pipeline_.tunnels())) {
@@ -313,6 +316,7 @@ private:
     const CaptureReader* reader_ = nullptr;
     FlowScan scan_;
     bool done_ = false;
+    const RedisOutput* redis_ = nullptr;
     bool shutdown_ = false;
 };
 
@@ -403,6 +407,7 @@ int analyze_main(int argc, char** argv) {
     if (!daemon.output.redis.server.empty()) {
         redis = std::make_unique<RedisOutput>(daemon.output.redis, daemon.sensor.name.empty() ? host_name() : daemon.sensor.name);
         redis->poll();  // connecting while the first packets are read
+        backend.set_redis(redis.get());
     }
     EventsRotation rotation(opt.events, daemon.output);
     const auto drain = [&] {
@@ -420,6 +425,11 @@ int analyze_main(int argc, char** argv) {
         }
     };
 
+    // A quiet pipe must not stall the control socket, the metrics endpoint or Redis.
+    set_input_idle([&] {
+        if (control.serving()) control.poll(0);
+        if (redis) redis->poll();
+    });
     RunInfo run;
     run.input = input_name;
     RawPacket burst[Pipeline::kBurst];
@@ -441,6 +451,7 @@ int analyze_main(int argc, char** argv) {
             bar.update(counters.get(Counter::kRxPackets), reader->bytes_read(), reader->file_bytes());
         }
     }
+    set_input_idle({});
     bar.update(counters.get(Counter::kRxPackets), reader->bytes_read(), reader->file_bytes(), true);
     bar.finish();
     backend.set_done();

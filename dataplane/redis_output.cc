@@ -43,6 +43,20 @@ std::string host_name() {
     return name;
 }
 
+void redis_metrics(const RedisOutput& r, std::vector<control::MetricSample>& out) {
+    const RedisStats& s = r.stats();
+    const char* lines = "tcpsleuth_redis_lines_total";
+    const char* lines_help = "findings given to [output.redis], by what became of them";
+    out.push_back({lines, "counter", lines_help, "result=\"queued\"", s.queued});
+    out.push_back({lines, "counter", lines_help, "result=\"delivered\"", s.delivered});
+    out.push_back({lines, "counter", lines_help, "result=\"dropped\"", s.dropped});
+    out.push_back({lines, "counter", lines_help, "result=\"refused\"", s.refused});
+    out.push_back({"tcpsleuth_redis_resent_total", "counter", "lines sent again after a broken connection", "", s.resent});
+    out.push_back({"tcpsleuth_redis_connects_total", "counter", "connections made to the Redis server", "", s.connects});
+    out.push_back({"tcpsleuth_redis_pending", "gauge", "lines queued, not yet acknowledged by the server", "", s.pending});
+    out.push_back({"tcpsleuth_redis_connected", "gauge", "1 while connected to the Redis server", "", r.connected() ? 1u : 0u});
+}
+
 void log_redis_stats(const RedisOutput& r) {
     const RedisStats& s = r.stats();
     spdlog::info("redis: {} queued, {} delivered, {} dropped, {} refused, {} resent, {} connection(s)", s.queued, s.delivered,

@@ -16,8 +16,10 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/daemon_config.h"
+#include "control/controller.h"
 
 namespace tcpsleuth {
 
@@ -85,6 +87,9 @@ private:
 
 // The host's name, for sensor.name's default.
 std::string host_name();
+
+// The output's counters as metrics samples (tcpsleuth_redis_*), appended to `out`.
+void redis_metrics(const RedisOutput& r, std::vector<control::MetricSample>& out);
 
 // At exit: "redis: N queued, N delivered, N dropped, N refused, N resent, N connection(s)".
 void log_redis_stats(const RedisOutput& r);

@@ -427,7 +427,26 @@ private:
                                  .ring_full = shared_.io ? shared_.io->ring_full[w].load() : 0});
         }
         s.impair = impair_stats();
+        if (redis_) redis_metrics(*redis_, s.more);
+        if (points_) point_metrics(s.more);
         return s;
+    }
+
+    // Two points live as metrics samples (tcpsleuth_two_point_*).
+    void point_metrics(std::vector<control::MetricSample>& out) const {
+        const live::LivePointStats& st = points_->stats();
+        std::uint64_t lost = 0;
+        for (const auto& w : shared_.workers) lost += w->points_lost.load(std::memory_order_relaxed);
+        const char* packets = "tcpsleuth_two_point_packets_total";
+        out.push_back({packets, "counter", "point packets taken from the workers", "point=\"outside\"", st.packets[0]});
+        out.push_back({packets, "counter", "point packets taken from the workers", "point=\"inside\"", st.packets[1]});
+        out.push_back({"tcpsleuth_two_point_ring_lost_total", "counter", "point packets lost to a full worker ring", "", lost});
+        out.push_back({"tcpsleuth_two_point_trimmed_total", "counter", "point packets that left the comparison window", "",
+                       st.trimmed[0] + st.trimmed[1]});
+        out.push_back({"tcpsleuth_two_point_comparisons_total", "counter", "comparisons of the two points", "", st.comparisons});
+        out.push_back({"tcpsleuth_two_point_matched_connections", "gauge", "connections matched in the last comparison", "",
+                       st.matched_connections});
+        out.push_back({"tcpsleuth_two_point_findings_total", "counter", "device findings written", "", st.findings});
     }
 
     // While a reload's new rules are on their way to the workers, the last figures stand

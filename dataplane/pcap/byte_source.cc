@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <lz4frame.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -13,6 +14,9 @@
 
 namespace tcpsleuth {
 namespace {
+
+std::function<void()> g_input_idle;
+int g_input_idle_ms = 100;
 
 // The file descriptor, with the few bytes read to recognise the format handed out first
 // (a pipe cannot seek back to them).
@@ -31,6 +35,11 @@ public:
             std::memcpy(out, head_.data() + head_pos_, k);
             head_pos_ += k;
             return static_cast<long>(k);
+        }
+        // Nothing to read yet: serve what waits on the reader before blocking again.
+        if (g_input_idle) {
+            pollfd p{fd_, POLLIN, 0};
+            while (::poll(&p, 1, g_input_idle_ms) == 0) g_input_idle();
         }
         for (;;) {
             const ssize_t got = ::read(fd_, out, n);
@@ -198,6 +207,11 @@ private:
 };
 
 }  // namespace
+
+void set_input_idle(std::function<void()> idle, int interval_ms) {
+    g_input_idle = std::move(idle);
+    g_input_idle_ms = interval_ms;
+}
 
 std::unique_ptr<ByteSource> ByteSource::open(const std::string& path, std::string& error) {
     const bool is_stdin = path == "-";

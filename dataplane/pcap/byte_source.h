@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,5 +35,10 @@ protected:
     std::string error_;
     const char* compression_ = "";
 };
+
+// While a pipe or FIFO has nothing to read, `idle` runs every `interval_ms` (analyze serves
+// its control socket, metrics endpoint and Redis output meanwhile, so a quiet `tcpdump -w -`
+// does not stall them); an empty function just waits. A file is never waited on.
+void set_input_idle(std::function<void()> idle, int interval_ms = 100);
 
 }  // namespace tcpsleuth

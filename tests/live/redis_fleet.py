@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 SENSORS = ("s1", "s2")
 
@@ -85,6 +86,7 @@ def main():
     half = len(records) // 2
 
     redis = Redis(workdir, free_port())
+    metrics_port = free_port()
     redis.start()
     problems = []
     procs = {}
@@ -95,8 +97,10 @@ def main():
         with open(config, "w") as f:
             f.write(f'[sensor]\nname = "{name}"\n[output.redis]\nserver = "127.0.0.1:{redis.port}"\nkey = "findings"\n'
                     f'reconnect_ms = 100\nflush_timeout_s = 20\nqueue_events = {queue}\n')
+        # s1 serves its metrics: the output's counters must show there while it runs.
+        metrics = ["--metrics", f"127.0.0.1:{metrics_port}"] if name == "s1" else []
         procs[name] = subprocess.Popen([tcpsleuth, "analyze", "-", "--config", config, "--events",
-                                        os.path.join(workdir, name + ".events.jsonl"), "--report", "none"],
+                                        os.path.join(workdir, name + ".events.jsonl"), "--report", "none"] + metrics,
                                        stdin=subprocess.PIPE, stderr=open(os.path.join(workdir, name + ".log"), "wb"))
     try:
         for p in procs.values():
@@ -109,6 +113,15 @@ def main():
         before = int(redis.raw("XLEN", "findings").strip() or 0)
         if before < 2:
             problems.append(f"only {before} findings in the stream before the restart")
+        scrape = ""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+                scrape = r.read().decode()
+        except OSError as e:
+            problems.append(f"s1's metrics: {e}")
+        delivered = re.search(r'^tcpsleuth_redis_lines_total\{result="delivered"\} (\d+)$', scrape, re.M)
+        if "tcpsleuth_redis_connected 1" not in scrape or not delivered or int(delivered.group(1)) < 1:
+            problems.append(f"s1's metrics do not show a connected output that delivered: {scrape[-600:]}")
         redis.stop()
         # The sensors go on finding while the server is away, then it comes back.
         feeders = []
