@@ -186,7 +186,7 @@ struct TwoPointConfig {
     // Packets older than this leave the window; each point keeps at most max_packets (the
     // oldest go first, counted).
     std::uint32_t window_s = 120;
-    std::uint32_t max_packets = 500000;
+    std::uint32_t max_packets = 200000;
     // Reduced packets (about 330 bytes each) each worker can queue for the main core before
     // further ones are lost (counted).
     std::uint32_t ring_packets = 65536;
