@@ -93,6 +93,7 @@ def main():
                 problems.append(f"check-config refuses the installed configuration: {check.stdout}{check.stderr}")
             print(f"installed demo: {len(found)} findings ({', '.join(sorted(set(found)))})")
     finally:
+        shutil.rmtree("/var/run/dpdk/tcpsleuth-demo", ignore_errors=True)  # the demo's EAL runtime directory
         purge = subprocess.run(["dpkg", "--purge", "tcpsleuth"], capture_output=True, text=True)
         if purge.returncode != 0:
             problems.append(f"dpkg --purge failed: {purge.stderr[-400:]}")
