@@ -98,6 +98,10 @@ struct RedisConfig {
     std::string mode = "stream";
     // The stream, list or channel.
     std::string key = "tcpsleuth";
+    // AUTH on each connection when set (Redis 6 ACLs: username and password; requirepass:
+    // the password alone). Keep the configuration file readable by tcpsleuth only.
+    std::string username;
+    std::string password;
     // A stream is trimmed to about this many entries (XADD MAXLEN ~); 0: never trimmed.
     std::uint32_t max_length = 100000;
     // Lines not yet acknowledged by the server; a line that finds the queue full is dropped

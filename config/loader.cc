@@ -387,6 +387,8 @@ std::vector<Field> schema() {
     f.push_back(enum_field<std::string>("output.redis.mode", [](auto& c) -> auto& { return c.output.redis.mode; },
                                         {{"stream", "stream"}, {"rpush", "rpush"}, {"lpush", "lpush"}, {"publish", "publish"}}));
     f.push_back(string_field("output.redis.key", [](auto& c) -> auto& { return c.output.redis.key; }));
+    f.push_back(string_field("output.redis.username", [](auto& c) -> auto& { return c.output.redis.username; }));
+    f.push_back(string_field("output.redis.password", [](auto& c) -> auto& { return c.output.redis.password; }));
     f.push_back(uint_field("output.redis.max_length", [](auto& c) -> auto& { return c.output.redis.max_length; }, 0, k32));
     f.push_back(uint_field("output.redis.queue_events", [](auto& c) -> auto& { return c.output.redis.queue_events; }, 16, 1u << 24));
     f.push_back(uint_field("output.redis.reconnect_ms", [](auto& c) -> auto& { return c.output.redis.reconnect_ms; }, 10, 3600000));
@@ -1081,6 +1083,9 @@ private:
         const std::string& redis = out_.config.output.redis.server;
         if (!redis.empty() && redis[0] != '/' && !parse_listen_address(redis, where, why)) {
             error(where_["output.redis.server"], "output.redis.server", why + ", or a Unix socket's path");
+        }
+        if (!out_.config.output.redis.username.empty() && out_.config.output.redis.password.empty()) {
+            error(where_["output.redis.username"], "output.redis.username", "a username needs its password (output.redis.password)");
         }
         if (!redis.empty() && out_.config.output.redis.key.empty()) {
             error(where_["output.redis.key"], "output.redis.key", "expected a non-empty stream, list or channel name");

@@ -169,15 +169,20 @@ void RedisOutput::connect() {
     }
     if (state_ == State::kConnected) {
         ++stats_.connects;
-        spdlog::info("redis: connected to {}", cfg_.server);
+        if (cfg_.password.empty()) spdlog::info("redis: connected to {}", cfg_.server);
     }
 }
 
 void RedisOutput::disconnect(const std::string& why) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-    if (state_ == State::kConnected) spdlog::warn("redis: {}: reconnecting every {} ms", why, cfg_.reconnect_ms);
+    // Said once per reason: a refused AUTH is refused again on every retry.
+    if (state_ == State::kConnected && why != last_logged_) {
+        spdlog::warn("redis: {}: reconnecting every {} ms", why, cfg_.reconnect_ms);
+        last_logged_ = why;
+    }
     state_ = State::kDown;
+    auth_sent_ = authenticated_ = false;
     last_error_ = why;
     // What the server did not acknowledge goes again, in order, ahead of what waits.
     stats_.resent += inflight_.size();
@@ -190,6 +195,16 @@ void RedisOutput::disconnect(const std::string& why) {
 }
 
 void RedisOutput::fill_output() {
+    if (!cfg_.password.empty() && !authenticated_) {
+        if (!auth_sent_) {
+            out_ += cfg_.username.empty() ? "*2\r\n" : "*3\r\n";
+            bulk(out_, "AUTH");
+            if (!cfg_.username.empty()) bulk(out_, cfg_.username);
+            bulk(out_, cfg_.password);
+            auth_sent_ = true;
+        }
+        return;  // lines wait for AUTH's answer
+    }
     while (!waiting_.empty() && inflight_.size() < kWindow) {
         encode(waiting_.front(), out_);
         inflight_.push_back(std::move(waiting_.front()));
@@ -264,6 +279,18 @@ bool RedisOutput::read_some() {
         bool ok = true;
         const int r = take_reply(ok);
         if (r == 0) break;
+        if (r > 0 && auth_sent_ && !authenticated_) {
+            if (!ok) {
+                disconnect("authentication refused by " + cfg_.server + ": " + last_error_);
+                return false;
+            }
+            authenticated_ = true;
+            last_logged_.clear();
+            spdlog::info("redis: connected to {} and authenticated", cfg_.server);
+            fill_output();  // the lines that waited for it
+            if (!send_some()) return false;
+            continue;
+        }
         if (r < 0 || inflight_.empty()) {
             disconnect("unexpected reply from " + cfg_.server);
             return false;
@@ -298,7 +325,7 @@ void RedisOutput::poll() {
         }
         state_ = State::kConnected;
         ++stats_.connects;
-        spdlog::info("redis: connected to {}", cfg_.server);
+        if (cfg_.password.empty()) spdlog::info("redis: connected to {}", cfg_.server);
     }
     if (state_ == State::kConnected) {
         fill_output();

@@ -8,7 +8,8 @@
 //
 // On the main core, off the packet path: one non-blocking TCP connection, commands pipelined
 // (up to kWindow awaiting their reply), a bounded queue of lines not yet acknowledged. The
-// connection is re-opened after a failure (every reconnect_ms); lines sent but not
+// connection is re-opened after a failure (every reconnect_ms), authenticating first when a
+// password is set; lines sent but not
 // acknowledged when it broke are sent again (at least once: the seq tells duplicates). A
 // line that finds the queue full is dropped and counted; so is one the server refuses.
 
@@ -75,6 +76,10 @@ private:
     std::string sensor_json_;  // "\"sensor\":\"NAME\","
     int fd_ = -1;
     State state_ = State::kDown;
+    // With a password: AUTH goes first on each connection and lines wait for its answer (a
+    // refused AUTH would make every line after it a NOAUTH error, lost).
+    bool auth_sent_ = false;
+    bool authenticated_ = false;
     std::uint64_t next_try_ms_ = 0;
     std::deque<Line> waiting_;   // not sent yet
     std::deque<Line> inflight_;  // sent, awaiting their reply, oldest first
@@ -83,6 +88,7 @@ private:
     std::uint64_t seq_ = 0;
     RedisStats stats_;
     std::string last_error_;
+    std::string last_logged_;  // the last reason a broken connection was logged for
 };
 
 // The host's name, for sensor.name's default.

@@ -657,6 +657,8 @@ name = "edge-1"
 server = "/run/redis/redis.sock"
 mode = "publish"
 key = "findings"
+username = "sensor"
+password = "s3cret"
 max_length = 0
 )",
                                              "r.toml");
@@ -667,13 +669,17 @@ max_length = 0
     EXPECT_EQ(load.config.output.redis.mode, "publish");
     EXPECT_EQ(load.config.output.redis.key, "findings");
     EXPECT_EQ(load.config.output.redis.max_length, 0u);
-    const ConfigLoad bad = load_config_text("[output.redis]\nserver = \"redis.example:6379\"\nmode = \"xadd\"\nkey = \"\"\n", "r.toml");
+    EXPECT_EQ(load.config.output.redis.username, "sensor");
+    EXPECT_EQ(load.config.output.redis.password, "s3cret");
+    const ConfigLoad bad = load_config_text(
+        "[output.redis]\nserver = \"redis.example:6379\"\nmode = \"xadd\"\nkey = \"\"\nusername = \"sensor\"\n", "r.toml");
     std::vector<std::string> got;
     for (const auto& e : bad.errors) got.push_back(e.to_string());
     const std::vector<std::string> want = {
         "r.toml:2:10: output.redis.server: \"redis.example\" is not an IPv4 address (IPv6 goes in brackets: \"[::1]:9580\"), or a Unix socket's path",
         "r.toml:3:8: output.redis.mode: must be one of \"stream\", \"rpush\", \"lpush\", \"publish\", not \"xadd\"",
         "r.toml:4:7: output.redis.key: expected a non-empty stream, list or channel name",
+        "r.toml:5:12: output.redis.username: a username needs its password (output.redis.password)",
     };
     EXPECT_EQ(got, want);
 }

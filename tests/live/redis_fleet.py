@@ -3,7 +3,8 @@
 processes named s1 and s2, reading a capture of fault episodes from a pipe) send their
 findings to one stream; half-way through the server is shut down and started again (its
 append-only file keeps what it acknowledged), while the sensors go on finding (s2 with a
-queue too small to keep them all, so it must drop and count). Then a
+queue too small to keep them all, so it must drop and count). The server wants a password
+(AUTH); a third sensor with the wrong one must deliver nothing and count it all dropped. Then a
 consumer group reads the stream back, and every finding each sensor wrote to its events
 file must be accounted for: in the stream under its sensor and sequence number, with the
 same JSON as the file's line, or counted as dropped by that sensor. The sensors must have
@@ -23,6 +24,7 @@ import time
 import urllib.request
 
 SENSORS = ("s1", "s2")
+PASSWORD = "fleet-secret"
 
 
 def free_port():
@@ -38,7 +40,8 @@ class Redis:
 
     def start(self):
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                                      "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+                                      "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                                      "--requirepass", PASSWORD],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -52,14 +55,15 @@ class Redis:
         self.proc.wait(timeout=20)
 
     def cli(self, *args, check=True):
-        p = subprocess.run(["redis-cli", "-p", str(self.port), "--no-raw"] + list(args), capture_output=True, text=True, timeout=30)
+        p = subprocess.run(["redis-cli", "-p", str(self.port), "-a", PASSWORD, "--no-auth-warning", "--no-raw"] + list(args),
+                           capture_output=True, text=True, timeout=30)
         if check and p.returncode != 0:
             raise RuntimeError(f"redis-cli {args}: {p.stderr}")
         return p.stdout
 
     def raw(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.port), "--raw"] + list(args), capture_output=True, text=True,
-                              timeout=60).stdout
+        return subprocess.run(["redis-cli", "-p", str(self.port), "-a", PASSWORD, "--no-auth-warning", "--raw"] + list(args),
+                              capture_output=True, text=True, timeout=60).stdout
 
 
 def pcap_records(path):
@@ -96,7 +100,7 @@ def main():
         queue = 16 if name == "s2" else 65536
         with open(config, "w") as f:
             f.write(f'[sensor]\nname = "{name}"\n[output.redis]\nserver = "127.0.0.1:{redis.port}"\nkey = "findings"\n'
-                    f'reconnect_ms = 100\nflush_timeout_s = 20\nqueue_events = {queue}\n')
+                    f'password = "{PASSWORD}"\nreconnect_ms = 100\nflush_timeout_s = 20\nqueue_events = {queue}\n')
         # s1 serves its metrics: the output's counters must show there while it runs.
         metrics = ["--metrics", f"127.0.0.1:{metrics_port}"] if name == "s1" else []
         procs[name] = subprocess.Popen([tcpsleuth, "analyze", "-", "--config", config, "--events",
@@ -139,6 +143,19 @@ def main():
             logs[name] = open(os.path.join(workdir, name + ".log")).read()
             if p.returncode != 0:
                 problems.append(f"{name}: analyze exited {p.returncode}: {logs[name][-400:]}")
+
+        # A sensor with the wrong password delivers nothing, says why once, and counts every
+        # finding dropped when its flush gives up.
+        wrong = os.path.join(workdir, "wrong.toml")
+        with open(wrong, "w") as f:
+            f.write(f'[sensor]\nname = "s3"\n[output.redis]\nserver = "127.0.0.1:{redis.port}"\nkey = "findings"\n'
+                    'password = "not-it"\nreconnect_ms = 100\nflush_timeout_s = 1\n')
+        refused = subprocess.run([tcpsleuth, "analyze", capture, "--config", wrong, "--events", os.devnull, "--report", "none"],
+                                 capture_output=True, text=True, timeout=120)
+        m = re.search(r"redis: (\d+) queued, (\d+) delivered, (\d+) dropped", refused.stderr)
+        if (refused.returncode != 0 or not m or m.group(2) != "0" or m.group(1) != m.group(3) or m.group(1) == "0"
+                or refused.stderr.count("reconnecting every") != 1 or "authentication refused" not in refused.stderr):
+            problems.append(f"wrong password: exit {refused.returncode}, {refused.stderr[-600:]}")
 
         # A consumer group reads everything back.
         redis.cli("XGROUP", "CREATE", "findings", "readers", "0")
