@@ -77,7 +77,9 @@ void MtuInspector::on_data(const PacketView& pkt, const SegmentInfo& seg, const 
 
     if (!seg.retransmission) {
         // Remember the largest new segment still unconfirmed; its ACK proves that size passes.
-        if (len > p.delivered_len && len >= p.probe_len) {
+        // A later one of the same size does not take its place: a bulk sender always has
+        // newer segments in flight, and an ACK would never catch up with a moving probe.
+        if (len > p.delivered_len && len > p.probe_len) {
             p.probe_end = seq + len;
             p.probe_len = len;
             p.probe_ip_len = ip_len;

@@ -361,6 +361,34 @@ TEST(Mtu, SameSizeDeliveredBeforeIsLossNotMtu) {
     EXPECT_TRUE(h.events(MtuBlackhole::kName).empty());
 }
 
+// A bulk sender keeps new segments in flight ahead of every ACK (the window never drains),
+// so no ACK ever reaches its newest segment: the ones it does reach still prove 1448 bytes
+// pass, and a later segment resent three times is loss, not the MTU. (A small first write,
+// acknowledged, had proved only its own size.)
+TEST(Mtu, BulkSenderWhoseWindowNeverDrainsProvedItsSize) {
+    Harness h;
+    Conn c(h, "198.18.1.2", "198.18.2.2");
+    c.plain_handshake(0);
+    c.client_data(20, 120);
+    c.server_ack(25);
+    std::vector<std::uint32_t> ends;
+    double t = 30;
+    for (int i = 0; i < 40; ++i) {
+        c.client_data(t, 1448);
+        ends.push_back(c.cnxt);
+        // The ACK for the segment three before this one: always behind the newest.
+        if (ends.size() > 3) h.feed(c.from_server().seq(c.snxt).ack(ends[ends.size() - 4]), t + 0.5);
+        t += 1;
+    }
+    const std::uint32_t lost_seq = ends.back() - 1448;  // the newest but one
+    for (const double r : {t + 200, t + 600, t + 1400}) {
+        h.feed(c.from_client().seq(lost_seq).ack(c.snxt).payload(1448), r);
+    }
+    h.feed(c.from_server().seq(c.snxt).ack(c.cnxt), t + 1410);
+    h.finish();
+    EXPECT_TRUE(h.events(MtuBlackhole::kName).empty());
+}
+
 TEST(Mtu, OneRetransmissionThenDeliveredIsOrdinaryLoss) {
     Harness h;
     Conn c(h, "198.18.1.2", "198.18.2.2");
