@@ -109,9 +109,12 @@ void LivePoints::compare(std::uint64_t now_ns, bool final, const Write& write) {
     DeviceReport report = find_device_faults(points[0], points[1], cmp);
     const bool outside = cfg_.inspect == Point::kOutside;
     for (DeviceFinding& f : report.findings) {
-        if (written_.count({std::string(f.event), f.kind, f.way}) != 0) continue;
+        // Once per event, kind and way; again only when it has grown worse (a few scattered
+        // drops are information, more of them a warning).
+        const auto [it, first] = written_.try_emplace({std::string(f.event), f.kind, f.way}, f.severity);
+        if (!first && f.severity <= it->second) continue;
+        it->second = f.severity;
         note_agreement(f, {&points[0], &points[1]}, {outside ? &single_point_ : nullptr, outside ? nullptr : &single_point_});
-        written_.insert({std::string(f.event), f.kind, f.way});
         ++stats_.findings;
         const std::string pcap =
             evidence_.reserve && wants_device_evidence(f) ? write_evidence(f, points, records, cmp.clock_offset_ns) : std::string();

@@ -5,13 +5,14 @@
 // core (a bounded SPSC ring, no allocation; a full ring is counted). The main core keeps a
 // window of each point's packets and compares them every [two_point] interval_s, as
 // `tcpsleuth compare` compares two captures; each device finding (event, kind, way) is
-// written once, when first seen, and the last comparison runs at stop.
+// written when first seen and again only if its severity rises, and the last comparison
+// runs at stop.
 
 #include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <set>
+#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -87,7 +88,7 @@ private:
 
     TwoPointConfig cfg_;
     std::deque<PointRecord> window_[2];
-    std::set<std::tuple<std::string, std::string, unsigned>> written_;  // event, kind, way
+    std::map<std::tuple<std::string, std::string, unsigned>, Severity> written_;  // event, kind, way: worst written
     std::vector<Event> single_point_;  // the inspected point's findings, the latest kMaxEvents
     EvidenceHooks evidence_;
     std::uint64_t next_ns_ = 0;

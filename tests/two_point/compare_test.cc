@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataplane/live/live_points.h"
 #include "dataplane/packet/parse.h"
 #include "inspectors/two_point/device_findings.h"
 #include "inspectors/two_point/matcher.h"
@@ -67,6 +68,9 @@ public:
     void only_at_a(const Seg& s, std::uint64_t t_ns) { record(0, s, s.from_client ? t_ns : t_ns + d_.delay_ns, !s.from_client); }
     // A packet the device makes itself, seen leaving toward the client (at A).
     void inject_toward_client(const Seg& s, std::uint64_t t_ns) { record(0, s, t_ns, false); }
+
+    // Each packet also reduced as a live worker would and handed to `live` (two points live).
+    void feed_live(live::LivePoints* live) { live_ = live; }
 
     Comparison compare() {
         a_.group();
@@ -139,12 +143,20 @@ private:
         ASSERT_EQ(st, ParseStatus::kOk);
         const std::uint32_t at = v.l4_offset + v.tcp.header_len;
         pc.add(v, false, frame.data() + at, static_cast<std::uint32_t>(frame.size()) - at);
+        if (live_ != nullptr) {
+            live::PointRecord r;
+            ASSERT_TRUE(live::reduce_point_frame(frame.data(), static_cast<std::uint32_t>(frame.size()),
+                                                 static_cast<std::uint32_t>(frame.size()), v.ts_ns, DecapConfig{},
+                                                 static_cast<std::uint8_t>(point), r));
+            live_->add(r);
+        }
     }
 
     Device d_;
     PointCapture a_, b_;
     std::uint64_t numbers_[2] = {0, 0};
     unsigned client_id_ = 1000, server_id_ = 7000;
+    live::LivePoints* live_ = nullptr;
 };
 
 constexpr std::uint64_t kMs = 1'000'000;
@@ -457,6 +469,39 @@ TEST(Compare, ForgedResetAfterADrop) {
     EXPECT_EQ(rst->way, 1u) << "it left toward A's side";
     EXPECT_NE(rst->evidence.find("\"ttl\":64,\"peer_ttl\":63"), std::string::npos) << rst->evidence;
     ASSERT_NE(find(r, "device.dropped", "rejected"), nullptr);
+}
+
+// Two points live: the comparison runs again and again over a growing window. A device
+// finding is written when first seen and again only when it grows worse (one drop in 400
+// is information, five in 720 a warning); the routine TTL decrement is written once.
+TEST(LivePoints, AFindingIsWrittenOnceAndAgainWhenItGrowsWorse) {
+    live::LivePoints live(TwoPointConfig{});
+    TwoPoints tp(Device{});
+    tp.feed_live(&live);
+    std::vector<std::string> written;
+    const auto write = [&](const DeviceFinding& f, const std::string& json) {
+        written.push_back(std::string(f.event) + "/" + f.kind + "/" + std::string(to_string(f.severity)));
+        EXPECT_NE(json.find("\"event\":\"" + std::string(f.event) + "\""), std::string::npos) << json;
+    };
+    const std::uint64_t t1 = upload(tp, 0, 400, {100}, /*ts=*/false, 40000);
+    // Round one: everything older than the settling second is compared.
+    tp.cross({.from_client = true, .seq = kIsn + 1 + 400 * kMss, .ack = kServerIsn + 1}, t1 + 3000 * kMs);
+    live.compare(t1 + 3000 * kMs, false, write);
+    const std::vector<std::string> first = written;
+    EXPECT_NE(std::find(first.begin(), first.end(), "device.dropped/scattered/info"), first.end()) << ::testing::PrintToString(first);
+    // Round two: four more connections of 80 segments, one dropped in each.
+    std::uint64_t t2 = t1 + 4000 * kMs;
+    for (std::uint16_t port = 40001; port <= 40004; ++port) t2 = upload(tp, t2 + 10 * kMs, 80, {40}, /*ts=*/false, port);
+    live.compare(t2 + 1000 * kMs, true, write);
+
+
+    const std::vector<std::string> second(written.begin() + static_cast<std::ptrdiff_t>(first.size()), written.end());
+    EXPECT_NE(std::find(second.begin(), second.end(), "device.dropped/scattered/warning"), second.end())
+        << ::testing::PrintToString(second);
+    EXPECT_EQ(std::count_if(written.begin(), written.end(), [](const std::string& w) { return w.rfind("device.rewrote/ttl/", 0) == 0; }), 2)
+        << ::testing::PrintToString(written);
+    EXPECT_EQ(live.stats().comparisons, 2u);
+    EXPECT_EQ(live.stats().findings, written.size());
 }
 
 }  // namespace
