@@ -1,8 +1,11 @@
 #pragma once
-// A TCP listening address as the configuration writes it: "127.0.0.1:9580", "[::1]:9580",
-// "0.0.0.0:9580" (port 0: the kernel picks one). Checked by the loader, used by the server.
+// A TCP address as the configuration writes it: "127.0.0.1:9580", "[::1]:9580",
+// "0.0.0.0:9580" (port 0: the kernel picks one). Checked by the loader, listened on by the
+// metrics endpoint, connected to by the Redis output.
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -41,6 +44,23 @@ inline bool parse_listen_address(const std::string& text, ListenAddress& out, st
     out.host = host;
     out.port = static_cast<std::uint16_t>(port);
     return true;
+}
+
+// The parsed address as a socket address; returns its length.
+inline socklen_t to_sockaddr(const ListenAddress& a, sockaddr_storage& out) {
+    out = {};
+    if (a.ipv6) {
+        auto* s6 = reinterpret_cast<sockaddr_in6*>(&out);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a.port);
+        inet_pton(AF_INET6, a.host.c_str(), &s6->sin6_addr);
+        return sizeof *s6;
+    }
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&out);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(a.port);
+    inet_pton(AF_INET, a.host.c_str(), &s4->sin_addr);
+    return sizeof *s4;
 }
 
 }  // namespace tcpsleuth

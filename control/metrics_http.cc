@@ -33,20 +33,7 @@ bool MetricsHttp::open(const MetricsConfig& cfg, std::string& error) {
         return false;
     }
     sockaddr_storage addr{};
-    socklen_t len = 0;
-    if (where.ipv6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(where.port);
-        inet_pton(AF_INET6, where.host.c_str(), &a->sin6_addr);
-        len = sizeof *a;
-    } else {
-        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(where.port);
-        inet_pton(AF_INET, where.host.c_str(), &a->sin_addr);
-        len = sizeof *a;
-    }
+    const socklen_t len = to_sockaddr(where, addr);
     listen_fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     const int on = 1;
     if (listen_fd_ < 0 || ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||

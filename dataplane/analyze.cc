@@ -444,7 +444,7 @@ int analyze_main(int argc, char** argv) {
         drain();
         // Findings waiting for the Redis server go out after the burst that made them (the
         // input may be a pipe that goes quiet for a while); otherwise every 64 bursts.
-        if (redis && (redis->stats().pending != 0 || bursts % 64 == 63)) redis->poll();
+        if (redis && (redis->pending() || bursts % 64 == 63)) redis->poll();
         // Every 64 bursts (about 2000 packets): the socket and the bar cost nothing measurable.
         if (++bursts % 64 == 0) {
             if (control.serving()) control.poll(0);

@@ -44,7 +44,7 @@ std::string host_name() {
 }
 
 void redis_metrics(const RedisOutput& r, std::vector<control::MetricSample>& out) {
-    const RedisStats& s = r.stats();
+    const RedisStats s = r.stats();
     const char* lines = "tcpsleuth_redis_lines_total";
     const char* lines_help = "findings given to [output.redis], by what became of them";
     out.push_back({lines, "counter", lines_help, "result=\"queued\"", s.queued});
@@ -58,7 +58,7 @@ void redis_metrics(const RedisOutput& r, std::vector<control::MetricSample>& out
 }
 
 void log_redis_stats(const RedisOutput& r) {
-    const RedisStats& s = r.stats();
+    const RedisStats s = r.stats();
     spdlog::info("redis: {} queued, {} delivered, {} dropped, {} refused, {} resent, {} connection(s)", s.queued, s.delivered,
                  s.dropped, s.refused, s.resent, s.connects);
 }
@@ -75,7 +75,6 @@ RedisOutput::~RedisOutput() {
 
 void RedisOutput::push(std::string_view json_line) {
     ++seq_;
-    stats_.queued = seq_;
     if (waiting_.size() + inflight_.size() >= cfg_.queue_events) {
         ++stats_.dropped;
         return;
@@ -90,7 +89,6 @@ void RedisOutput::push(std::string_view json_line) {
     if (json_line.size() > 2) json += ',';
     json.append(json_line.substr(json_line.empty() ? 0 : 1));
     waiting_.push_back({seq_, std::move(json)});
-    stats_.pending = waiting_.size() + inflight_.size();
 }
 
 void RedisOutput::encode(const Line& l, std::string& out) const {
@@ -136,19 +134,7 @@ void RedisOutput::connect() {
             last_error_ = why;
             return;
         }
-        if (a.ipv6) {
-            auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons(a.port);
-            inet_pton(AF_INET6, a.host.c_str(), &s6->sin6_addr);
-            len = sizeof *s6;
-        } else {
-            auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-            s4->sin_family = AF_INET;
-            s4->sin_port = htons(a.port);
-            inet_pton(AF_INET, a.host.c_str(), &s4->sin_addr);
-            len = sizeof *s4;
-        }
+        len = to_sockaddr(a, ss);
     }
     fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) {
@@ -160,17 +146,19 @@ void RedisOutput::connect() {
         setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-        state_ = State::kConnected;
+        connected();
     } else if (errno == EINPROGRESS) {
         state_ = State::kConnecting;
     } else {
         disconnect(std::string("connect to ") + cfg_.server + ": " + std::strerror(errno));
-        return;
     }
-    if (state_ == State::kConnected) {
-        ++stats_.connects;
-        if (cfg_.password.empty()) spdlog::info("redis: connected to {}", cfg_.server);
-    }
+}
+
+void RedisOutput::connected() {
+    state_ = State::kConnected;
+    ++stats_.connects;
+    // With a password the connection counts once AUTH is answered (read_some says so).
+    if (cfg_.password.empty()) spdlog::info("redis: connected to {}", cfg_.server);
 }
 
 void RedisOutput::disconnect(const std::string& why) {
@@ -311,27 +299,20 @@ void RedisOutput::poll() {
     if (state_ == State::kDown) connect();
     if (state_ == State::kConnecting) {
         pollfd p{fd_, POLLOUT, 0};
-        if (::poll(&p, 1, 0) <= 0) {
-            stats_.pending = waiting_.size() + inflight_.size();
-            return;
-        }
+        if (::poll(&p, 1, 0) <= 0) return;
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) {
             disconnect(std::string("connect to ") + cfg_.server + ": " + std::strerror(err));
-            stats_.pending = waiting_.size() + inflight_.size();
             return;
         }
-        state_ = State::kConnected;
-        ++stats_.connects;
-        if (cfg_.password.empty()) spdlog::info("redis: connected to {}", cfg_.server);
+        connected();
     }
     if (state_ == State::kConnected) {
         fill_output();
         if (send_some()) read_some();
     }
-    stats_.pending = waiting_.size() + inflight_.size();
 }
 
 bool RedisOutput::flush(std::uint32_t timeout_ms) {
@@ -344,7 +325,6 @@ bool RedisOutput::flush(std::uint32_t timeout_ms) {
             stats_.dropped += left;
             waiting_.clear();
             inflight_.clear();
-            stats_.pending = 0;
             spdlog::warn("redis: {} line(s) not acknowledged by {} within {} ms: counted as dropped ({})", left,
                          cfg_.server, timeout_ms, last_error_);
             return false;

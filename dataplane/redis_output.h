@@ -52,7 +52,14 @@ public:
     // left counts as dropped). True when nothing was left.
     bool flush(std::uint32_t timeout_ms);
 
-    const RedisStats& stats() const noexcept { return stats_; }
+    RedisStats stats() const noexcept {
+        RedisStats s = stats_;
+        s.queued = seq_;
+        s.pending = waiting_.size() + inflight_.size();
+        return s;
+    }
+    // Lines queued and not yet acknowledged.
+    bool pending() const noexcept { return !waiting_.empty() || !inflight_.empty(); }
     const std::string& last_error() const noexcept { return last_error_; }
     bool connected() const noexcept { return state_ == State::kConnected; }
 
@@ -64,6 +71,7 @@ private:
     };
 
     void connect();
+    void connected();
     void disconnect(const std::string& why);
     void encode(const Line& l, std::string& out) const;
     void fill_output();
