@@ -16,6 +16,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
+
 EXPECTED = {
     "./usr/bin/tcpsleuth",
     "./usr/bin/tcpsleuthctl",
@@ -100,11 +103,7 @@ def main():
         for f in ("/usr/bin/tcpsleuth", "/etc/tcpsleuth/tcpsleuth.toml", "/usr/share/tcpsleuth/demo.toml"):
             if os.path.exists(f):
                 problems.append(f"{f} is still there after the purge")
-    if problems:
-        for p in problems:
-            print("FAIL:", p)
-        sys.exit(1)
-    print(f"{os.path.basename(deb)}: {len(files)} files as expected, installs, runs the demo, purges")
+    finish(problems, f"{os.path.basename(deb)}: {len(files)} files, installed, demo run, purged")
 
 
 if __name__ == "__main__":

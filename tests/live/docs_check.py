@@ -13,6 +13,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
+
 
 def help_text(argv):
     r = subprocess.run(argv, capture_output=True, text=True)
@@ -74,10 +77,7 @@ def main():
     fresh = subprocess.run([sys.executable, f"{root}/scripts/make-dashboard", "/dev/stdout"], capture_output=True, text=True).stdout
     if fresh != open(f"{root}/packaging/grafana-dashboard.json").read():
         problems.append("packaging/grafana-dashboard.json differs from what scripts/make-dashboard writes")
-    for p in problems:
-        print("FAIL", p)
-    print(f"docs: {len(pages)} pages, {len(keys)} keys, {len(commands)} + {len(ctl_commands)} commands; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"docs: {len(pages)} pages, {len(keys)} keys, {len(commands)} + {len(ctl_commands)} commands")
 
 
 if __name__ == "__main__":

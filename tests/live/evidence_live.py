@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
 from capture_files import pcapng_packets, tcp_of  # noqa: E402
 from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 
@@ -103,10 +104,7 @@ def main():
     if proc.returncode == 0 or f"{bad}:2:" not in proc.stderr or "output.evidence_dir" not in proc.stderr:
         problems.append(f"evidence_dir without a history must be refused at its line: {proc.stderr.strip()}")
 
-    for p in problems:
-        print("FAIL", p)
-    print(f"live evidence: {len(loud)} findings checked; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"live evidence: {len(loud)} findings checked")
 
 
 if __name__ == "__main__":

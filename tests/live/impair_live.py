@@ -17,6 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
 from capture_files import pcap_frames  # noqa: E402
 from sensor_config import ctl, remove_runtime_dirs_at_exit  # noqa: E402
 
@@ -157,10 +158,7 @@ size = 1000
             problems.append("a TCP checksum that was right on the way in is wrong on the way out")
     if stripped != rules[0]["rewritten"] or stripped == 0:
         problems.append(f"{stripped} SYNs with SACK-permitted went in, {rules[0]['rewritten']} rewritten")
-    for p in problems[:10]:
-        print("FAIL", p)
-    print(f"impair live: {len(inputs)} packets in, {len(outputs)} out, {stripped} SYNs stripped; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"impair live: {len(inputs)} packets in, {len(outputs)} out, {stripped} SYNs stripped", most=10)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
 from capture_files import pcap_frames  # noqa: E402
 from sensor_config import ctl, remove_runtime_dirs_at_exit  # noqa: E402
 
@@ -312,10 +313,7 @@ report_format = "json"
             names = [json.loads(line).get("event") for line in f if line.strip()]
     if "rst.injected" not in names:
         problems.append(f"no rst.injected among {sorted(set(names))}")
-    for p in problems[:12]:
-        print("FAIL", p)
-    print(f"impair made live: {len(inputs)} in, {len(outs)} out, {len(backs)} back; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"impair made live: {len(inputs)} in, {len(outs)} out, {len(backs)} back", most=12)
 
 
 if __name__ == "__main__":

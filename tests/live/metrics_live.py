@@ -27,6 +27,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
 from capture_files import pcap_frames  # noqa: E402
 from sensor_config import remove_runtime_dirs_at_exit, stop_sensor, write_sensor_config  # noqa: E402
 
@@ -179,10 +180,7 @@ def main():
                 prom.kill()
         stop_sensor(proc, problems)
     problems += analyze_metrics(tcpsleuth, capture, packets)
-    for p in problems:
-        print("FAIL", p)
-    print(f"metrics live: {packets} packets replayed; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"metrics live: {packets} packets replayed")
 
 
 if __name__ == "__main__":

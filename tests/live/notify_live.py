@@ -15,6 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
 from sensor_config import remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 
 
@@ -88,10 +89,7 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     remove_runtime_dirs_at_exit("tsl-notify*")
     problems = run_once(tcpsleuth, workdir, capture, False) + run_once(tcpsleuth, workdir, capture, True)
-    for p in problems:
-        print("FAIL", p)
-    print(f"notify live: {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, "notify live")
 
 
 if __name__ == "__main__":

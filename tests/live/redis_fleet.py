@@ -16,12 +16,15 @@ import os
 import re
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from capture_files import pcap_records  # noqa: E402
+from outcome import finish  # noqa: E402
 
 SENSORS = ("s1", "s2")
 PASSWORD = "fleet-secret"
@@ -64,16 +67,6 @@ class Redis:
     def raw(self, *args):
         return subprocess.run(["redis-cli", "-p", str(self.port), "-a", PASSWORD, "--no-auth-warning", "--raw"] + list(args),
                               capture_output=True, text=True, timeout=60).stdout
-
-
-def pcap_records(path):
-    data = open(path, "rb").read()
-    header, records, at = data[:24], [], 24
-    while at + 16 <= len(data):
-        incl = struct.unpack_from("<I", data, at + 8)[0]
-        records.append(data[at:at + 16 + incl])
-        at += 16 + incl
-    return header, records
 
 
 def main():
@@ -215,11 +208,7 @@ def main():
                 p.kill()
         if redis.proc and redis.proc.poll() is None:
             redis.stop()
-    if problems:
-        for p in problems:
-            print("FAIL:", p)
-        sys.exit(1)
-    print("redis fleet: every finding of both sensors accounted for across a server restart")
+    finish(problems, "redis fleet: every finding of both sensors in the stream or counted dropped, across a server restart")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from capture_files import pcap_records  # noqa: E402
+from outcome import finish  # noqa: E402
 from sensor_config import ctl, remove_runtime_dirs_at_exit, write_sensor_config  # noqa: E402
 
 
@@ -34,12 +36,7 @@ def main():
     for path in (events, log, events + ".1", events + ".2", log + ".1"):
         if os.path.exists(path):
             os.unlink(path)
-    data = open(capture, "rb").read()
-    records, pos = [], 24
-    while pos + 16 <= len(data):
-        cap = struct.unpack("<I", data[pos + 8:pos + 12])[0]
-        records.append(data[pos:pos + 16 + cap])
-        pos += 16 + cap
+    header, records = pcap_records(capture)
     # The halves split between the first finding's packets and the second's (by time). The
     # pcap driver hands packets over a burst (32) at a time and waits inside one for more from
     # a FIFO: 40 ARP frames close the first half so all of its TCP packets get through. The
@@ -51,7 +48,7 @@ def main():
     split += len(filler)
     padded = os.path.join(workdir, "padded.pcap")
     with open(padded, "wb") as f:
-        f.write(data[:24] + b"".join(records))
+        f.write(header + b"".join(records))
     want = subprocess.run([tcpsleuth, "analyze", padded, "--events", "-", "--no-report"], capture_output=True, text=True,
                           check=True).stdout.splitlines()
     fifo = os.path.join(workdir, "feed.pcap")
@@ -77,7 +74,7 @@ def main():
 
     try:
         feed = open(fifo, "wb")  # rendezvous with net_pcap opening it
-        feed.write(data[:24] + b"".join(records[:split]))
+        feed.write(header + b"".join(records[:split]))
         feed.flush()
         received(split - 31)  # at most a burst held back: fillers only
         # Rotation 1: logrotate moves both files, then runs `tcpsleuthctl reopen`.
@@ -130,10 +127,7 @@ def main():
     second = open(log).read() if os.path.exists(log) else ""
     if "control socket" not in first or "reopened" not in second or "reopened" in first:
         problems.append(f"log files: the first must hold the start, the second the reopen and what followed:\n{first[-300:]}\n--\n{second[:300]}")
-    for p in problems:
-        print("FAIL", p)
-    print(f"rotate live: {len(want)} events over 3 files; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"rotate live: {len(want)} events over 3 files")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,13 @@ import glob
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from capture_files import pcap_records  # noqa: E402
+from outcome import finish  # noqa: E402
 
 
 def analyze(tcpsleuth, workdir, name, capture, toml, stdin=None):
@@ -75,20 +78,13 @@ def main():
         problems.append("rotate_keep = 2: what is left is not the reference's last lines")
 
     # Time: a pipe that pauses longer than rotate_s between two halves.
-    data = open(capture, "rb").read()
-    at, cut = 24, 24
-    records = 0
-    while at + 16 <= len(data):
-        at += 16 + struct.unpack_from("<I", data, at + 8)[0]
-        records += 1
-        if records == 2000:
-            cut = at
+    header, records = pcap_records(capture)
     events, argv = analyze(tcpsleuth, workdir, "by-time", "-", "rotate_s = 1\n", stdin=True)
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdin.write(data[:cut])
+    p.stdin.write(header + b"".join(records[:2000]))
     p.stdin.flush()
     time.sleep(1.5)
-    p.stdin.write(data[cut:])
+    p.stdin.write(b"".join(records[2000:]))
     p.stdin.close()
     p.wait(timeout=120)
     files = rotated(events)
@@ -98,12 +94,7 @@ def main():
     if joined != ref:
         problems.append("rotate_s = 1: the files together differ from the reference")
 
-    if problems:
-        for p in problems:
-            print("FAIL:", p)
-        sys.exit(1)
-    print(f"self rotation: {len(ref)} bytes of findings rotated by size, by count kept and by time, "
-          "nothing lost or repeated")
+    finish(problems, f"self rotation: {len(ref)} bytes of findings rotated by size, by count kept and by time")
 
 
 if __name__ == "__main__":

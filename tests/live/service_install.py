@@ -12,6 +12,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
+
 
 def main():
     build, workdir = sys.argv[1:3]
@@ -67,10 +70,7 @@ def main():
     r = subprocess.run([want["bin/tcpsleuth"], "check-config", want["config"]], capture_output=True, text=True)
     if r.returncode != 0 or "valid: mode tap, 1 port(s)" not in r.stdout:
         problems.append(f"check-config on the installed configuration: {r.stdout} {r.stderr}")
-    for p in problems:
-        print("FAIL", p)
-    print(f"service install: {len(want)} files under {dest}; {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, f"service install: {len(want)} files under {dest}")
 
 
 if __name__ == "__main__":

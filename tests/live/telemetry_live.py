@@ -17,6 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from outcome import finish  # noqa: E402
 from capture_files import pcap_frames  # noqa: E402
 from sensor_config import remove_runtime_dirs_at_exit, stop_sensor, write_sensor_config  # noqa: E402
 
@@ -94,10 +95,7 @@ def main():
             problems.append("[dpdk] telemetry = false still made a socket")
     finally:
         stop_sensor(proc, problems)
-    for p in problems:
-        print("FAIL", p)
-    print(f"telemetry live: {len(problems)} problem(s)")
-    sys.exit(1 if problems else 0)
+    finish(problems, "telemetry live")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,19 @@ them on this machine."""
 import struct
 
 
+def pcap_records(path):
+    """(file header, [each record's bytes, its 16-byte header included]) of a little-endian
+    classic pcap: a capture to feed a pipe in parts, or to splice records into."""
+    with open(path, "rb") as f:
+        data = f.read()
+    records, pos = [], 24
+    while pos + 16 <= len(data):
+        cap = struct.unpack_from("<I", data, pos + 8)[0]
+        records.append(data[pos:pos + 16 + cap])
+        pos += 16 + cap
+    return data[:24], records
+
+
 def pcap_frames(path, with_time=False):
     """(frame, original length) of each record of a little-endian classic pcap (us or ns).
     `with_time`: (frame, timestamp in seconds) instead."""
