@@ -652,8 +652,9 @@ private:
                 error(t.source(), "impair." + own[0], std::string("missing (") + action_name + " needs it)");
             }
             if (!t.contains("name")) error(t.source(), "impair.name", "missing");
-            for (const auto& [k, v] : t) {
-                const std::string key(k.str());
+            for (const auto& entry : t) {
+                const std::string key(entry.first.str());
+                const toml::node& v = entry.second;  // a named reference: lambdas below use it
                 const std::string where = "impair." + key;
                 const auto integer = [&](std::int64_t lo, std::int64_t hi, auto& out) {
                     const std::optional<std::int64_t> n = v.value_exact<std::int64_t>();
@@ -703,7 +704,7 @@ private:
                     else rule.enabled = *v.value<bool>();
                 } else if (std::find(own.begin(), own.end(), key) == own.end()) {
                     const bool some_action = std::find(all_own.begin(), all_own.end(), key) != all_own.end();
-                    error(k.source(), where, std::string("not a key of action ") + action_name + (some_action ? "" : " (unknown key)"));
+                    error(entry.first.source(), where, std::string("not a key of action ") + action_name + (some_action ? "" : " (unknown key)"));
                 } else if (key == "size") {
                     integer(68, 65535, rule.size);
                 } else if (key == "mss") {

@@ -1,5 +1,7 @@
 #include "inspectors/detectors/window_scaling.h"
 
+#include <algorithm>
+
 #include "inspectors/output/event_builder.h"
 #include "inspectors/evidence/syn_fingerprint.h"
 
@@ -55,7 +57,7 @@ WindowInspector::Mismatch WindowInspector::check_raw_reader(const PacketView& pk
         .mss = mss,
         .threshold = static_cast<std::uint16_t>(cfg_.min_tiny_windows),
         .max_flight = static_cast<std::uint32_t>(flight),
-        .shift = receiver.wscale,
+        .shift = std::min(receiver.wscale, DirState::kMaxWscale),  // the shift in use, not the option's byte
     };
     // The window scale option passed the sensor in the scaling side's SYN and never reached
     // its peer: removed downstream, in the SYN's direction of travel.

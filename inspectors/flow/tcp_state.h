@@ -67,6 +67,8 @@ struct DirState {
     std::uint8_t ttl_samples = 0;    // non-RST packets behind ttl_min/ttl_max (saturating)
 
     static constexpr std::uint8_t kNoWscale = 0xff;
+    // RFC 7323 section 2.3: a shift above 14 is used as 14 (the option's byte can say 255).
+    static constexpr std::uint8_t kMaxWscale = 14;
     bool has(DirFlag f) const noexcept { return (flags & f) != 0; }
 };
 
@@ -132,7 +134,7 @@ struct FlowCommon {
     std::uint32_t window_bytes(Dir d) const noexcept {
         const DirState& s = dir[index(d)];
         if (!has(kFlowWscaleOn) || s.wscale == DirState::kNoWscale) return s.window;
-        return std::uint32_t{s.window} << (s.wscale > 14 ? 14 : s.wscale);
+        return std::uint32_t{s.window} << (s.wscale > DirState::kMaxWscale ? DirState::kMaxWscale : s.wscale);
     }
     std::uint32_t rel_us(std::uint64_t now_ns) const noexcept {
         return static_cast<std::uint32_t>((now_ns - first_ns) / 1'000u);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -386,7 +387,8 @@ std::string event_summary(const Event& e) {
                 return fmt("the %s announced window scale %u, but the %s sent exactly its raw window (%u-%u bytes) %u "
                            "times, not the %u bytes it scales to: it never received the option",
                            std::string(to_string(d.scaling_side)).c_str(), d.shift, reader, d.smallest_window,
-                           d.largest_window, d.tiny_windows, static_cast<unsigned>(d.smallest_window) << d.shift);
+                           d.largest_window, d.tiny_windows,
+                           static_cast<unsigned>(d.smallest_window) << std::min<unsigned>(d.shift, 14));  // RFC 7323 2.3
             }
             return fmt("the %s's SYN had a %u-byte window but %u later windows were below one MSS (%u-%u bytes, MSS "
                        "%u): it scales a window the other side reads raw",

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "dataplane/output.h"
+#include "inspectors/output/event_format.h"
 #include "tests/support/harness.h"
 
 namespace tcpsleuth {
@@ -336,6 +337,24 @@ TEST(Window, APeerSendingExactlyTheRawWindowNeverGotTheScale) {
     ASSERT_EQ(strip.size(), 1u);
     EXPECT_EQ(std::get<OptionsStripped>(strip[0].detail).side, Side::kServer);
     EXPECT_EQ(strip[0].where, Where::kDownstream);
+}
+
+// Found by fuzz_event_json: a window scale option's byte can say up to 255. RFC 7323
+// section 2.3 uses anything above 14 as 14; the finding reports the shift in use, and its
+// summary's "scales to" figure is the raw window shifted by 14, not a shift past 31 bits.
+TEST(Window, AWindowScaleAbove14IsReportedAs14) {
+    Harness h;
+    Flow f{h};
+    f.handshake(0, 141);
+    for (int i = 0; i < 4; ++i) {
+        const std::uint16_t raw = static_cast<std::uint16_t>(72 + i);
+        f.sack_(10 + i * 200.0, f.cnxt, raw);
+        f.cdata(11 + i * 200.0, raw);
+    }
+    const auto ev = h.events(WindowScaleMismatch::kName);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(std::get<WindowScaleMismatch>(ev[0].detail).shift, 14);
+    EXPECT_NE(event_summary(ev[0]).find("not the 1179648 bytes it scales to"), std::string::npos) << event_summary(ev[0]);
 }
 
 TEST(Window, FlightsBelowTheRawWindowAreNotAReaderCapped) {
