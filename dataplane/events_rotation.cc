@@ -62,8 +62,9 @@ bool EventsRotation::after_line(FilePtr& file, std::size_t bytes, std::string& e
     const bool full = max_bytes_ != 0 && bytes_ >= max_bytes_;
     const bool old = max_age_.count() != 0 && std::chrono::steady_clock::now() - opened_ >= max_age_;
     if (!full && !old) return false;
-    // Every line so far is in the file before it moves; the next goes to the new one.
-    if (std::fflush(file.get()) != 0) {
+    // Every line so far is in the file before it moves; the next goes to the new one. (A
+    // null `file`: the caller's writer has the open file and switches at this line itself.)
+    if (file && std::fflush(file.get()) != 0) {
         error = path_ + ": cannot write: " + std::strerror(errno);
         return false;
     }
@@ -80,6 +81,7 @@ bool EventsRotation::after_line(FilePtr& file, std::size_t bytes, std::string& e
         error = path_ + ": cannot start a new file after rotating: " + std::strerror(errno) + " (events go on in " + aside + ")";
         return false;
     }
+    write_whole_lines(fresh.get());
     file = std::move(fresh);
     bytes_ = 0;
     opened_ = std::chrono::steady_clock::now();

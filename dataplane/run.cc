@@ -32,8 +32,10 @@
 #include "inspectors/evidence/idle_profiles.h"
 #include "dataplane/live/eal_env.h"
 #include "dataplane/live/ports.h"
+#include "dataplane/live/sensor_loss.h"
 #include "dataplane/live/telemetry.h"
 #include "dataplane/live/worker.h"
+#include "dataplane/events_out.h"
 #include "dataplane/events_rotation.h"
 #include "dataplane/output.h"
 #include "dataplane/redis_output.h"
@@ -134,13 +136,20 @@ public:
 
     // Returns the process exit code.
     int run(const std::vector<std::string>& eal_extra) {
+        // Handlers before anything slow (EAL, ports): a SIGINT or SIGTERM at any moment stops
+        // the sensor in order (the last events, the report, exit 0), never kills it.
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGHUP, on_hangup);
         events_file_ = open_output(cfg_.output.events, stdout);
         if (!events_file_) {
             std::fprintf(stderr, "tcpsleuth: %s: cannot write events: %s\n", cfg_.output.events.c_str(), std::strerror(errno));
             return 1;
         }
-        events_ = events_file_.get();
-        writer_ = std::make_unique<EventWriter>(events_, report_);
+        write_whole_lines(events_file_.get());
+        events_out_.start(std::move(events_file_));
+        writer_ = std::make_unique<EventWriter>(nullptr, report_);
+        writer_->set_sink([this](std::string_view line) { events_out_.push(line, urgent_line_); });
         writer_->set_min_confidence(min_confidence(cfg_.output));
         if (EventsRotation r(cfg_.output.events, cfg_.output); r.enabled()) rotation_ = std::make_unique<EventsRotation>(r);
         if (!cfg_.output.redis.server.empty()) {
@@ -297,11 +306,6 @@ private:
     }
 
     void launch() {
-        // Handlers first: "N worker(s)" below tells scripts the sensor is ready, and a SIGINT
-        // right after it must stop the sensor in order, not kill it.
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
-        std::signal(SIGHUP, on_hangup);
         const unsigned n = cfg_.workers.count;
         args_.resize(n + 1);
         unsigned next = 0;
@@ -328,6 +332,7 @@ private:
         auto last_packet = last_stats;
         auto last_check = last_stats;
         auto last_status = last_stats;
+        auto last_loss_check = last_stats;
         std::uint64_t seen = 0;
         while (g_signal == 0 && !shutdown_) {
             if (control_.serving()) {
@@ -368,6 +373,10 @@ private:
             if (now - last_check >= std::chrono::milliseconds(100)) {
                 last_check = now;
                 log_first_problems();
+            }
+            if (now - last_loss_check >= std::chrono::seconds(1)) {
+                last_loss_check = now;
+                report_sensor_losses();
             }
             notify_.watchdog_tick();
             if (notify_.enabled() && now - last_status >= std::chrono::seconds(5)) {
@@ -476,16 +485,14 @@ private:
         std::string done;
         const std::string& events = cfg_.output.events;
         if (!events.empty() && events != "-") {
-            std::fflush(events_);
             FilePtr fresh(std::fopen(events.c_str(), "a"));
             if (!fresh) {
                 message = events + ": cannot reopen: " + std::strerror(errno) + " (events keep going to the old file)";
                 return false;
             }
-            events_file_ = std::move(fresh);  // the old one is closed: every line before is in it
-            events_ = events_file_.get();
-            writer_->set_output(events_);
-            if (rotation_) rotation_->reopened(events_);
+            write_whole_lines(fresh.get());
+            if (rotation_) rotation_->reopened(fresh.get());
+            events_out_.switch_to(std::move(fresh));  // the old one closes after every line before
             done = events;
         }
         if (!cfg_.logging.file.empty()) {
@@ -742,8 +749,14 @@ private:
         wait_workers(live::WorkerState::kDone);
         rte_eal_mp_wait_lcore();
         drain_events();
+        report_sensor_losses();  // the last second's, before the files close
         compare_points(true);
-        std::fflush(events_);
+        if (!events_out_.drain(std::chrono::seconds(kEventsDrainSeconds))) {
+            spdlog::warn("events file: not written within {} s of stopping (a stalled disk?): the rest is dropped",
+                         kEventsDrainSeconds);
+        }
+        spdlog::info("events file: {} lines written, {} dropped (the file fell {} MiB behind), {} write errors",
+                     events_out_.written(), events_out_.dropped(), kEventsQueueBytes >> 20, events_out_.write_errors());
         if (redis_) {
             redis_->flush(cfg_.output.redis.flush_timeout_s * 1000u);
             log_redis_stats(*redis_);
@@ -778,25 +791,66 @@ private:
         for (auto& w : shared_.workers) {
             while (w->events.try_pop(e)) {
                 if (points_) points_->note_event(e);
-                if (!writer_->write(e)) continue;
-                control_.on_event(e, writer_->last_line());
-                if (redis_) redis_->push(writer_->last_line());
-                after_event_line(writer_->last_line().size() + 1);
+                write_event(e);
             }
             if (w->points) {
                 while (w->points->try_pop(point_record_)) points_->add(point_record_);
             }
         }
-        std::fflush(events_);
+    }
+
+    // One finding out: the events file, the control socket's subscribers, Redis.
+    void write_event(const Event& e) {
+        if (!writer_->write(e)) return;
+        control_.on_event(e, writer_->last_line());
+        if (redis_) redis_->push(writer_->last_line());
+        after_event_line(writer_->last_line().size() + 1);
+    }
+
+    // The sensor's own losses, checked once a second (sensor.packets_dropped and
+    // sensor.events_lost; the counters have every packet, these say it happened).
+    void report_sensor_losses() {
+        live::PacketLoss loss;
+        for (std::size_t i = 0; i < ports_.ports.size(); ++i) {
+            const control::PortStats st = port_stats(i);
+            loss.rx_packets += st.rx_packets;
+            loss.rx_missed += st.rx_missed;
+            loss.rx_nombuf += st.rx_nombuf;
+            loss.tx_dropped += st.tx_dropped;
+        }
+        const std::uint64_t unwritten = events_out_.dropped();
+        std::uint64_t events_lost = 0, events_emitted = 0;
+        for (std::size_t w = 0; w < shared_.workers.size(); ++w) {
+            if (shared_.io) loss.ring_full += shared_.io->ring_full[w].load(std::memory_order_relaxed);
+            events_lost += shared_.workers[w]->counters.get(Counter::kEventsDropped);
+            events_emitted += shared_.workers[w]->counters.get(Counter::kEventsEmitted);
+        }
+        const std::uint64_t now = live_now_ns();
+        if (packets_lost_.check(loss.total())) {
+            write_event(live::sensor_event(now, packets_lost_.occurrence(),
+                                           SensorPacketsDropped{.rx_packets = loss.rx_packets, .rx_missed = loss.rx_missed,
+                                                                .rx_nombuf = loss.rx_nombuf, .tx_dropped = loss.tx_dropped,
+                                                                .ring_full = loss.ring_full,
+                                                                .since_last = packets_lost_.since_report()}));
+        }
+        if (events_lost_.check(events_lost + unwritten)) {
+            urgent_line_ = true;
+            write_event(live::sensor_event(now, events_lost_.occurrence(),
+                                           SensorEventsLost{.lost_total = events_lost, .unwritten_total = unwritten,
+                                                            .emitted_total = events_emitted,
+                                                            .since_last = events_lost_.since_report(),
+                                                            .ring_size = cfg_.workers.event_ring_size}));
+            urgent_line_ = false;
+        }
     }
 
     // output.rotate_*: after each whole line, the events file may move aside for a new one.
     void after_event_line(std::size_t bytes) {
         if (!rotation_) return;
         std::string error;
-        if (rotation_->after_line(events_file_, bytes, error)) {
-            events_ = events_file_.get();
-            writer_->set_output(events_);
+        FilePtr fresh;  // the events thread holds the open file: it switches at this line
+        if (rotation_->after_line(fresh, bytes, error)) {
+            events_out_.switch_to(std::move(fresh));
         } else if (!error.empty()) {
             spdlog::warn("{}", error);
         }
@@ -814,12 +868,10 @@ private:
                 return;
             }
             spdlog::info("two-point: {} ({}): {}", f.event, f.kind, f.summary);
-            std::fwrite(json.data(), 1, json.size(), events_);
-            std::fputc('\n', events_);
+            events_out_.push(json + '\n');
             if (redis_) redis_->push(json);
             after_event_line(json.size() + 1);
         });
-        std::fflush(events_);
     }
 
     std::uint64_t packets_received() const {
@@ -959,10 +1011,16 @@ private:
     std::unique_ptr<SurgeBoard> surge_board_;
     live::RunShared shared_;
     std::vector<live::LcoreArg> args_;
-    FilePtr events_file_;
-    std::FILE* events_ = stdout;
+    // What may wait for a slow events disk before lines are dropped (and counted).
+    static constexpr std::size_t kEventsQueueBytes = 4u << 20;
+    // ... and how long a stop waits for them (systemd's stop timeout is 90 s by default).
+    static constexpr int kEventsDrainSeconds = 30;
+    FilePtr events_file_;  // until the events thread takes it
+    EventsOut events_out_{kEventsQueueBytes};
+    bool urgent_line_ = false;  // the line being written reports a loss: it may exceed the bound
     Report report_;
     std::unique_ptr<EventWriter> writer_;
+    live::LossWatch packets_lost_, events_lost_;
     std::unique_ptr<LiveEvidence> evidence_;  // output.evidence_dir
     std::chrono::steady_clock::time_point started_, stopped_;
 };

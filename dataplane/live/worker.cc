@@ -81,9 +81,11 @@ public:
         me_.state.store(WorkerState::kDrained, std::memory_order_release);
         while (run_.phase.load(std::memory_order_acquire) != Phase::kFinish) rte_delay_us_sleep(1000);
         // Every flow ends now. The main core drains the event ring meanwhile: wait for room
-        // rather than lose the findings of the last flows.
+        // rather than lose the findings of the last flows (room for 256, or an empty ring
+        // when it is smaller: waiting for more room than there is would never end).
+        const std::size_t room = std::min<std::size_t>(256, me_.events.capacity());
         const auto make_room = [&] {
-            while (me_.events.size() + 256 > me_.events.capacity()) rte_delay_us_sleep(100);
+            while (me_.events.size() + room > me_.events.capacity()) rte_delay_us_sleep(100);
         };
         me_.pipeline.finish(run_.finish_ns.load(std::memory_order_acquire), make_room);
         me_.flows_active.store(me_.table.size(), std::memory_order_relaxed);

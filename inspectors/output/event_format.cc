@@ -317,6 +317,20 @@ std::string event_summary(const Event& e) {
             return fmt("all %u cold records taken: flow %llu went without one (%llu packets so far)", d.records,
                        static_cast<unsigned long long>(d.flow_id), static_cast<unsigned long long>(d.exhausted_total));
         }
+        std::string operator()(const SensorPacketsDropped& d) const {
+            return fmt("the sensor dropped %llu packets since its last report (so far: %llu rx_missed, %llu rx_nombuf, "
+                       "%llu tx_dropped, %llu ring_full of %llu received)", static_cast<unsigned long long>(d.since_last),
+                       static_cast<unsigned long long>(d.rx_missed), static_cast<unsigned long long>(d.rx_nombuf),
+                       static_cast<unsigned long long>(d.tx_dropped), static_cast<unsigned long long>(d.ring_full),
+                       static_cast<unsigned long long>(d.rx_packets));
+        }
+        std::string operator()(const SensorEventsLost& d) const {
+            return fmt("%llu findings lost since the last report (so far: %llu to full event rings of %u, of %llu found; "
+                       "%llu not written because the events file fell behind)",
+                       static_cast<unsigned long long>(d.since_last), static_cast<unsigned long long>(d.lost_total),
+                       d.ring_size, static_cast<unsigned long long>(d.emitted_total + d.lost_total),
+                       static_cast<unsigned long long>(d.unwritten_total));
+        }
         std::string operator()(const MirrorLoss& d) const {
             const std::string from = d.outer_ip_version != 0 ? " from " + format_address(d.outer_src) : "";
             return fmt("the %s mirror session %u%s skipped %u sequence numbers: %llu packets lost by the mirror so far, "
@@ -554,6 +568,21 @@ void write_evidence(JsonWriter& w, const Event& e, const PacketOrigins* origins)
             w.field("records", d.records);
             w.field("exhausted_total", d.exhausted_total);
             w.field("flow_without", d.flow_id);
+        }
+        void operator()(const SensorPacketsDropped& d) const {
+            w.field("dropped_since_last", d.since_last);
+            w.field("rx_packets", d.rx_packets);
+            w.field("rx_missed", d.rx_missed);
+            w.field("rx_nombuf", d.rx_nombuf);
+            w.field("tx_dropped", d.tx_dropped);
+            w.field("ring_full", d.ring_full);
+        }
+        void operator()(const SensorEventsLost& d) const {
+            w.field("lost_since_last", d.since_last);
+            w.field("lost_total", d.lost_total);
+            w.field("unwritten_total", d.unwritten_total);
+            w.field("emitted_total", d.emitted_total);
+            w.field("ring_size", d.ring_size);
         }
         void operator()(const MirrorLoss& d) const {
             w.field("type", to_string(d.type));

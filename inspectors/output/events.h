@@ -115,6 +115,47 @@ struct ColdRecordsExhausted {
     std::uint64_t flow_id = 0;          // the flow that went without this time
 };
 
+// sensor.packets_dropped (live): packets the sensor itself lost or dropped: its packet
+// buffer pool was empty, a port's receive queue overflowed before a worker polled it, an
+// inline transmit queue was full, a software-distribution ring was full. The main core
+// compares the totals once a second; the 1st, 10th, 100th ... second with new drops is
+// reported, with the totals so far.
+struct SensorPacketsDropped {
+    static constexpr std::string_view kName = "sensor.packets_dropped";
+    static constexpr std::string_view kAdvice =
+        "tcpsleuth itself lost packets, so findings on the flows they belonged to rest on fewer packets "
+        "(and inline, the traffic lost them too). rx_nombuf: the packet buffer pool ran dry: raise [dpdk] "
+        "mbufs_per_port. rx_missed: a receive queue overflowed before a worker read it: more workers, a "
+        "larger receive ring (af_packet: framecnt) or less traffic. tx_dropped: the other port's transmit "
+        "queue was full (inline). ring_full: a worker's ring was full under software distribution: more "
+        "workers or a larger [workers] ring_size.";
+    std::uint64_t rx_packets = 0;  // received so far, every port
+    std::uint64_t rx_missed = 0;   // the totals so far, every port
+    std::uint64_t rx_nombuf = 0;
+    std::uint64_t tx_dropped = 0;
+    std::uint64_t ring_full = 0;
+    std::uint64_t since_last = 0;  // dropped since the previous sensor.packets_dropped
+};
+
+// sensor.events_lost (live): findings lost because a worker's event ring was full (the main
+// core did not take them as fast as the workers found them), or because the events file fell
+// too far behind (a slow disk: the lines waiting for it are bounded). Reported like
+// sensor.packets_dropped (1st, 10th, 100th ... second with new losses).
+struct SensorEventsLost {
+    static constexpr std::string_view kName = "sensor.events_lost";
+    static constexpr std::string_view kAdvice =
+        "Findings were lost before they were written: a worker's event ring was full because the main "
+        "core fell behind (a flood of findings, a slow Redis), or the events file's disk fell more than "
+        "4 MiB behind. Put the events file on faster storage, raise [workers] event_ring_size, or raise "
+        "output.min_confidence; each worker's events_lost counter and the log's events file line at "
+        "stop say how many.";
+    std::uint64_t lost_total = 0;       // events lost to full rings so far, every worker
+    std::uint64_t unwritten_total = 0;  // lines dropped because the events file fell behind
+    std::uint64_t emitted_total = 0;    // events queued so far, every worker
+    std::uint64_t since_last = 0;     // lost since the previous sensor.events_lost
+    std::uint32_t ring_size = 0;      // [workers] event_ring_size
+};
+
 // sensor.mirror_loss: the sequence numbers a mirror session puts on its packets (GRE,
 // RFC 2890 section 2.2; ERSPAN II/III ride on GRE's) have gaps, so the session itself lost
 // packets before they reached tcpsleuth: those losses are the mirror's, not the network's.
@@ -569,7 +610,8 @@ using EventDetail =
                  OptionsStripped, OptionsNotNegotiated, WindowScaleMismatch, WindowLimited, EcnSynBlackhole,
                  EcnNotNegotiated, EcnBleached, EcnCeErased, SackInvalidBlocks, SackUnnegotiated, SackMissing,
                  IdleTimeoutDrop, IdleResetAfterIdle, IdleKeepaliveTooSlow, IdleStaleFlow, RstInjected,
-                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited, ColdRecordsExhausted, MirrorLoss>;
+                 PayloadMatch, PathOneWayLoss, WindowReceiverLimited, ColdRecordsExhausted, MirrorLoss,
+                 SensorPacketsDropped, SensorEventsLost>;
 
 struct Event {
     FlowKey key;

@@ -92,7 +92,13 @@ void fill(FuzzInput& in, ColdRecordsExhausted& d) { fill_all(in, d.exhausted_tot
 void fill(FuzzInput& in, MirrorLoss& d) {
     fill_all(in, d.lost_total, d.received_total, d.session, d.gap, d.type, d.outer_ip_version, d.outer_src, d.outer_dst);
 }
-static_assert(std::variant_size_v<EventDetail> == 27, "a new event kind needs its fill() here");
+void fill(FuzzInput& in, SensorPacketsDropped& d) {
+    fill_all(in, d.rx_packets, d.rx_missed, d.rx_nombuf, d.tx_dropped, d.ring_full, d.since_last);
+}
+void fill(FuzzInput& in, SensorEventsLost& d) {
+    fill_all(in, d.lost_total, d.unwritten_total, d.emitted_total, d.since_last, d.ring_size);
+}
+static_assert(std::variant_size_v<EventDetail> == 29, "a new event kind needs its fill() here");
 
 void fill(FuzzInput& in, FlowKey& k) {
     fill_all(in, k.addr_lo, k.addr_hi, k.port_lo, k.port_hi, k.vlan, k.proto, k.ip_version, k.tunnel_id, k.tunnel_type);
