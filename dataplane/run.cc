@@ -827,7 +827,7 @@ private:
         }
         const std::uint64_t now = live_now_ns();
         if (packets_lost_.check(loss.total())) {
-            write_event(live::sensor_event(now, packets_lost_.occurrence(),
+            write_event(sensor_event(now, packets_lost_.occurrence(),
                                            SensorPacketsDropped{.rx_packets = loss.rx_packets, .rx_missed = loss.rx_missed,
                                                                 .rx_nombuf = loss.rx_nombuf, .tx_dropped = loss.tx_dropped,
                                                                 .ring_full = loss.ring_full,
@@ -835,7 +835,7 @@ private:
         }
         if (events_lost_.check(events_lost + unwritten)) {
             urgent_line_ = true;
-            write_event(live::sensor_event(now, events_lost_.occurrence(),
+            write_event(sensor_event(now, events_lost_.occurrence(),
                                            SensorEventsLost{.lost_total = events_lost, .unwritten_total = unwritten,
                                                             .emitted_total = events_emitted,
                                                             .since_last = events_lost_.since_report(),

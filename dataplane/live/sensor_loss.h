@@ -42,15 +42,4 @@ struct PacketLoss {
     std::uint64_t total() const noexcept { return rx_missed + rx_nombuf + tx_dropped + ring_full; }
 };
 
-// A sensor event: about no flow, a warning, certain (what the counters say happened).
-inline Event sensor_event(std::uint64_t now_ns, std::uint32_t occurrence, const EventDetail& detail) noexcept {
-    Event e;
-    e.ts_ns = now_ns;
-    e.severity = Severity::kWarning;
-    e.confidence = Confidence::kHigh;
-    e.occurrence = occurrence;
-    e.detail = detail;
-    return e;
-}
-
 }  // namespace tcpsleuth::live

@@ -81,13 +81,7 @@ void Pipeline::report_cold_exhausted(const FlowState& flow, std::uint64_t now_ns
 }
 
 void Pipeline::emit_sensor_event(std::uint64_t now_ns, std::uint32_t occurrence, const EventDetail& detail) noexcept {
-    Event e;
-    e.ts_ns = now_ns;
-    e.severity = Severity::kWarning;
-    e.confidence = Confidence::kHigh;
-    e.occurrence = occurrence;
-    e.detail = detail;
-    sink_.emit(e);
+    sink_.emit(sensor_event(now_ns, occurrence, detail));
 }
 
 void Pipeline::reconfigure(const Config& cfg) noexcept {

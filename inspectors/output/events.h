@@ -694,4 +694,16 @@ constexpr bool bump_and_should_report(std::uint32_t& count, std::uint32_t& next)
     return true;
 }
 
+// The sensor's own trouble (sensor.*): a warning about no flow, certain (the counters say it
+// happened), the `occurrence`th of its kind.
+inline Event sensor_event(std::uint64_t now_ns, std::uint32_t occurrence, const EventDetail& detail) noexcept {
+    Event e;
+    e.ts_ns = now_ns;
+    e.severity = Severity::kWarning;
+    e.confidence = Confidence::kHigh;
+    e.occurrence = occurrence;
+    e.detail = detail;
+    return e;
+}
+
 }  // namespace tcpsleuth

@@ -30,7 +30,7 @@ TEST(LossWatch, ReportsThe1st10th100thSecondWithLossAndWhatWasLostSince) {
     EXPECT_FALSE(w.check(total));  // a second without new loss is no occurrence
 }
 
-TEST(LossWatch, ASensorEventIsAWarningAboutNoFlow) {
+TEST(SensorEvent, IsAWarningAboutNoFlow) {
     const Event e = sensor_event(42, 10, SensorEventsLost{.lost_total = 7});
     EXPECT_EQ(e.flow_id, 0u);
     EXPECT_EQ(e.severity, Severity::kWarning);
