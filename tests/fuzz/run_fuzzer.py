@@ -6,6 +6,9 @@
       (SRCDIR/seeds/NAME, which must not be empty) and every input that once crashed
       (SRCDIR/crashes/NAME). Any abort or sanitizer report fails.
 
+  run_fuzzer.py summary DIR [DIR ...]
+      The fuzzing so far, per target, from each DIR/history.jsonl, as README's table.
+
   run_fuzzer.py fuzz SRCDIR NAME EXE --seconds N --workdir DIR
       libFuzzer for N seconds from the seeds, with the target's dictionary. The growing
       corpus stays in DIR/NAME/corpus between runs; a crash fails the test, and its input
@@ -94,7 +97,32 @@ def fuzz(srcdir, name, exe, seconds, workdir):
                      f"corpus {corpus_size} + {len(files_in(seeds))} seeds")
 
 
+def summary(dirs):
+    totals = {}
+    for d in dirs:
+        path = os.path.join(d, "history.jsonl")
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
+            r = json.loads(line)
+            t = totals.setdefault(r["target"], {"runs": 0, "seconds": 0.0, "execs": 0, "crashes": 0, "cov": 0})
+            t["runs"] += 1
+            t["seconds"] += r["seconds"]
+            t["execs"] += r["execs"]
+            t["crashes"] += r["crashes"]
+            t["cov"] = max(t["cov"], r["cov"])
+    print("| target | runs | hours | executions | per second | coverage (max) | crashes |")
+    print("|---|---|---|---|---|---|---|")
+    for name in sorted(totals):
+        t = totals[name]
+        rate = t["execs"] / t["seconds"] if t["seconds"] else 0
+        print(f"| `fuzz_{name}` | {t['runs']} | {t['seconds'] / 3600:.2f} | {t['execs']:,} | {rate:.0f} | {t['cov']} | {t['crashes']} |")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "summary":
+        summary(sys.argv[2:])
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "replay":
         rest = sys.argv[3:]
         if not rest or len(rest) % 2:
