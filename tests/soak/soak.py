@@ -241,6 +241,19 @@ def spawn_sensor(topo, config, log):
     return topo.spawn("d", str(rfc2544.TCPSLEUTH), "run", "--config", config, stdout=subprocess.DEVNULL, stderr=log)
 
 
+def stop_sensor(sensor, sig, seconds, problems, what):
+    """Sends `sig` and waits; a sensor still running after `seconds` is killed and noted."""
+    sensor.send_signal(sig)
+    try:
+        sensor.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        sensor.kill()
+        sensor.wait()
+        problems.append(f"{what}: did not stop within {seconds} s of {signal.Signals(sig).name}")
+        return False
+
+
 def wait_socket(proc, path, seconds=30):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -327,12 +340,7 @@ def soak(topo, work, minutes, problems):
     except (OSError, ValueError, KeyError) as e:
         final_stats = {}
         problems.append(f"stats at the end: {e!r}")
-    sensor.send_signal(signal.SIGTERM)
-    try:
-        sensor.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        sensor.kill()
-        problems.append("the sensor did not stop within 120 s of SIGTERM")
+    stop_sensor(sensor, signal.SIGTERM, 120, problems, "soak")
     log.close()
     disk.join(timeout=300)
     if disk.is_alive():
@@ -405,13 +413,7 @@ def signals(topo, work, runs, problems):
         with open(log_path, "w") as log:
             sensor = spawn_sensor(topo, config, log)
             time.sleep(rnd.uniform(0.0, 1.5) if i < 3 else rnd.uniform(1.5, 6))
-            sensor.send_signal(sig)
-            try:
-                sensor.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                sensor.kill()
-                sensor.wait()
-                problems.append(f"run {i}: {signal.Signals(sig).name} did not stop it within 60 s")
+            if not stop_sensor(sensor, sig, 60, problems, f"run {i}"):
                 continue
         what = f"run {i} ({signal.Signals(sig).name})"
         if sig == signal.SIGKILL:
@@ -465,12 +467,7 @@ def starved_run(topo, work, name, problems, *, flows, rate, slow_disk=0, **limit
         gen.stop.set()
         gen.join(timeout=60)
         time.sleep(1.5)
-        sensor.send_signal(signal.SIGTERM)
-        try:
-            sensor.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            sensor.kill()
-            problems.append(f"{name}: did not stop within 120 s of SIGTERM")
+        stop_sensor(sensor, signal.SIGTERM, 120, problems, name)
     if slow_disk:
         disk.join(timeout=120)
     text = Path(log_path).read_text()
