@@ -57,8 +57,8 @@ public:
 
     // A reopened events file (after logrotate moved the old one away).
     void set_output(std::FILE* out) noexcept { out_ = out; }
-    // Lines go to `sink` (the daemon's events thread) instead of a file.
-    void set_sink(std::function<void(std::string_view line)> sink) { sink_ = std::move(sink); }
+    // Lines go to `sink` (the daemon's events thread) instead of a file, with their event.
+    void set_sink(std::function<void(const Event&, std::string_view line)> sink) { sink_ = std::move(sink); }
 
     // False when the event was below the minimum confidence: it goes nowhere else either.
     bool write(const Event& e) {
@@ -71,7 +71,7 @@ public:
         line_ = format_event_json(e, origins_, pcap);
         line_ += '\n';
         if (sink_) {
-            sink_(line_);
+            sink_(e, line_);
         } else {
             std::fwrite(line_.data(), 1, line_.size(), out_);
         }
@@ -85,7 +85,7 @@ public:
 
 private:
     std::FILE* out_;
-    std::function<void(std::string_view)> sink_;
+    std::function<void(const Event&, std::string_view)> sink_;
     Report& report_;
     std::string line_;  // reused: one allocation for the whole run
     Confidence min_ = Confidence::kLow;

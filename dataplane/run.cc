@@ -149,7 +149,11 @@ public:
         write_whole_lines(events_file_.get());
         events_out_.start(std::move(events_file_));
         writer_ = std::make_unique<EventWriter>(nullptr, report_);
-        writer_->set_sink([this](std::string_view line) { events_out_.push(line, urgent_line_); });
+        // The sensor's own loss reports may pass a full queue: a loss must not hide its report.
+        writer_->set_sink([this](const Event& e, std::string_view line) {
+            events_out_.push(line, std::holds_alternative<SensorEventsLost>(e.detail) ||
+                                       std::holds_alternative<SensorPacketsDropped>(e.detail));
+        });
         writer_->set_min_confidence(min_confidence(cfg_.output));
         if (EventsRotation r(cfg_.output.events, cfg_.output); r.enabled()) rotation_ = std::make_unique<EventsRotation>(r);
         if (!cfg_.output.redis.server.empty()) {
@@ -834,13 +838,11 @@ private:
                                                                 .since_last = packets_lost_.since_report()}));
         }
         if (events_lost_.check(events_lost + unwritten)) {
-            urgent_line_ = true;
             write_event(sensor_event(now, events_lost_.occurrence(),
                                            SensorEventsLost{.lost_total = events_lost, .unwritten_total = unwritten,
                                                             .emitted_total = events_emitted,
                                                             .since_last = events_lost_.since_report(),
                                                             .ring_size = cfg_.workers.event_ring_size}));
-            urgent_line_ = false;
         }
     }
 
@@ -1017,7 +1019,6 @@ private:
     static constexpr int kEventsDrainSeconds = 30;
     FilePtr events_file_;  // until the events thread takes it
     EventsOut events_out_{kEventsQueueBytes};
-    bool urgent_line_ = false;  // the line being written reports a loss: it may exceed the bound
     Report report_;
     std::unique_ptr<EventWriter> writer_;
     live::LossWatch packets_lost_, events_lost_;

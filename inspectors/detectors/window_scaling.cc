@@ -1,7 +1,5 @@
 #include "inspectors/detectors/window_scaling.h"
 
-#include <algorithm>
-
 #include "inspectors/output/event_builder.h"
 #include "inspectors/evidence/syn_fingerprint.h"
 
@@ -57,7 +55,7 @@ WindowInspector::Mismatch WindowInspector::check_raw_reader(const PacketView& pk
         .mss = mss,
         .threshold = static_cast<std::uint16_t>(cfg_.min_tiny_windows),
         .max_flight = static_cast<std::uint32_t>(flight),
-        .shift = std::min(receiver.wscale, DirState::kMaxWscale),  // the shift in use, not the option's byte
+        .shift = receiver.wscale,
     };
     // The window scale option passed the sensor in the scaling side's SYN and never reached
     // its peer: removed downstream, in the SYN's direction of travel.

@@ -51,7 +51,7 @@ struct DirState {
     std::uint16_t window = 0;        // raw, as last advertised
     std::uint16_t syn_window = 0;    // raw, in this side's latest SYN or SYN-ACK (never scaled)
     std::uint16_t last_ip_id = 0;
-    std::uint8_t wscale = kNoWscale; // shift from the SYN, kNoWscale if absent
+    std::uint8_t wscale = kNoWscale; // shift from the SYN (at most kMaxWscale), kNoWscale if absent
     std::uint8_t flags = 0;          // DirFlag
     std::uint8_t ttl_first = 0;
     std::uint8_t ttl_min = 0;
@@ -130,11 +130,11 @@ struct FlowCommon {
         return dir[0].rtt_ts_us + dir[1].rtt_ts_us;
     }
     // The receive window side `d` last advertised, in bytes: shifted by its scale when both
-    // SYNs agreed to scaling (RFC 7323 section 2.3; a shift above 14 is taken as 14).
+    // SYNs agreed to scaling (RFC 7323 section 2.3; the tracker keeps a shift above 14 as 14).
     std::uint32_t window_bytes(Dir d) const noexcept {
         const DirState& s = dir[index(d)];
         if (!has(kFlowWscaleOn) || s.wscale == DirState::kNoWscale) return s.window;
-        return std::uint32_t{s.window} << (s.wscale > DirState::kMaxWscale ? DirState::kMaxWscale : s.wscale);
+        return std::uint32_t{s.window} << s.wscale;
     }
     std::uint32_t rel_us(std::uint64_t now_ns) const noexcept {
         return static_cast<std::uint32_t>((now_ns - first_ns) / 1'000u);

@@ -1,5 +1,7 @@
 #include "inspectors/flow/tcp_tracker.h"
 
+#include <algorithm>
+
 namespace tcpsleuth {
 namespace {
 
@@ -43,7 +45,9 @@ void note_syn(const PacketView& pkt, DirState& d) noexcept {
     d.syn_layout = pkt.opts.layout;
     d.syn_opts = pkt.opts.present;
     d.mss = pkt.opts.has(kOptMss) ? pkt.opts.mss : 0;
-    d.wscale = pkt.opts.has(kOptWscale) ? pkt.opts.wscale : DirState::kNoWscale;
+    // RFC 7323 section 2.3: a shift above 14 is used as 14. Kept as used, so a byte of 255
+    // is not taken for kNoWscale and no reader shifts by more than 14.
+    d.wscale = pkt.opts.has(kOptWscale) ? std::min(pkt.opts.wscale, DirState::kMaxWscale) : DirState::kNoWscale;
     d.flags = static_cast<std::uint8_t>(d.flags | kDirSawSyn);
     d.flags = static_cast<std::uint8_t>(d.flags & ~(kDirHole | kDirEcnSetup));
     // RFC 3168 section 6.1.1: ECN-setup SYN has ECE and CWR; ECN-setup SYN-ACK has ECE only.

@@ -15,11 +15,14 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from capture_files import pcap_records  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "pcap"))
+import pcapgen  # noqa: E402 - the format tests' writers
 
 MAX_FRAMES = 64
 PIPELINE_BYTES = 16384  # run_fuzzer.py's max_len for the pipeline
@@ -104,48 +107,33 @@ def pipeline_seeds(captures):
     return n
 
 
-def pcapng(linktype, frames):
-    def block(btype, body):
-        body += b"\0" * (-len(body) % 4)
-        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
-    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    out += block(1, struct.pack("<HHI", linktype, 0, 65535))
-    for ts, caplen, wirelen, data in frames:
-        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, caplen, wirelen) + data)
-    return out
-
-
-def classic(frames, linktype, nano=False, big=False):
-    e = ">" if big else "<"
-    out = struct.pack(e + "IHHiIII", 0xA1B23C4D if nano else 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
-    for ts, caplen, wirelen, data in frames:
-        frac = (ts % 1_000_000) * (1000 if nano else 1)
-        out += struct.pack(e + "IIII", ts // 1_000_000, frac, caplen, wirelen) + data
-    return out
-
-
 def compressed(tool, data):
     return subprocess.run([tool, "-c"], input=data, capture_output=True, check=True).stdout
 
 
 def capture_seeds(demo):
-    linktype, frames = read_pcap(demo)
-    few = frames[:12]
-    variants = {
-        "pcap": classic(few, linktype),
-        "pcap-nano": classic(few, linktype, nano=True),
-        "pcap-be": classic(few, linktype, big=True),
-        "pcapng": pcapng(linktype, few),
-        "pcap-raw-ip": classic([(t, c - 14, w - 14, d[14:]) for t, c, w, d in few], 101),
-    }
+    """The demo's first packets in every format the format tests use (pcapgen.write_as:
+    classic pcap both ways and resolutions, pcapng, SLL, SLL2, raw IP), then compressed."""
+    _linktype, frames = read_pcap(demo)
+    variants = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        def made(first, last, fmt):
+            cap = pcapgen.Capture()
+            cap.frames = [(ts * 1000, data) for ts, _c, _w, data in frames[first:last]]
+            path = os.path.join(tmp, fmt)
+            pcapgen.write_as(cap, path, fmt)
+            with open(path, "rb") as f:
+                return f.read()
+        for fmt in pcapgen.FORMATS:
+            variants[fmt] = made(0, 12, fmt)
+        # Two files merged: the split point first, then the two captures.
+        a, b = made(0, 6, "pcap"), made(6, 12, "pcapng")
     variants["pcapng.gz"] = gzip.compress(variants["pcapng"], mtime=0)
     variants["pcap.zst"] = compressed("zstd", variants["pcap"])
     variants["pcapng.lz4"] = compressed("lz4", variants["pcapng"])
     for name, data in variants.items():
         write("capture", name + "-file", b"\0" + data)
         write("capture", name + "-pipe", b"\1" + data)
-    # Two files merged: the split point first, then the two captures.
-    a, b = classic(frames[:6], linktype), pcapng(linktype, frames[6:12])
     write("capture", "merged", b"\2" + struct.pack("<H", len(a)) + a + b)
 
 

@@ -340,21 +340,28 @@ TEST(Window, APeerSendingExactlyTheRawWindowNeverGotTheScale) {
 }
 
 // Found by fuzz_event_json: a window scale option's byte can say up to 255. RFC 7323
-// section 2.3 uses anything above 14 as 14; the finding reports the shift in use, and its
-// summary's "scales to" figure is the raw window shifted by 14, not a shift past 31 bits.
+// section 2.3 uses anything above 14 as 14; the tracker keeps the shift in use, so the
+// finding reports 14, its summary's "scales to" figure is the raw window shifted by 14 (not a
+// shift past 31 bits), and a byte of 255 is a shift, not "no option". IPv4 and IPv6.
 TEST(Window, AWindowScaleAbove14IsReportedAs14) {
-    Harness h;
-    Flow f{h};
-    f.handshake(0, 141);
-    for (int i = 0; i < 4; ++i) {
-        const std::uint16_t raw = static_cast<std::uint16_t>(72 + i);
-        f.sack_(10 + i * 200.0, f.cnxt, raw);
-        f.cdata(11 + i * 200.0, raw);
+    for (const bool v6 : {false, true}) {
+        for (const std::uint8_t byte : {std::uint8_t{141}, std::uint8_t{255}}) {
+            Harness h;
+            Flow f{h};
+            f.v6 = v6;
+            f.handshake(0, byte);
+            EXPECT_EQ(h.only_flow().common.dir[0].wscale, 14) << "v6 " << v6 << ", byte " << int(byte);
+            for (int i = 0; i < 4; ++i) {
+                const std::uint16_t raw = static_cast<std::uint16_t>(72 + i);
+                f.sack_(10 + i * 200.0, f.cnxt, raw);
+                f.cdata(11 + i * 200.0, raw);
+            }
+            const auto ev = h.events(WindowScaleMismatch::kName);
+            ASSERT_EQ(ev.size(), 1u) << "v6 " << v6 << ", byte " << int(byte);
+            EXPECT_EQ(std::get<WindowScaleMismatch>(ev[0].detail).shift, 14);
+            EXPECT_NE(event_summary(ev[0]).find("not the 1179648 bytes it scales to"), std::string::npos) << event_summary(ev[0]);
+        }
     }
-    const auto ev = h.events(WindowScaleMismatch::kName);
-    ASSERT_EQ(ev.size(), 1u);
-    EXPECT_EQ(std::get<WindowScaleMismatch>(ev[0].detail).shift, 14);
-    EXPECT_NE(event_summary(ev[0]).find("not the 1179648 bytes it scales to"), std::string::npos) << event_summary(ev[0]);
 }
 
 TEST(Window, FlightsBelowTheRawWindowAreNotAReaderCapped) {
