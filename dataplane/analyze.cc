@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -50,12 +52,16 @@ constexpr const char* kUsage =
     "options:\n"
     "  --events FILE          write events to FILE instead of stdout ('-' for stdout)\n"
     "  --report FILE          write the report to FILE instead of stderr ('-' stdout, 'none' no report)\n"
-    "  --report-format FMT    text (default) or json\n"
+    "  --report-format FMT    text (default), json, or html: one self-contained page with every finding's\n"
+    "                         advice, plot and evidence link (the input is read a second time for the\n"
+    "                         plots; from a pipe the page has none)\n"
     "  --no-report            do not write a report\n"
     "  --min-confidence C     leave out findings below C: low (default), medium or high (counted in the report)\n"
     "  --evidence-dir DIR     for every finding at warning or above, a pcapng in DIR with the packets that\n"
     "                         prove it (each evidence packet commented), named in the event (evidence_pcap);\n"
     "                         the input is read a second time, so it cannot be a pipe\n"
+    "  --plots DIR            for the same findings, a time-sequence graph (SVG) in DIR of the packets that\n"
+    "                         prove it, named in the event (plot); the input cannot be a pipe\n"
     "  --flows N              flow table capacity (default 1048576; overrides flows.capacity)\n"
     "  --config FILE          thresholds, switches, idle profiles and payload rules from a tcpsleuth TOML\n"
     "                         file (without it: the defaults and the built-in rules; see `tcpsleuth rules`)\n"
@@ -76,6 +82,7 @@ struct Options {
     std::string events = "-";
     std::string report;  // empty: stderr
     bool report_json = false;
+    bool report_html = false;
     bool no_report = false;
     std::optional<spdlog::level::level_enum> log_level;
     std::uint32_t flows = 0;  // 0: flows.capacity
@@ -86,6 +93,7 @@ struct Options {
     bool progress = true;
     std::optional<Confidence> min_confidence;  // overrides output.min_confidence
     std::string evidence_dir;
+    std::string plots_dir;
 };
 
 // Returns -1 to continue, otherwise an exit code.
@@ -115,12 +123,10 @@ int parse_options(int argc, char** argv, Options& o) {
         } else if (a == "--report-format") {
             const char* v = need_value("--report-format");
             if (v == nullptr) return 1;
-            if (std::strcmp(v, "json") == 0) {
-                o.report_json = true;
-            } else if (std::strcmp(v, "text") == 0) {
-                o.report_json = false;
-            } else {
-                std::fprintf(stderr, "tcpsleuth analyze: --report-format must be text or json, not '%s'\n", v);
+            o.report_json = std::strcmp(v, "json") == 0;
+            o.report_html = std::strcmp(v, "html") == 0;
+            if (!o.report_json && !o.report_html && std::strcmp(v, "text") != 0) {
+                std::fprintf(stderr, "tcpsleuth analyze: --report-format must be text, json or html, not '%s'\n", v);
                 return 1;
             }
         } else if (a == "--no-report") {
@@ -146,12 +152,12 @@ int parse_options(int argc, char** argv, Options& o) {
                 return 1;
             }
             o.metrics = v;
-        } else if (a == "--config" || a == "--control" || a == "--evidence-dir") {
+        } else if (a == "--config" || a == "--control" || a == "--evidence-dir" || a == "--plots") {
             const char* v = need_value(a.c_str());
             if (v == nullptr) return 1;
-            (a == "--config" ? o.config : a == "--control" ? o.control : o.evidence_dir) = v;
-            if (a == "--evidence-dir" && o.evidence_dir.empty()) {
-                std::fprintf(stderr, "tcpsleuth analyze: --evidence-dir needs a directory, not an empty name\n");
+            (a == "--config" ? o.config : a == "--control" ? o.control : a == "--plots" ? o.plots_dir : o.evidence_dir) = v;
+            if ((a == "--evidence-dir" || a == "--plots") && *v == '\0') {
+                std::fprintf(stderr, "tcpsleuth analyze: %s needs a directory, not an empty name\n", a.c_str());
                 return 1;
             }
         } else if (a == "--min-confidence") {
@@ -182,13 +188,14 @@ int parse_options(int argc, char** argv, Options& o) {
         std::fprintf(stderr, "tcpsleuth analyze: no input file\n%s", kUsage);
         return 1;
     }
-    if (!o.evidence_dir.empty()) {
-        // The captures are cut from a second read of the input: a pipe is gone by then.
+    for (const auto& [option, dir] : {std::pair{"--evidence-dir", &o.evidence_dir}, std::pair{"--plots", &o.plots_dir}}) {
+        // The captures and plots are cut from a second read of the input: a pipe is gone by then.
+        if (dir->empty()) continue;
         if (const std::string pipe = pipe_among(o.inputs); !pipe.empty()) {
             std::fprintf(stderr,
-                         "tcpsleuth analyze: --evidence-dir reads the input twice, and %s is a pipe; "
+                         "tcpsleuth analyze: %s reads the input twice, and %s is a pipe; "
                          "save the capture to a file first (tcpdump -w FILE)\n",
-                         pipe.c_str());
+                         option, pipe.c_str());
             return 1;
         }
     }
@@ -198,6 +205,27 @@ int parse_options(int argc, char** argv, Options& o) {
         return 1;
     }
     return -1;
+}
+
+// The HTML report's link to a file: relative to the page's directory (the page and its
+// evidence move together), each byte outside RFC 3986's unreserved set and '/' escaped.
+std::string link_from(const std::string& report, const std::string& target) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path page = report.empty() || report == "-" ? fs::current_path(ec) : fs::absolute(report, ec).parent_path();
+    fs::path rel = fs::absolute(target, ec).lexically_normal().lexically_relative(page.lexically_normal());
+    const std::string path = rel.empty() ? target : rel.generic_string();
+    std::string out;
+    for (const unsigned char c : path) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out;
 }
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -363,13 +391,19 @@ int analyze_main(int argc, char** argv) {
         }
     }
 
+    // Evidence captures, plots, and the HTML report's plots: all cut from a second read.
+    const bool html_plots = opt.report_html && !opt.no_report && pipe_among(opt.inputs).empty();
     std::unique_ptr<EvidenceCaptures> evidence;
-    if (!opt.evidence_dir.empty()) {
-        if (!prepare_evidence_dir(opt.evidence_dir, error)) {
+    for (const std::string* dir : {&opt.evidence_dir, &opt.plots_dir}) {
+        if (!dir->empty() && !prepare_evidence_dir(*dir, error)) {
             std::fprintf(stderr, "tcpsleuth: %s\n", error.c_str());
             return 1;
         }
-        evidence = std::make_unique<EvidenceCaptures>(opt.evidence_dir, daemon.inspect.decap);
+    }
+    if (!opt.evidence_dir.empty() || !opt.plots_dir.empty() || html_plots) {
+        evidence = std::make_unique<EvidenceCaptures>(
+            EvidenceOutputs{.pcap_dir = opt.evidence_dir, .plot_dir = opt.plots_dir, .keep_plots = html_plots},
+            daemon.inspect.decap);
     }
 
     const Config& cfg = daemon.inspect;
@@ -380,6 +414,7 @@ int analyze_main(int argc, char** argv) {
     EventSink sink(ring, counters);
     Pipeline pipeline(cfg, table, sink, counters);
     Report report;
+    report.keep_findings(opt.report_html);
 
     AnalyzeBackend backend(input_name, table, pipeline, counters);
     backend.set_reader(reader.get());
@@ -473,6 +508,7 @@ int analyze_main(int argc, char** argv) {
     bool evidence_failed = false;
     if (evidence) {
         run.evidence_dir = opt.evidence_dir;
+        run.plot_dir = opt.plots_dir;
         std::vector<std::string> problems;
         if (evidence->planned() != 0) {
             std::unique_ptr<CaptureReader> again = open_inputs(opt.inputs, error);
@@ -480,6 +516,7 @@ int analyze_main(int argc, char** argv) {
                 problems.push_back(error);
             } else {
                 run.evidence_files = evidence->write(*again, problems);
+                run.plot_files = evidence->plots_written();
             }
         }
         for (const std::string& p : problems) std::fprintf(stderr, "tcpsleuth: evidence capture: %s\n", p.c_str());
@@ -494,7 +531,19 @@ int analyze_main(int argc, char** argv) {
         return 1;
     }
     if (report_out) {
-        const std::string text = opt.report_json ? report.json(run, counters) + "\n" : report.text(run, counters);
+        std::string text;
+        if (opt.report_html) {
+            HtmlParts parts;
+            if (evidence) {
+                parts.plot_svg = [&](std::size_t n) { return evidence->plot_svg(n); };
+            } else {
+                parts.plots_note = "No plots: the input was a pipe, and plots are cut from a second read of it.";
+            }
+            parts.link_of = [&](const std::string& pcap) { return link_from(opt.report, pcap); };
+            text = report.html(run, counters, parts);
+        } else {
+            text = opt.report_json ? report.json(run, counters) + "\n" : report.text(run, counters);
+        }
         std::fwrite(text.data(), 1, text.size(), report_out.get());
         std::fflush(report_out.get());
     }

@@ -14,6 +14,7 @@
 #include "dataplane/pcap/pcapng_writer.h"
 #include "inspectors/flow/flow_key.h"
 #include "inspectors/output/event_format.h"
+#include "inspectors/output/report.h"
 
 namespace tcpsleuth {
 
@@ -36,7 +37,11 @@ struct EvidenceCaptures::Trail {
 
 struct EvidenceCaptures::Finding {
     enum class Phase { kBefore, kDuring, kAfter, kDone };
-    std::string path;
+    Event finding;
+    std::size_t seq = 0;  // 1 for the run's first planned finding, ...
+    std::string path;   // the capture; empty: none asked for
+    std::string plot;   // the plot's file ("#N" when it is only kept); empty: none
+    bool keep_plot = false;  // for the HTML report
     std::string event;
     std::string description;  // the file's comment: event, severity, confidence, summary
     FlowKey key;
@@ -111,8 +116,16 @@ bool EvidenceCaptures::KeyLess::operator()(const FlowKey& a, const FlowKey& b) c
     return std::memcmp(&a, &b, sizeof a) < 0;  // any total order: the key has no padding
 }
 
-EvidenceCaptures::EvidenceCaptures(std::string dir, const DecapConfig& decap) : dir_(std::move(dir)), decap_(decap) {
-    while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+EvidenceCaptures::EvidenceCaptures(EvidenceOutputs outputs, const DecapConfig& decap)
+    : out_(std::move(outputs)), decap_(decap) {
+    for (std::string* dir : {&out_.pcap_dir, &out_.plot_dir}) {
+        while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+    }
+}
+
+std::string EvidenceCaptures::plot_svg(std::size_t number) const {
+    const auto it = kept_plots_.find(number);
+    return it != kept_plots_.end() ? it->second : std::string();
 }
 
 EvidenceCaptures::~EvidenceCaptures() = default;
@@ -121,9 +134,22 @@ bool EvidenceCaptures::wants(const Event& e) noexcept {
     return e.severity >= Severity::kWarning && (e.flow_id != 0 || e.packets.count != 0);
 }
 
-std::string EvidenceCaptures::plan(const Event& e) {
+EvidenceFiles EvidenceCaptures::plan(const Event& e) {
     auto f = std::make_unique<Finding>();
-    f->path = dir_ + "/" + evidence_file_name(findings_.size() + 1, e);
+    f->finding = e;
+    f->seq = findings_.size() + 1;
+    const std::string name = evidence_file_name(findings_.size() + 1, e);
+    if (!out_.pcap_dir.empty()) f->path = out_.pcap_dir + "/" + name;
+    bool keep = false;
+    if (plot::wants_plot(e)) {
+        keep = out_.keep_plots && ++kept_per_kind_[std::string(event_name(e))] <= Report::kHtmlFindingsPerKind;
+        if (!out_.plot_dir.empty()) {
+            f->plot = out_.plot_dir + "/" + name.substr(0, name.rfind('.')) + ".svg";
+        } else if (keep) {
+            f->plot = "#" + std::to_string(f->seq);
+        }
+    }
+    f->keep_plot = keep;
     f->event = std::string(event_name(e));
     f->description = evidence_description(e);
     f->key = e.key;
@@ -138,8 +164,11 @@ std::string EvidenceCaptures::plan(const Event& e) {
         if (!trail) trail = std::make_unique<Trail>();
         trail->findings.push_back(f.get());
     }
+    const Finding& planned = *f;
     findings_.push_back(std::move(f));
-    return findings_.back()->path;
+    return {.pcap = planned.path,
+            .plot = out_.plot_dir.empty() ? std::string() : planned.plot,
+            .plot_number = planned.keep_plot ? planned.seq : 0};
 }
 
 std::size_t EvidenceCaptures::write(CaptureReader& reader, std::vector<std::string>& errors) {
@@ -256,17 +285,42 @@ void EvidenceCaptures::on_frame(const RawPacket& raw, LinkType link) {
     }
 }
 
+void EvidenceCaptures::draw(Finding& f, std::vector<plot::Packet>& packets) {
+    plot::Input in;
+    in.event = f.finding;
+    in.packets = std::move(packets);
+    plot::Model m = plot::plot_model(in);
+    m.id = "finding" + std::to_string(f.seq);
+    std::string svg = plot::render_svg(m);
+    if (!out_.plot_dir.empty()) {
+        std::FILE* file = std::fopen(f.plot.c_str(), "w");
+        const bool ok = file != nullptr && std::fwrite(svg.data(), 1, svg.size(), file) == svg.size();
+        if (file != nullptr && std::fclose(file) != 0) {
+            errors_.push_back(f.plot + ": writing the plot failed: " + std::strerror(errno));
+        } else if (!ok) {
+            errors_.push_back(f.plot + ": cannot write the plot: " + std::strerror(errno));
+        } else {
+            ++plots_written_;
+        }
+    }
+    if (f.keep_plot) kept_plots_[f.seq] = std::move(svg);
+}
+
 void EvidenceCaptures::finish(Finding& f) {
     std::vector<std::string>& errors = errors_;
     f.phase = Finding::Phase::kDone;
-    for (const std::uint64_t n : f.numbers) {
-        if (!f.is_evidence(n)) continue;
-        const bool held = std::any_of(f.frames.begin(), f.frames.end(), [&](const Frame& fr) { return fr.number == n; });
-        if (!held) errors.push_back(f.path + ": packet " + std::to_string(n) + " is not in the input any more");
+    const bool capture = !f.path.empty();
+    if (capture) {
+        for (const std::uint64_t n : f.numbers) {
+            if (!f.is_evidence(n)) continue;
+            const bool held = std::any_of(f.frames.begin(), f.frames.end(), [&](const Frame& fr) { return fr.number == n; });
+            if (!held) errors.push_back(f.path + ": packet " + std::to_string(n) + " is not in the input any more");
+        }
     }
+    std::vector<plot::Packet> plotted;
     PcapngWriter out;
     std::string error;
-    if (!out.open(f.path, f.description, error)) {
+    if (capture && !out.open(f.path, f.description, error)) {
         errors.push_back(error);
         f.frames.clear();
         return;
@@ -292,6 +346,11 @@ void EvidenceCaptures::finish(Finding& f) {
         v.wire_len = fr.wire_len;
         const ParseStatus st = parse_packet(fr.data.data(), static_cast<std::uint32_t>(fr.data.size()), fr.link, v, decap_);
         const bool tcp = st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption;
+        if (!f.plot.empty() && (tcp || st == ParseStatus::kIcmpQuote)) {
+            plotted.push_back(plot::packet_from_view(v, tcp, f.client_is_lo, decap_.tunnel_in_key));
+            plotted.back().left_out_before = f.gaps[i];
+        }
+        if (!capture) continue;
         std::string what;
         if (tcp) {
             Dir d;
@@ -351,6 +410,8 @@ void EvidenceCaptures::finish(Finding& f) {
     }
     f.frames.clear();
     f.frames.shrink_to_fit();
+    if (!f.plot.empty()) draw(f, plotted);
+    if (!capture) return;
     if (!out.close(error)) {
         errors.push_back(error);
         return;

@@ -42,7 +42,7 @@ bool LiveEvidence::open(std::string& error) {
     return false;
 }
 
-std::string LiveEvidence::plan(const Event& e) {
+EvidenceFiles LiveEvidence::plan(const Event& e) {
     // A flow's packets: live, a finding without a flow has no packet numbers to cut by.
     if (!EvidenceCaptures::wants(e) || e.flow_id == 0) return {};
     if (open_.size() >= kMaxFollowed) {
@@ -58,7 +58,7 @@ std::string LiveEvidence::plan(const Event& e) {
     std::string path = c->path;
     open_.push_back(std::move(c));
     keep_bounds();
-    return path;
+    return {.pcap = path, .plot = {}};
 }
 
 std::string LiveEvidence::reserve(const std::string& stem) {

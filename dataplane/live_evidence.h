@@ -35,7 +35,7 @@ public:
     // Creates the directory when missing; false with `error` when it cannot be written to.
     bool open(std::string& error);
 
-    std::string plan(const Event& e) override;
+    EvidenceFiles plan(const Event& e) override;
     // A file written whole by someone else (two points live: a device finding's capture):
     // `reserve` names it in the directory ("NNNN-STEM.pcapng", numbered with the others),
     // `adopt` counts the closed file in the directory's bounds.

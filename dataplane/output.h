@@ -66,9 +66,9 @@ public:
             report_.add_below_confidence(min_);
             return false;
         }
-        report_.add(e);
-        const std::string pcap = evidence_ != nullptr && EvidenceCaptures::wants(e) ? evidence_->plan(e) : std::string();
-        line_ = format_event_json(e, origins_, pcap);
+        files_ = evidence_ != nullptr && EvidenceCaptures::wants(e) ? evidence_->plan(e) : EvidenceFiles{};
+        report_.add(e, {.pcap = files_.pcap, .plot = files_.plot_number});
+        line_ = format_event_json(e, origins_, files_.pcap, files_.plot);
         line_ += '\n';
         if (sink_) {
             sink_(e, line_);
@@ -77,6 +77,9 @@ public:
         }
         return true;
     }
+
+    // The files the last event written names (its evidence capture, its plot).
+    const EvidenceFiles& last_files() const noexcept { return files_; }
 
     // The last event written, without its newline (the control socket streams it as is).
     std::string_view last_line() const noexcept {
@@ -88,6 +91,7 @@ private:
     std::function<void(const Event&, std::string_view)> sink_;
     Report& report_;
     std::string line_;  // reused: one allocation for the whole run
+    EvidenceFiles files_;
     Confidence min_ = Confidence::kLow;
     const PacketOrigins* origins_ = nullptr;
     EvidencePlanner* evidence_ = nullptr;

@@ -353,7 +353,7 @@ std::string event_summary(const Event& e) {
             }
             if (d.delivered_payload != 0) {
                 return fmt("%u-byte segments from the %s (%u-byte packets) were sent %u times and never "
-                           "acknowledged; segments of <= %u bytes were%s", d.lost_payload, who.c_str(), d.lost_ip_len,
+                           "acknowledged; segments of <= %u bytes were acknowledged%s", d.lost_payload, who.c_str(), d.lost_ip_len,
                            d.retransmissions + 1u, d.delivered_payload,
                            d.delivered_after ? ", also while these were being lost" : "");
             }
@@ -865,7 +865,8 @@ void write_evidence(JsonWriter& w, const Event& e, const PacketOrigins* origins)
 
 }  // namespace
 
-std::string format_event_json(const Event& e, const PacketOrigins* origins, std::string_view evidence_pcap) {
+std::string format_event_json(const Event& e, const PacketOrigins* origins, std::string_view evidence_pcap,
+                              std::string_view plot) {
     std::string out;
     out.reserve(768);
     JsonWriter w(out);
@@ -895,6 +896,7 @@ std::string format_event_json(const Event& e, const PacketOrigins* origins, std:
     w.field("summary", event_summary(e));
     write_evidence(w, e, origins);
     if (!evidence_pcap.empty()) w.field("evidence_pcap", evidence_pcap);
+    if (!plot.empty()) w.field("plot", plot);
     w.field("advice", event_advice(e));
     w.end_object();
     return out;

@@ -46,8 +46,9 @@ std::string payload_tail_text(const PayloadMatch& d);
 // `origins`: set when several inputs were merged; the evidence then names each packet's file
 // and frame ("frames") beside its merged number.
 // `evidence_pcap`: the evidence capture that holds the finding's packets (analyze
-// --evidence-dir), named in the event; empty: none.
+// --evidence-dir), named in the event; empty: none. `plot`: its time-sequence graph (analyze
+// --plots), likewise.
 std::string format_event_json(const Event& e, const PacketOrigins* origins = nullptr,
-                              std::string_view evidence_pcap = {});
+                              std::string_view evidence_pcap = {}, std::string_view plot = {});
 
 }  // namespace tcpsleuth

@@ -8,6 +8,7 @@
 #include "inspectors/flow/flow_table.h"
 #include "inspectors/output/event_format.h"
 #include "inspectors/output/json_writer.h"
+#include "inspectors/output/report_detail.h"
 
 namespace tcpsleuth {
 namespace {
@@ -34,14 +35,6 @@ std::string line(const char* f, auto... args) {
     return buf;
 }
 
-std::vector<const CounterInfo*> nonzero(const CoreCounters& c, std::string_view prefix) {
-    std::vector<const CounterInfo*> out;
-    for (const CounterInfo& info : kCounterInfo) {
-        if (info.name.starts_with(prefix) && c.get(info.id) != 0) out.push_back(&info);
-    }
-    return out;
-}
-
 // The client's network (/24 for IPv4, /48 for IPv6): flows sharing one are likely to share
 // the path's first hops, so "all from one network" points at a device on that side.
 std::string client_network(const Event& e) {
@@ -55,16 +48,32 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
+}  // namespace
+
+namespace report_detail {
+
+std::vector<const CounterInfo*> nonzero(const CoreCounters& c, std::string_view prefix) {
+    std::vector<const CounterInfo*> out;
+    for (const CounterInfo& info : kCounterInfo) {
+        if (info.name.starts_with(prefix) && c.get(info.id) != 0) out.push_back(&info);
+    }
+    return out;
+}
+
 std::string networks_phrase(const std::vector<std::string>& nets) {
     if (nets.size() == 1) return "all from " + nets[0];
     return line("from %zu client networks", nets.size());
 }
 
-}  // namespace
+}  // namespace report_detail
 
-void Report::add(const Event& e) {
+using report_detail::networks_phrase;
+using report_detail::nonzero;
+
+void Report::add(const Event& e, const FindingFiles& files) {
     const std::string kind(event_name(e));
     Kind& k = kinds_[kind];
+    if (keep_findings_ && k.count < kHtmlFindingsPerKind) kept_[kind].push_back({e, files});
     ++k.count;
     k.worst = std::max(k.worst, e.severity);
     if (k.examples.size() < kExamplesPerKind) k.examples.push_back(event_summary(e));
@@ -97,6 +106,14 @@ void note_flow_memory(RunInfo& run, const FlowTable& table, const PayloadScanner
     run.payload_stream_bytes = payload.stream_bytes_per_flow();
 }
 
+std::vector<const Report::FlowRow*> Report::worst_flows() const {
+    std::vector<const FlowRow*> rows;
+    for (const auto& [id, row] : flows_) rows.push_back(&row);
+    std::stable_sort(rows.begin(), rows.end(), [](const FlowRow* a, const FlowRow* b) { return a->score > b->score; });
+    if (rows.size() > kWorstFlows) rows.resize(kWorstFlows);
+    return rows;
+}
+
 std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     std::string out;
     const double span = run.last_ts_ns > run.first_ts_ns ? (run.last_ts_ns - run.first_ts_ns) / 1e9 : 0.0;
@@ -122,6 +139,10 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     if (!run.evidence_dir.empty()) {
         out += line("  evidence     %zu capture(s) in %s, one per finding at warning or above\n", run.evidence_files,
                     run.evidence_dir.c_str());
+    }
+    if (!run.plot_dir.empty()) {
+        out += line("  plots        %zu time-sequence graph(s) in %s, one per finding at warning or above\n",
+                    run.plot_files, run.plot_dir.c_str());
     }
     for (const ImpairRuleStats& r : run.impair) {
         out += line("  impair       %s (%s%s): %llu matched, %llu dropped, %llu rewritten, %llu injected, %llu delayed\n",
@@ -164,9 +185,7 @@ std::string Report::text(const RunInfo& run, const CoreCounters& c) const {
     }
 
     if (!flows_.empty()) {
-        std::vector<const FlowRow*> rows;
-        for (const auto& [id, row] : flows_) rows.push_back(&row);
-        std::stable_sort(rows.begin(), rows.end(), [](const FlowRow* a, const FlowRow* b) { return a->score > b->score; });
+        const std::vector<const FlowRow*> rows = worst_flows();
         out += "Worst flows\n";
         for (std::size_t i = 0; i < rows.size() && i < kWorstFlows; ++i) {
             std::string kinds;
@@ -214,6 +233,12 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
         w.key("evidence").begin_object();
         w.field("dir", run.evidence_dir);
         w.field("files", static_cast<std::uint64_t>(run.evidence_files));
+        w.end_object();
+    }
+    if (!run.plot_dir.empty()) {
+        w.key("plots").begin_object();
+        w.field("dir", run.plot_dir);
+        w.field("files", static_cast<std::uint64_t>(run.plot_files));
         w.end_object();
     }
     if (!run.impair.empty()) {
@@ -265,9 +290,7 @@ std::string Report::json(const RunInfo& run, const CoreCounters& c) const {
         }
     }
     w.end_array();
-    std::vector<const FlowRow*> rows;
-    for (const auto& [id, row] : flows_) rows.push_back(&row);
-    std::stable_sort(rows.begin(), rows.end(), [](const FlowRow* a, const FlowRow* b) { return a->score > b->score; });
+    const std::vector<const FlowRow*> rows = worst_flows();
     w.key("worst_flows").begin_array();
     for (std::size_t i = 0; i < rows.size() && i < kWorstFlows; ++i) {
         w.begin_object();

@@ -4,6 +4,7 @@
 // output side from the same events that go to the JSON-lines stream.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ struct RunInfo {
     std::string input_warning;
     std::string evidence_dir;         // analyze --evidence-dir; empty: none asked for
     std::size_t evidence_files = 0;   // evidence captures written there
+    std::string plot_dir;             // analyze --plots; empty: none asked for
+    std::size_t plot_files = 0;       // plots written there
     std::vector<ImpairRuleStats> impair;  // run inline with [[impair]] rules: what each did
 };
 
@@ -51,9 +54,27 @@ class PayloadScanner;
 // keeps the largest cold-record peak.
 void note_flow_memory(RunInfo& run, const FlowTable& table, const PayloadScanner& payload);
 
+// What the HTML report shows of one finding beside its event: the files it names.
+struct FindingFiles {
+    std::string pcap;          // its evidence capture as the page links it; empty: none
+    std::size_t plot = 0;      // its plot's number (HtmlParts::plot_svg); 0: none
+};
+
+// The parts of the HTML report that come from outside the events.
+struct HtmlParts {
+    std::function<std::string(std::size_t)> plot_svg;  // a plot's SVG by number; empty: not drawn
+    std::function<std::string(const std::string&)> link_of;  // an evidence capture's link from the page
+    std::string plots_note;    // why there are no plots, when there are none
+};
+
 class Report {
 public:
-    void add(const Event& e);
+    // The HTML report shows each finding, up to this many of a kind (the rest are counted).
+    static constexpr std::size_t kHtmlFindingsPerKind = 50;
+
+    void add(const Event& e, const FindingFiles& files = {});
+    // Keep each finding (up to kHtmlFindingsPerKind of a kind) for html().
+    void keep_findings(bool on) noexcept { keep_findings_ = on; }
     // A finding left out for its confidence (output.min_confidence): counted, said in the report.
     void add_below_confidence(Confidence min) noexcept {
         ++below_confidence_;
@@ -62,6 +83,10 @@ public:
 
     std::string text(const RunInfo& run, const CoreCounters& c) const;
     std::string json(const RunInfo& run, const CoreCounters& c) const;
+    // One self-contained page (no scripts, fonts or requests of its own): the totals, the
+    // findings grouped by diagnosis with their advice, plot and evidence link, the servers,
+    // the worst flows, the counters. Needs keep_findings(true) before the first add().
+    std::string html(const RunInfo& run, const CoreCounters& c, const HtmlParts& parts) const;
 
 private:
     struct Kind {
@@ -83,7 +108,15 @@ private:
         std::map<std::string, std::vector<std::string>> networks;   // kind -> client networks
     };
 
+    struct Kept {
+        Event event;
+        FindingFiles files;
+    };
+    std::vector<const FlowRow*> worst_flows() const;
+
     std::map<std::string, Kind> kinds_;
+    bool keep_findings_ = false;
+    std::map<std::string, std::vector<Kept>> kept_;  // kind -> its first findings
     std::map<std::uint64_t, FlowRow> flows_;
     std::map<std::string, PathRow> paths_;  // "server:port"
     std::uint64_t below_confidence_ = 0;
