@@ -77,7 +77,8 @@ struct SackMark {
     bool outside = false;           // beyond anything the sender sent, or below the ACK
 };
 
-enum class MarkKind : std::uint8_t { kSyn, kFin, kRst, kIcmp };
+// kPacket: an evidence packet with nothing else to draw (a zero-length window probe, a bare ACK).
+enum class MarkKind : std::uint8_t { kSyn, kFin, kRst, kIcmp, kPacket };
 
 struct Mark {                       // flags and ICMP errors, on either side
     std::uint64_t number = 0;

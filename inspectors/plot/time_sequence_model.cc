@@ -284,6 +284,8 @@ Model plot_model(const Input& in) {
             }
             if (p.flags & (kRst | kFin)) {
                 m.marks.push_back({p.number, t, (p.flags & kRst) ? MarkKind::kRst : MarkKind::kFin, true, lo, 0, ev});
+            } else if (len == 0 && ev) {
+                m.marks.push_back({p.number, t, MarkKind::kPacket, true, lo, 0, ev});
             }
             continue;
         }
@@ -308,7 +310,7 @@ Model plot_model(const Input& in) {
             const MarkKind k = (p.flags & kRst) ? MarkKind::kRst : (p.flags & kFin) ? MarkKind::kFin : MarkKind::kSyn;
             m.marks.push_back({p.number, t, k, false, have_ack ? last_ack : 0, 0, ev});
         } else if (ev && !(p.flags & kAck)) {
-            m.marks.push_back({p.number, t, MarkKind::kRst, false, last_ack, 0, ev});
+            m.marks.push_back({p.number, t, MarkKind::kPacket, false, last_ack, 0, ev});
         }
     }
 

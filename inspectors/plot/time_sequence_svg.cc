@@ -33,8 +33,12 @@ constexpr double kSizePanelHeight = 120;
 
 std::string fmt(const char* f, auto... args) {
     char buf[512];
-    std::snprintf(buf, sizeof buf, f, args...);
-    return buf;
+    const int n = std::snprintf(buf, sizeof buf, f, args...);
+    if (n < static_cast<int>(sizeof buf)) return buf;
+    std::string out(static_cast<std::size_t>(n) + 1, '\0');  // a long polyline or title
+    std::snprintf(out.data(), out.size(), f, args...);
+    out.resize(static_cast<std::size_t>(n));
+    return out;
 }
 
 std::string escape(const std::string& s) {
@@ -258,6 +262,10 @@ void mark_symbol(Svg& svg, const Mark& k, double x, double y) {
         case MarkKind::kSyn:
             svg.add(fmt(R"~(<path class="syn" data-packet="%llu" d="M%.1f %.1f l5 9 l-10 0 z" fill="%s" stroke="%s"/>)~",
                         static_cast<unsigned long long>(k.number), x, y - 6, k.from_drawn_side ? kBlue : kSky, kInk));
+            break;
+        case MarkKind::kPacket:
+            svg.add(fmt(R"~(<circle class="packet" data-packet="%llu" cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>)~",
+                        static_cast<unsigned long long>(k.number), x, y, k.from_drawn_side ? kBlue : kGreen));
             break;
         case MarkKind::kIcmp: break;  // drawn across the plot (draw_marks)
     }

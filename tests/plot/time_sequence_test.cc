@@ -263,5 +263,45 @@ TEST(TimeSequencePlot, TextIsEscapedAndNothingIsFetched) {
     EXPECT_EQ(urls, 1u);
 }
 
+TEST(TimeSequencePlot, AZeroLengthProbeThatIsEvidenceIsRingedToo) {
+    // Linux probes a zero window with a bare ACK one byte below the next sequence number.
+    Flow f;
+    f.handshake(1);
+    const std::uint32_t s = f.client_isn + 1;
+    f.add(true, 2, kAck, s, f.server_isn + 1, 500);
+    f.add(false, 3, kAck, f.server_isn + 1, s + 500, 0, 0);            // #5: window 0
+    const std::uint64_t probe = f.add(true, 200, kAck, s + 499, f.server_isn + 1).number;  // #6
+    Input in;
+    in.event = event_of(SynUnanswered{}, {5, probe});
+    in.packets = f.packets;
+    EXPECT_EQ(attr_numbers(render_svg(plot_model(in)), "evidence"), (std::set<std::uint64_t>{5, probe}));
+}
+
+TEST(TimeSequencePlot, ALongFlowDrawsEveryAckInOneLine) {
+    // Thousands of ACKs make a points list far longer than any fixed buffer.
+    Flow f;
+    f.handshake(1);
+    std::uint32_t s = f.client_isn + 1;
+    for (int i = 0; i < 3000; ++i) {
+        f.add(true, 2 + i, kAck, s, f.server_isn + 1, 100);
+        s += 100;
+        f.add(false, 3 + i, kAck, f.server_isn + 1, s, 0, 1000);
+    }
+    Input in;
+    in.event = event_of(SynUnanswered{}, {});
+    in.packets = f.packets;
+    const Model m = plot_model(in);
+    const std::string svg = render_svg(m);
+    // (std::regex recurses per character: no use on a line this long.)
+    const std::string start = "<polyline class=\"ack\" points=\"";
+    const std::size_t at = svg.find(start);
+    ASSERT_NE(at, std::string::npos);
+    const std::size_t end = svg.find('"', at + start.size());
+    ASSERT_NE(end, std::string::npos);
+    const std::string points = svg.substr(at + start.size(), end - at - start.size());
+    // One point for the first ACK, two for each later one (across, then up), one to the end.
+    EXPECT_EQ(static_cast<std::size_t>(std::count(points.begin(), points.end(), ',')), 2 * m.acks.size());
+}
+
 }  // namespace
 }  // namespace tcpsleuth::plot
