@@ -58,7 +58,7 @@ if p.returncode == 0 and ('"rx.packets":1' not in p.stdout or "truncated" not in
 check(["analyze"], 1, ["no input file"])
 check(["analyze", cut, "--bogus"], 1, ["unknown option"])
 check(["analyze", cut, "--flows", "abc"], 1, ["--flows"])
-check(["analyze", cut, "--report-format", "xml"], 1, ["text or json"])
+check(["analyze", cut, "--report-format", "xml"], 1, ["text, json or html"])
 check(["analyze", cut, "--min-confidence", "certain"], 1, ["low, medium or high"])
 check(["frobnicate"], 1, ["unknown command"])
 # Evidence captures read the input twice: a pipe is refused before anything is read, and a
