@@ -7,6 +7,8 @@
 #include <cstdio>
 
 #include "config/rules.h"
+#include "control/flow_plot.h"
+#include "control/live_page.h"
 #include "inspectors/flow/flow_explain.h"
 #include "inspectors/output/event_format.h"
 #include "inspectors/evidence/idle_profiles.h"
@@ -47,6 +49,9 @@ constexpr Command kCommands[] = {
     {"pcap", "id",
      "a flow's recent packets from its worker's history (the first [history] snap_bytes of each, oldest first, "
      "at most 10000), base64 in \"packets\"; tcpsleuthctl pcap ID writes them as a pcapng"},
+    {"plot", "id",
+     "a flow's recent packets from its worker's history drawn as a time-sequence graph (SVG in \"svg\", with "
+     "\"packets\" drawn); tcpsleuthctl flow ID --plot FILE writes it"},
     {"events", "kind,severity,addr,port,flow,app,limit", "recent events, oldest first (limit: the newest N, default 50)"},
     {"subscribe", "kind,severity,addr,port,flow,app",
      "stream new events as JSON lines (as in the events file) until the client disconnects; filters as for events"},
@@ -297,6 +302,21 @@ void Controller::on_request(ClientId id, std::string_view line) {
     handle(line, [this, id](std::string reply) { server_.reply(id, reply); }, id);
 }
 
+bool Controller::page(std::string_view path, std::string_view query, MetricsHttp::Respond respond) {
+    if (path == "/" || path == "/index.html") {
+        respond(200, "text/html; charset=utf-8", std::string(live_page_html()));
+        return true;
+    }
+    if (!path.starts_with("/api/")) return false;
+    std::string line, error;
+    if (!api_request(path, query, line, error)) {
+        respond(400, "application/json", error_line(error));
+        return true;
+    }
+    handle(line, [respond](std::string reply) { respond(200, "application/json", std::move(reply)); });
+    return true;
+}
+
 void Controller::handle(std::string_view request, std::function<void(std::string)> reply, ClientId client) {
     const json::ParseResult parsed = json::parse(request);
     if (!parsed.value) return reply(error_line("malformed JSON " + parsed.error));
@@ -411,13 +431,29 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         });
         return;
     }
+    if (cmd == "plot") {
+        std::uint64_t n = 0;
+        if (const std::string error = flow_id_arg(args, n); !error.empty()) return reply(error_line(error));
+        backend_.flow_packets(n, [this, reply, n](std::optional<FlowPackets> fp) {
+            if (!fp) return reply(error_line(no_flow(n)));
+            if (fp->history_packets == 0) {
+                return reply(error_line("no packet history is kept ([history] packets = 0; analyze keeps one only with --control or --metrics)"));
+            }
+            std::string out;
+            JsonWriter jw(out);
+            jw.begin_object().field("flow", n).field("packets", static_cast<std::uint64_t>(fp->entries.size()));
+            jw.field("more", fp->more).field("svg", flow_plot_svg(*fp, n, cfg_.inspect.decap)).end_object();
+            reply(ok_reply(out));
+        });
+        return;
+    }
     if (cmd == "pcap") {
         std::uint64_t n = 0;
         if (const std::string error = flow_id_arg(args, n); !error.empty()) return reply(error_line(error));
         backend_.flow_packets(n, [reply, n](std::optional<FlowPackets> fp) {
             if (!fp) return reply(error_line(no_flow(n)));
             if (fp->history_packets == 0) {
-                return reply(error_line("no packet history is kept ([history] packets = 0; analyze keeps one only with --control)"));
+                return reply(error_line("no packet history is kept ([history] packets = 0; analyze keeps one only with --control or --metrics)"));
             }
             std::string out;
             JsonWriter jw(out);

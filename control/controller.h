@@ -138,7 +138,12 @@ public:
     }
     // Serves clients of both for at most timeout_ms.
     void poll(int timeout_ms) {
-        if (metrics_http_.is_open()) metrics_http_.poll(server_.is_open() ? 0 : timeout_ms, [this] { return metrics_text(); });
+        if (metrics_http_.is_open()) {
+            metrics_http_.poll(server_.is_open() ? 0 : timeout_ms, [this] { return metrics_text(); },
+                               [this](std::string_view path, std::string_view query, MetricsHttp::Respond respond) {
+                                   return page(path, query, std::move(respond));
+                               });
+        }
         server_.poll(timeout_ms);
     }
 
@@ -165,6 +170,8 @@ private:
     std::string stats_json();
     static void impair_json(JsonWriter& w, const std::vector<ImpairStats>& rules);
     std::string metrics_text();
+    // The metrics listener's other paths: the live page at / and its API at /api/COMMAND.
+    bool page(std::string_view path, std::string_view query, MetricsHttp::Respond respond);
     std::string help_json() const;
     std::string events_json(const json::Value& args, std::string& error) const;
     std::string flow_json(const FlowState& f) const;

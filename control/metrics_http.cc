@@ -59,7 +59,7 @@ void MetricsHttp::close() {
     listen_fd_ = -1;
 }
 
-void MetricsHttp::poll(int timeout_ms, const Body& body) {
+void MetricsHttp::poll(int timeout_ms, const Body& body, const Page& page) {
     if (listen_fd_ < 0) return;
     std::vector<pollfd> fds;
     fds.reserve(clients_.size() + 1);
@@ -73,7 +73,7 @@ void MetricsHttp::poll(int timeout_ms, const Body& body) {
             c.deadline = now;  // gone: closed below
             continue;
         }
-        if ((fds[i].revents & (POLLIN | POLLHUP)) != 0 && !c.answered) read_request(c, body);
+        if ((fds[i].revents & (POLLIN | POLLHUP)) != 0 && !c.answered) read_request(c, body, page);
         if (c.answered && c.sent < c.out.size()) {
             const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0) c.sent += static_cast<std::size_t>(n);
@@ -100,11 +100,22 @@ void MetricsHttp::accept_clients() {
             ::close(fd);
             continue;
         }
-        clients_.push_back({fd, {}, {}, 0, false, std::chrono::steady_clock::now() + kDeadline});
+        clients_.push_back({next_id_++, fd, {}, {}, 0, false, std::chrono::steady_clock::now() + kDeadline});
     }
 }
 
-void MetricsHttp::read_request(Client& c, const Body& body) {
+MetricsHttp::Respond MetricsHttp::responder(std::uint64_t client_id) {
+    return [this, client_id](int status, std::string_view content_type, std::string text) {
+        for (Client& c : clients_) {
+            if (c.id != client_id || c.answered) continue;
+            const char* reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : status == 404 ? "Not Found" : "Error";
+            answer(c, status, reason, content_type, std::move(text));
+            return;
+        }
+    };
+}
+
+void MetricsHttp::read_request(Client& c, const Body& body, const Page& page) {
     char buf[4096];
     for (;;) {
         const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
@@ -129,10 +140,15 @@ void MetricsHttp::read_request(Client& c, const Body& body) {
         return answer(c, 400, "Bad Request", "text/plain", "not an HTTP request\n");
     }
     const std::string method = line.substr(0, sp1);
-    std::string path = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    path = path.substr(0, path.find('?'));
-    if (method != "GET" && method != "HEAD") return answer(c, 405, "Method Not Allowed", "text/plain", "GET /metrics\n");
-    if (path != "/metrics") return answer(c, 404, "Not Found", "text/plain", "tcpsleuth serves /metrics\n");
+    const std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const std::string path = target.substr(0, target.find('?'));
+    const std::string query = target.find('?') == std::string::npos ? std::string() : target.substr(target.find('?') + 1);
+    if (method != "GET" && method != "HEAD") return answer(c, 405, "Method Not Allowed", "text/plain", "GET only\n");
+    if (path != "/metrics") {
+        // HEAD is for the scrape; the page and its API answer GET.
+        if (method == "GET" && page && page(path, query, responder(c.id))) return;
+        return answer(c, 404, "Not Found", "text/plain", "tcpsleuth serves /metrics and the live page at /\n");
+    }
     ++scrapes_;
     std::string text = body();
     if (method == "HEAD") {

@@ -36,7 +36,8 @@ constexpr const char* kUsage =
     "  flows [filters]            flows in the tables, as a table\n"
     "      --addr A --port P --event KIND[,KIND] --severity info|warning|critical --app APP\n"
     "      --sort last_seen|first_seen|bytes|retransmissions|id --limit N\n"
-    "  flow ID                    one flow explained, both directions, its events\n"
+    "  flow ID [--plot FILE]      one flow explained, both directions, its events; --plot: its recent\n"
+    "                             packets drawn as a time-sequence graph, an SVG in FILE ('-' stdout)\n"
     "  pcap ID [-o FILE]          the flow's recent packets from its worker's history, as a pcapng\n"
     "                             (default flow-ID.pcapng; -o - writes to standard output)\n"
     "  events [filters] [-f]      recent events (--kind, --severity, --addr, --port, --flow, --app, --limit);\n"
@@ -427,6 +428,26 @@ int write_flow_pcap(const Value& d, const std::string& path) {
     return 0;
 }
 
+// `plot`'s SVG into `path` ("-": standard output).
+int write_flow_plot(const Value& d, const std::string& path) {
+    const std::string& svg = d["svg"].as_string();
+    std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), "w");
+    if (f == nullptr) {
+        std::fprintf(stderr, "tcpsleuthctl: %s: %s\n", path.c_str(), std::strerror(errno));
+        return 1;
+    }
+    const bool ok = std::fwrite(svg.data(), 1, svg.size(), f) == svg.size();
+    if ((f != stdout ? std::fclose(f) : std::fflush(f)) != 0 || !ok) {
+        std::fprintf(stderr, "tcpsleuthctl: %s: writing the plot failed\n", path.c_str());
+        return 1;
+    }
+    if (path != "-") {
+        std::fprintf(stderr, "tcpsleuthctl: flow %s drawn from %s packets into %s\n", text(d["flow"]).c_str(),
+                     text(d["packets"]).c_str(), path.c_str());
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     Ctl ctl;
     const char* env = std::getenv("TCPSLEUTH_SOCKET");
@@ -474,8 +495,10 @@ int main(int argc, char** argv) {
         return show(request(ctl, "flows", args), print_flows);
     }
     if (cmd == "flow") {
-        if (a.size() != 2) {
-            std::fprintf(stderr, "tcpsleuthctl: flow ID (ids are in `tcpsleuthctl flows`)\n");
+        std::string plot;
+        if (a.size() == 4 && a[2] == "--plot") plot = a[3];
+        if (a.size() != 2 && (a.size() != 4 || plot.empty())) {
+            std::fprintf(stderr, "tcpsleuthctl: flow ID [--plot FILE] (ids are in `tcpsleuthctl flows`)\n");
             return 1;
         }
         char* end = nullptr;
@@ -484,6 +507,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "tcpsleuthctl: flow: '%s' is not a flow id\n", a[1].c_str());
             return 1;
         }
+        if (!plot.empty()) return write_flow_plot(request(ctl, "plot", "{\"id\":" + std::to_string(id) + "}"), plot);
         return show(request(ctl, "flow", "{\"id\":" + std::to_string(id) + "}"), print_flow);
     }
     if (cmd == "impair") {

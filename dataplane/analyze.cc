@@ -358,8 +358,9 @@ int analyze_main(int argc, char** argv) {
     DaemonConfig daemon = std::move(*loaded);
     const DaemonConfig file_cfg = daemon;
     if (opt.flows != 0) daemon.inspect.flows.capacity = opt.flows;
-    // The packet history serves `tcpsleuthctl pcap`: without a control socket nobody can ask.
-    if (opt.control.empty()) daemon.inspect.history.packets = 0;
+    // The packet history serves `tcpsleuthctl pcap` and the plots of the control socket and the
+    // live page: without either nobody can ask.
+    if (opt.control.empty() && opt.metrics.empty()) daemon.inspect.history.packets = 0;
     daemon.control.socket = opt.control;
     if (!opt.metrics.empty()) daemon.metrics.listen = opt.metrics;
     std::string error;

@@ -47,6 +47,10 @@ Packet packet_from_view(const tcpsleuth::PacketView& v, bool tcp, bool client_is
 struct Input {
     Event event;                    // the finding drawn
     std::vector<Packet> packets;    // ascending numbers
+    // A flow without a finding (tcpsleuthctl flow N --plot, the live page): `event` gives only
+    // the flow (key, client_is_lo, flow_id); `title` heads the picture.
+    bool finding = true;
+    std::string title;
 };
 
 // ---- the model -------------------------------------------------------------------------

@@ -41,7 +41,7 @@ std::string duration_text(double s) {
 // client when neither sent any: a handshake).
 bool drawn_side_is_client(const Input& in, const std::set<std::uint64_t>& evidence) {
     const Event& e = in.event;
-    if (const auto* z = std::get_if<ZeroWindowStall>(&e.detail)) return z->slow_side == Side::kServer;
+    if (const auto* z = std::get_if<ZeroWindowStall>(&e.detail); z != nullptr && in.finding) return z->slow_side == Side::kServer;
     for (const Packet& p : in.packets) {
         if (p.tcp && p.payload != 0 && evidence.count(p.number) != 0) return p.from_client;
     }
@@ -109,9 +109,10 @@ void add_finding_quantity(const Input& in, std::uint64_t origin, Model& m) {
         in.event.detail);
 }
 
-std::string subtitle_of(const Event& e) {
-    std::string s = std::string(event_name(e)) + " · " + std::string(to_string(e.severity)) + " · confidence " +
-                    std::string(to_string(e.confidence));
+std::string subtitle_of(const Event& e, bool finding) {
+    std::string s = finding ? std::string(event_name(e)) + " · " + std::string(to_string(e.severity)) + " · confidence " +
+                                  std::string(to_string(e.confidence))
+                            : std::string("recent packets");
     if (e.flow_id != 0) {
         const FlowEndpoints p = endpoints(e);
         s += " · client " + p.client + ":" + std::to_string(p.client_port) + " → server " + p.server + ":" +
@@ -186,12 +187,12 @@ bool wants_plot(const Event& e) noexcept {
 Model plot_model(const Input& in) {
     Model m;
     const Event& e = in.event;
-    m.title = event_summary(e);
-    m.subtitle = subtitle_of(e);
+    m.title = in.finding ? event_summary(e) : in.title;
+    m.subtitle = subtitle_of(e, in.finding);
     m.has_flow = e.flow_id != 0;
 
     std::set<std::uint64_t> evidence;
-    for (unsigned i = 0; i < e.packets.count; ++i) evidence.insert(e.packets.nums[i]);
+    for (unsigned i = 0; in.finding && i < e.packets.count; ++i) evidence.insert(e.packets.nums[i]);
     std::set<std::uint64_t> drawn;
     for (const Packet& p : in.packets) drawn.insert(p.number);
     for (const std::uint64_t n : evidence) (drawn.count(n) != 0 ? m.evidence : m.evidence_missing).push_back(n);
@@ -205,7 +206,7 @@ Model plot_model(const Input& in) {
     }
     m.first_ts_ns = origin;
     m.t_end = seconds(last, origin);
-    add_finding_quantity(in, origin, m);
+    if (in.finding) add_finding_quantity(in, origin, m);
     // A span drawn within the packets drawn; one with no time in them (unset times) is left out.
     std::erase_if(m.finding_spans, [&](Span& s) {
         s.t0 = std::max(s.t0, 0.0);

@@ -13,6 +13,7 @@
 
 #include "control/controller.h"
 #include "control/json.h"
+#include "control/live_page.h"
 #include "control/server.h"
 
 namespace tcpsleuth::control {
@@ -346,6 +347,48 @@ TEST(Commands, HelpListsEveryCommandAndShutdownAsksTheBackend) {
     EXPECT_EQ(ask(c, R"j({"cmd":"hello"})j"), "{\"ok\":true,\"data\":{\"version\":\"" TCPSLEUTH_VERSION "\",\"protocol\":1,\"mode\":\"tap\"}}");
     EXPECT_EQ(ask(c, R"j({"cmd":"shutdown"})j"), R"j({"ok":true,"data":{"stopping":true}})j");
     EXPECT_TRUE(b.shutdown);
+}
+
+}  // namespace
+}  // namespace tcpsleuth::control
+
+namespace tcpsleuth::control {
+namespace {
+
+TEST(LivePage, TheApiTurnsAQueryIntoAControlRequest) {
+    std::string line, error;
+    ASSERT_TRUE(api_request("/api/flows", "addr=2001%3Adb8%3A%3A1&port=443&app=http+2&limit=20", line, error)) << error;
+    const json::ParseResult parsed = json::parse(line);
+    ASSERT_TRUE(parsed.value) << line;
+    const json::Value& req = *parsed.value;
+    EXPECT_EQ(req["cmd"].as_string(), "flows");
+    EXPECT_EQ(req["args"]["addr"].as_string(), "2001:db8::1");  // %-decoded
+    EXPECT_EQ(req["args"]["app"].as_string(), "http 2");        // '+' is a space
+    EXPECT_TRUE(req["args"]["port"].is_number());               // numbers stay numbers
+    EXPECT_EQ(req["args"]["limit"].as_int(), 20);
+    ASSERT_TRUE(api_request("/api/stats", "", line, error));
+    EXPECT_EQ(line, R"({"cmd":"stats","args":{}})");
+}
+
+TEST(LivePage, TheApiRefusesWhatThePageMayNotDo) {
+    std::string line, error;
+    for (const char* cmd : {"/api/shutdown", "/api/reload", "/api/impair.enable", "/api/subscribe", "/api/"}) {
+        EXPECT_FALSE(api_request(cmd, "", line, error)) << cmd;
+        EXPECT_NE(error.find("answers hello, stats, flows, flow, plot and events"), std::string::npos) << error;
+    }
+    EXPECT_FALSE(api_request("/api/flows", "port=%4", line, error));
+    EXPECT_NE(error.find("%-encoded"), std::string::npos);
+    EXPECT_FALSE(api_request("/api/flows", "addr=%zz", line, error));
+}
+
+TEST(LivePage, ThePageFetchesNothingButItsOwnApi) {
+    const std::string_view page = live_page_html();
+    EXPECT_TRUE(page.starts_with("<!DOCTYPE html>"));
+    EXPECT_EQ(page.find("http://"), std::string_view::npos);
+    EXPECT_EQ(page.find("https://"), std::string_view::npos);
+    EXPECT_EQ(page.find(" src="), std::string_view::npos);
+    EXPECT_EQ(page.find("<link"), std::string_view::npos);
+    EXPECT_NE(page.find("fetch(\"/api/\""), std::string_view::npos);
 }
 
 }  // namespace

@@ -21,7 +21,6 @@ traffic with every fault episode the generator makes (IPv4 and IPv6, bare and in
 usage: plots_check.py TCPSLEUTH TCPSLEUTH_GEN WORKDIR CASES_DIR [--update-golden]
 """
 
-import glob
 import html.parser
 import json
 import os
@@ -31,6 +30,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import browser  # noqa: E402
+
 TRAFFIC = ["--flows", "40", "--rounds", "4", "--ipv6", "30", "--ecn", "20", "--sizes", "imix",
            "--fault", "mtu-blackhole:2", "--fault", "mtu-blackhole-first:1", "--fault", "mtu-blackhole-first-v6:1",
            "--fault", "zero-window:2", "--fault", "sack-invalid:1", "--fault", "syn-unanswered:2",
@@ -38,8 +40,6 @@ TRAFFIC = ["--flows", "40", "--rounds", "4", "--ipv6", "30", "--ecn", "20", "--s
            "--fault", "ecn-bleached:1", "--fault", "idle-timeout:1", "--fault", "one-way-loss:1"]
 GOLDEN_CASES = ["syn_unanswered", "zero_window", "vlan_ipv6"]
 SVG = "{http://www.w3.org/2000/svg}"
-# Requests the browser makes on its own account (updates, time, accounts), not the page's.
-BROWSER_OWN = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gvt1\.com|gstatic\.com)/")
 
 failures = []
 
@@ -198,49 +198,19 @@ def check_page(page, events, wanted, name):
             check(os.path.exists(target), f"{what}: the evidence link {href} leads nowhere")
 
 
-def chromium(*args):
-    base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--enable-logging=stderr", "--v=0"]
-    return subprocess.run(["timeout", "120", *base, *args], capture_output=True, text=True)
-
-
-def browse(page, workdir, tag):
-    """Loads `page`; returns (DOM, console lines, URLs the page requested)."""
-    profile = os.path.join(workdir, "chromium-profile-" + tag)
-    netlog = os.path.join(workdir, "netlog-" + tag + ".json")
-    shutil.rmtree(profile, ignore_errors=True)
-    r = chromium("--user-data-dir=" + profile, "--log-net-log=" + netlog, "--dump-dom", "file://" + os.path.abspath(page))
-    check(r.returncode == 0, f"chromium on {page}: exit {r.returncode}: {r.stderr[-300:]}")
-    console = [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
-    urls = set(re.findall(r'"url":"([^"]+)"', open(netlog).read())) if os.path.exists(netlog) else set()
-    requested = {u for u in urls if not u.startswith(("file:", "data:", "about:", "chrome:")) and not BROWSER_OWN.match(u)}
-    return r.stdout, console, requested
-
-
 def check_browser(page, wanted, workdir):
     if not check(shutil.which("chromium") is not None, "chromium is not installed (scripts/install-deps installs it)"):
         return
-    # The checks can fail: a page that fetches, and a page with a script error.
-    fetching = os.path.join(workdir, "fetching.html")
-    open(fetching, "w").write('<html><body><img src="http://198.18.0.1/x.png"></body></html>')
-    _, _, requested = browse(fetching, workdir, "fetching")
-    check("http://198.18.0.1/x.png" in requested, f"the net log missed a page's request: {sorted(requested)}")
-    broken = os.path.join(workdir, "broken.html")
-    open(broken, "w").write("<html><body><script>no_such_function()</script></body></html>")
-    _, console, _ = browse(broken, workdir, "broken")
-    check(any("no_such_function" in line for line in console), "the console log missed a script error")
-
-    dom, console, requested = browse(page, workdir, "report")
+    browser.self_test(workdir, check)
+    url = "file://" + os.path.abspath(page)
+    status, dom, console, requested = browser.browse(url, workdir, "report")
+    check(status == 0, f"chromium on {page}: exit {status}")
     check(not console, f"the report page logged to the console: {console[:2]}")
-    check(not requested, f"the report page requested {sorted(requested)}")
+    check(requested <= {url}, f"the report page requested {sorted(requested - {url})}")
     check(dom.count("<article") >= len(wanted), f"the browser's DOM holds {dom.count('<article')} findings")
     check(dom.count("<svg") == len(wanted), f"the browser's DOM holds {dom.count('<svg')} plots, {len(wanted)} wanted")
     shot = os.path.join(workdir, "report.png")
-    r = chromium("--user-data-dir=" + os.path.join(workdir, "chromium-profile-shot"), "--window-size=1100,2400",
-                 "--screenshot=" + shot, "file://" + os.path.abspath(page))
-    check(r.returncode == 0 and os.path.exists(shot) and os.path.getsize(shot) > 20000,
-          f"no screenshot of the report ({r.stderr[-200:]})")
+    check(browser.screenshot(url, shot, workdir), "no screenshot of the report")
     print(f"ok    browser: {dom.count('<article')} findings, {dom.count('<svg')} plots, screenshot {shot}")
 
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <utility>
+#include <variant>
 #include <regex>
 #include <set>
 #include <string>
@@ -301,6 +303,36 @@ TEST(TimeSequencePlot, ALongFlowDrawsEveryAckInOneLine) {
     const std::string points = svg.substr(at + start.size(), end - at - start.size());
     // One point for the first ACK, two for each later one (across, then up), one to the end.
     EXPECT_EQ(static_cast<std::size_t>(std::count(points.begin(), points.end(), ',')), 2 * m.acks.size());
+}
+
+// Every kind in the catalog draws: with its flow's packets, or (no flow: a surge, the sensor's
+// own) as a timeline of the packets it names; a kind that needs a quantity of its own has it.
+template <std::size_t... I>
+void draw_every_kind(std::index_sequence<I...>) {
+    (
+        [] {
+            using Kind = std::variant_alternative_t<I, EventDetail>;
+            Flow f;
+            f.handshake(5);
+            f.add(true, 6, kAck, f.client_isn + 1, f.server_isn + 1, 100);
+            for (const bool with_flow : {true, false}) {
+                Input in;
+                in.event = event_of(Kind{}, {1, 4});
+                if (!with_flow) in.event.flow_id = 0;
+                in.packets = f.packets;
+                const Model m = plot_model(in);
+                const std::string svg = render_svg(m);
+                SCOPED_TRACE(std::string(Kind::kName) + (with_flow ? " with its flow" : " without a flow"));
+                EXPECT_NE(svg.find(std::string(Kind::kName)), std::string::npos);
+                EXPECT_EQ(attr_numbers(svg, "evidence"), (std::set<std::uint64_t>{1, 4}));
+                EXPECT_TRUE(svg.ends_with("</svg>\n"));
+            }
+        }(),
+        ...);
+}
+
+TEST(TimeSequencePlot, EveryKindInTheCatalogIsDrawn) {
+    draw_every_kind(std::make_index_sequence<std::variant_size_v<EventDetail>>{});
 }
 
 }  // namespace
