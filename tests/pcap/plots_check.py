@@ -198,29 +198,32 @@ def check_page(page, events, wanted, name):
             check(os.path.exists(target), f"{what}: the evidence link {href} leads nowhere")
 
 
-def check_browser(page, wanted, workdir):
-    if not check(shutil.which("chromium") is not None, "chromium is not installed (scripts/install-deps installs it)"):
-        return
-    browser.self_test(workdir, check)
+def check_browser(page, wanted, workdir, tag="report"):
     url = "file://" + os.path.abspath(page)
-    status, dom, console, requested = browser.browse(url, workdir, "report")
+    status, dom, console, requested = browser.browse(url, workdir, tag)
     check(status == 0, f"chromium on {page}: exit {status}")
     check(not console, f"the report page logged to the console: {console[:2]}")
     check(requested <= {url}, f"the report page requested {sorted(requested - {url})}")
     check(dom.count("<article") >= len(wanted), f"the browser's DOM holds {dom.count('<article')} findings")
     check(dom.count("<svg") == len(wanted), f"the browser's DOM holds {dom.count('<svg')} plots, {len(wanted)} wanted")
-    shot = os.path.join(workdir, "report.png")
-    check(browser.screenshot(url, shot, workdir), "no screenshot of the report")
-    print(f"ok    browser: {dom.count('<article')} findings, {dom.count('<svg')} plots, screenshot {shot}")
+    shot = os.path.join(workdir, tag + ".png")
+    check(browser.screenshot(url, shot, workdir), f"no screenshot of {page}")
+    print(f"ok    browser on {os.path.basename(page)}: {dom.count('<article')} findings, {dom.count('<svg')} plots, "
+          f"screenshot {shot}")
 
 
 def check_golden(tcpsleuth, cases, workdir, update):
+    """Returns each case's HTML report with its warnings, for the browser."""
+    pages = []
     for case in GOLDEN_CASES:
         pcap = os.path.join(workdir, case + ".pcap")
         subprocess.run([sys.executable, os.path.join(cases, case, "make_pcap.py"), pcap], check=True)
         plots = os.path.join(workdir, case + "-golden-plots")
         shutil.rmtree(plots, ignore_errors=True)
-        analyze(tcpsleuth, [pcap], os.path.join(workdir, case + "-golden"), "--plots", plots, "--report", "none")
+        page = os.path.join(workdir, case + ".html")
+        events = analyze(tcpsleuth, [pcap], os.path.join(workdir, case + "-golden"), "--plots", plots, "--report", page,
+                         "--report-format", "html")
+        pages.append((page, [e for e in events if e["severity"] in ("warning", "critical")]))
         golden = os.path.join(cases, case, "plots")
         made = sorted(os.listdir(plots)) if os.path.isdir(plots) else []
         if update:
@@ -235,6 +238,7 @@ def check_golden(tcpsleuth, cases, workdir, update):
             check(open(os.path.join(plots, f), "rb").read() == open(os.path.join(golden, f), "rb").read(),
                   f"golden {case}: {f} differs from the reviewed plot (plots_check.py --update-golden, then look)")
         print(f"ok    golden {case}: {len(made)} plot(s)")
+    return pages
 
 
 def main():
@@ -242,7 +246,7 @@ def main():
     update = "--update-golden" in sys.argv
     tcpsleuth, gen, workdir, cases = args[:4]
     os.makedirs(workdir, exist_ok=True)
-    check_golden(tcpsleuth, cases, workdir, update)
+    golden_pages = check_golden(tcpsleuth, cases, workdir, update)
     if update:
         return 0
     bare = os.path.join(workdir, "faults.pcap")
@@ -251,7 +255,11 @@ def main():
     subprocess.run([gen, *TRAFFIC, "--encap", "vxlan", "--pcap", vxlan], check=True, capture_output=True)
     page, events = check_plots(tcpsleuth, "bare", [bare], workdir)
     check_plots(tcpsleuth, "vxlan", [vxlan], workdir)
-    check_browser(page, [e for e in events if e["severity"] in ("warning", "critical")], workdir)
+    if check(shutil.which("chromium") is not None, "chromium is not installed (scripts/install-deps installs it)"):
+        browser.self_test(workdir, check)
+        check_browser(page, [e for e in events if e["severity"] in ("warning", "critical")], workdir)
+        for golden_page, warnings in golden_pages:
+            check_browser(golden_page, warnings, workdir, os.path.basename(golden_page)[:-5])
     # From a pipe there is no second read: the page says why it has no plots.
     with open(bare, "rb") as src:
         p = subprocess.run([tcpsleuth, "analyze", "-", "--events", os.devnull, "--report", "-", "--report-format",
