@@ -53,8 +53,9 @@ constexpr const char* kUsage =
     "  --events FILE          write events to FILE instead of stdout ('-' for stdout)\n"
     "  --report FILE          write the report to FILE instead of stderr ('-' stdout, 'none' no report)\n"
     "  --report-format FMT    text (default), json, or html: one self-contained page with every finding's\n"
-    "                         advice, plot and evidence link (the input is read a second time for the\n"
-    "                         plots; from a pipe the page has none)\n"
+    "                         advice, plot and evidence capture (in --evidence-dir, else beside the\n"
+    "                         page: FILE.html -> FILE-evidence/); the input is read a second time for\n"
+    "                         them, so from a pipe the page has neither\n"
     "  --no-report            do not write a report\n"
     "  --min-confidence C     leave out findings below C: low (default), medium or high (counted in the report)\n"
     "  --evidence-dir DIR     for every finding at warning or above, a pcapng in DIR with the packets that\n"
@@ -394,6 +395,13 @@ int analyze_main(int argc, char** argv) {
 
     // Evidence captures, plots, and the HTML report's plots: all cut from a second read.
     const bool html_plots = opt.report_html && !opt.no_report && pipe_among(opt.inputs).empty();
+    // The page links each finding to its evidence capture: written to a file, it gets them
+    // beside it (report.html -> report-evidence/) unless --evidence-dir says where.
+    if (html_plots && opt.evidence_dir.empty() && !opt.report.empty() && opt.report != "-") {
+        const std::size_t dot = opt.report.rfind('.'), slash = opt.report.rfind('/');
+        const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+        opt.evidence_dir = (has_ext ? opt.report.substr(0, dot) : opt.report) + "-evidence";
+    }
     std::unique_ptr<EvidenceCaptures> evidence;
     for (const std::string* dir : {&opt.evidence_dir, &opt.plots_dir}) {
         if (!dir->empty() && !prepare_evidence_dir(*dir, error)) {

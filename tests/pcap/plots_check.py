@@ -219,11 +219,18 @@ def check_golden(tcpsleuth, cases, workdir, update):
         pcap = os.path.join(workdir, case + ".pcap")
         subprocess.run([sys.executable, os.path.join(cases, case, "make_pcap.py"), pcap], check=True)
         plots = os.path.join(workdir, case + "-golden-plots")
-        shutil.rmtree(plots, ignore_errors=True)
         page = os.path.join(workdir, case + ".html")
+        for d in (plots, page[:-5] + "-evidence"):
+            shutil.rmtree(d, ignore_errors=True)
         events = analyze(tcpsleuth, [pcap], os.path.join(workdir, case + "-golden"), "--plots", plots, "--report", page,
                          "--report-format", "html")
-        pages.append((page, [e for e in events if e["severity"] in ("warning", "critical")]))
+        warnings = [e for e in events if e["severity"] in ("warning", "critical")]
+        pages.append((page, warnings))
+        # No --evidence-dir: the page's captures go beside it (CASE.html -> CASE-evidence/).
+        if not update:
+            check(all(e.get("evidence_pcap", "").startswith(page[:-5] + "-evidence/") for e in warnings),
+                  f"golden {case}: captures not beside the page: {[e.get('evidence_pcap') for e in warnings]}")
+            check_page(page, events, warnings, "golden " + case)
         golden = os.path.join(cases, case, "plots")
         made = sorted(os.listdir(plots)) if os.path.isdir(plots) else []
         if update:
