@@ -865,11 +865,10 @@ void write_evidence(JsonWriter& w, const Event& e, const PacketOrigins* origins)
 
 }  // namespace
 
-std::string format_event_json(const Event& e, const PacketOrigins* origins, std::string_view evidence_pcap,
-                              std::string_view plot) {
-    std::string out;
-    out.reserve(768);
-    JsonWriter w(out);
+namespace {
+
+// Every member up to the flow, in the schema's order.
+void write_event_head(JsonWriter& w, const Event& e) {
     w.begin_object();
     w.field("ts", format_timestamp(e.ts_ns));
     w.field("event", event_name(e));
@@ -893,10 +892,33 @@ std::string format_event_json(const Event& e, const PacketOrigins* origins, std:
         write_tunnel(w, e.tunnel.type != TunnelType::kNone ? &e.tunnel : nullptr, e.key);
         w.end_object();
     }
+}
+
+}  // namespace
+
+std::string format_event_json(const Event& e, const PacketOrigins* origins, std::string_view evidence_pcap,
+                              std::string_view plot) {
+    std::string out;
+    out.reserve(768);
+    JsonWriter w(out);
+    write_event_head(w, e);
     w.field("summary", event_summary(e));
     write_evidence(w, e, origins);
     if (!evidence_pcap.empty()) w.field("evidence_pcap", evidence_pcap);
     if (!plot.empty()) w.field("plot", plot);
+    w.field("advice", event_advice(e));
+    w.end_object();
+    return out;
+}
+
+std::string format_probe_event_json(const Event& e, std::string_view summary,
+                                    const std::function<void(JsonWriter&)>& more) {
+    std::string out;
+    JsonWriter w(out);
+    write_event_head(w, e);
+    w.field("summary", summary);
+    write_evidence(w, e, nullptr);
+    if (more) more(w);
     w.field("advice", event_advice(e));
     w.end_object();
     return out;

@@ -2,6 +2,7 @@
 // The output side of events: JSON lines (schema in DESIGN.md), and the text pieces the
 // report reuses. Formatting happens here and only here, never on the packet path.
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -50,5 +51,10 @@ std::string payload_tail_text(const PayloadMatch& d);
 // --plots), likewise.
 std::string format_event_json(const Event& e, const PacketOrigins* origins = nullptr,
                               std::string_view evidence_pcap = {}, std::string_view plot = {});
+
+// An active probe's finding (tcpsleuth probe): the same JSON with its own summary (what was
+// sent and what came back) and `more` members after the evidence (the test, the hop).
+std::string format_probe_event_json(const Event& e, std::string_view summary,
+                                    const std::function<void(JsonWriter&)>& more);
 
 }  // namespace tcpsleuth

@@ -53,7 +53,7 @@ def main():
     offered = complete(completion, "tcpsleuth ")
     if set(commands) - offered:
         problems.append(f"completion: tcpsleuth commands {sorted(set(commands) - offered)} not offered")
-    for cmd in ("run", "analyze", "compare"):
+    for cmd in ("run", "analyze", "compare", "probe"):
         options = set(re.findall(r"^\s+(?:-[a-z], )?(--[a-z-]+)", help_text([tcpsleuth, cmd, "--help"]), re.M))
         offered = complete(completion, f"tcpsleuth {cmd} --")
         if not options or options - offered:

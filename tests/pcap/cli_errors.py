@@ -61,6 +61,16 @@ check(["analyze", cut, "--flows", "abc"], 1, ["--flows"])
 check(["analyze", cut, "--report-format", "xml"], 1, ["text, json or html"])
 check(["analyze", cut, "--min-confidence", "certain"], 1, ["low, medium or high"])
 check(["frobnicate"], 1, ["unknown command"])
+# probe: usage errors and targets refused before any packet is sent (the lab probes for real).
+check(["probe"], 1, ["no target"])
+check(["probe", "198.18.2.2", "--tests", "traceroute"], 1, ["unknown test 'traceroute'"])
+check(["probe", "198.18.2.2", "--rate", "0"], 1, ["--rate must be a number from 1 to 1000"])
+check(["probe", "198.18.2.2:99999"], 2, ["port '99999'"])
+check(["probe", "[2001:2::1"], 2, ["without ']'"])
+check(["probe", "no-such-host.invalid"], 2, ["no-such-host.invalid"])
+check(["probe", "239.1.2.3:80"], 2, ["multicast"])
+check(["probe", "[ff05::2]:80"], 2, ["multicast"])
+check(["probe", "0.0.0.0"], 2, ["unspecified"])
 # Evidence captures read the input twice: a pipe is refused before anything is read, and a
 # directory that cannot be written says so.
 check(["analyze", "-", "--evidence-dir", os.path.join(work, "ev")], 1, ["standard input", "pipe", "tcpdump -w"])
