@@ -251,6 +251,19 @@ int RedisOutput::take_reply(bool& ok) {
     return 1;
 }
 
+namespace {
+
+// Redis's error replies that mean "try again later" (server.c: LOADING while the dataset is
+// read at start, BUSY while a script runs, TRYAGAIN / MASTERDOWN / CLUSTERDOWN in failover).
+bool not_yet(const std::string& error) {
+    for (const char* prefix : {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"}) {
+        if (error.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 bool RedisOutput::read_some() {
     char buf[16384];
     for (;;) {
@@ -267,6 +280,13 @@ bool RedisOutput::read_some() {
         bool ok = true;
         const int r = take_reply(ok);
         if (r == 0) break;
+        // A server that is starting (LOADING its append-only file) or busy answers with an
+        // error that says "not yet", not "never": the line goes again once it is ready, as
+        // every line it did not acknowledge does after a reconnect.
+        if (r > 0 && !ok && not_yet(last_error_)) {
+            disconnect(cfg_.server + " is not ready: " + last_error_.substr(0, last_error_.find(' ')));
+            return false;
+        }
         if (r > 0 && auth_sent_ && !authenticated_) {
             if (!ok) {
                 disconnect("authentication refused by " + cfg_.server + ": " + last_error_);

@@ -159,24 +159,31 @@ static ssize_t receive(int fd, std::uint8_t* buf, std::size_t cap, sockaddr_stor
     return n;
 }
 
+// One datagram from `fd`, past its IPv4 header (IPv4 raw sockets hand that over too; IPv6's
+// do not): the payload, its sender and hop limit in `a`. Null when nothing or too little came.
+const std::uint8_t* RawPath::read(int fd, std::uint8_t* buf, std::size_t cap, std::size_t min_len, Arrival& a,
+                                  std::size_t& len) {
+    sockaddr_storage from{};
+    const ssize_t n = receive(fd, buf, cap, from, a.hop_limit);
+    if (n <= 0) return nullptr;
+    len = static_cast<std::size_t>(n);
+    if (v6_) {
+        std::memcpy(a.from.data(), &reinterpret_cast<sockaddr_in6&>(from).sin6_addr, 16);
+        return len >= min_len ? buf : nullptr;
+    }
+    const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
+    if (len < ihl + min_len) return nullptr;
+    a.hop_limit = buf[8];
+    std::memcpy(a.from.data(), buf + 12, 4);
+    len -= ihl;
+    return buf + ihl;
+}
+
 bool RawPath::read_tcp(Arrival& a) {
     std::uint8_t buf[2048];
-    sockaddr_storage from{};
-    const ssize_t n = receive(tcp_fd_, buf, sizeof buf, from, a.hop_limit);
-    if (n <= 0) return false;
-    const std::uint8_t* t = buf;
-    std::size_t len = static_cast<std::size_t>(n);
-    if (!v6_) {  // IPv4 raw sockets hand over the IP header too
-        const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
-        if (len < ihl + 20) return false;
-        a.hop_limit = buf[8];
-        std::memcpy(a.from.data(), buf + 12, 4);
-        t += ihl;
-        len -= ihl;
-    } else {
-        if (len < 20) return false;
-        std::memcpy(a.from.data(), &reinterpret_cast<sockaddr_in6&>(from).sin6_addr, 16);
-    }
+    std::size_t len = 0;
+    const std::uint8_t* t = read(tcp_fd_, buf, sizeof buf, 20, a, len);
+    if (t == nullptr) return false;
     a.icmp = false;
     a.sport = get16(t);
     a.dport = get16(t + 2);
@@ -192,21 +199,9 @@ bool RawPath::read_tcp(Arrival& a) {
 
 bool RawPath::read_icmp(Arrival& a) {
     std::uint8_t buf[2048];
-    sockaddr_storage from{};
-    const ssize_t n = receive(icmp_fd_, buf, sizeof buf, from, a.hop_limit);
-    if (n <= 0) return false;
-    const std::uint8_t* p = buf;
-    std::size_t len = static_cast<std::size_t>(n);
-    if (!v6_) {
-        const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
-        if (len < ihl + 8) return false;
-        a.hop_limit = buf[8];
-        std::memcpy(a.from.data(), buf + 12, 4);
-        p += ihl;
-        len -= ihl;
-    } else {
-        std::memcpy(a.from.data(), &reinterpret_cast<sockaddr_in6&>(from).sin6_addr, 16);
-    }
+    std::size_t len = 0;
+    const std::uint8_t* p = read(icmp_fd_, buf, sizeof buf, 8, a, len);
+    if (p == nullptr) return false;
     a.icmp = true;
     return parse_icmp(p, len, v6_, a.msg);
 }

@@ -70,6 +70,7 @@ public:
 
 private:
     bool pace();
+    const std::uint8_t* read(int fd, std::uint8_t* buf, std::size_t cap, std::size_t min_len, Arrival& a, std::size_t& len);
     bool read_tcp(Arrival& a);
     bool read_icmp(Arrival& a);
 

@@ -5,27 +5,14 @@
 #include <cstdio>
 
 #include "inspectors/output/event_format.h"
+#include "inspectors/output/markup.h"
 #include "inspectors/output/report.h"
 #include "inspectors/output/report_detail.h"
 
 namespace tcpsleuth {
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (const char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
+std::string esc(std::string_view s) { return xml_escape(s); }
 
 std::string num(std::uint64_t v) { return std::to_string(v); }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "inspectors/output/markup.h"
 #include "inspectors/plot/time_sequence.h"
 
 namespace tcpsleuth::plot {
@@ -41,19 +42,7 @@ std::string fmt(const char* f, auto... args) {
     return out;
 }
 
-std::string escape(const std::string& s) {
-    std::string out;
-    for (const char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
+std::string escape(const std::string& s) { return xml_escape(s); }
 
 // Lines of at most `width` characters, broken at spaces; at most `max_lines`, the last cut
 // with an ellipsis.

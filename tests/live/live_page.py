@@ -17,33 +17,18 @@ Usage: live_page.py TCPSLEUTH TCPSLEUTHCTL WORKDIR CAPTURE"""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from http_client import free_port, get  # noqa: E402
 import browser  # noqa: E402
 from capture_files import pcap_frames  # noqa: E402
 from outcome import finish  # noqa: E402
 from sensor_config import ctl, remove_runtime_dirs_at_exit, stop_sensor, write_sensor_config  # noqa: E402
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=15) as r:
-            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
-    except urllib.error.HTTPError as e:  # a refused request still has its JSON reply
-        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
 
 
 def api(base, path):
@@ -76,7 +61,8 @@ def main():
             time.sleep(0.2)
         check(received == packets, f"the sensor took {received} of {packets} packets")
 
-        status, ctype, page = get(base + "/")
+        status, headers, page = get(base + "/")
+        ctype = headers.get("Content-Type", "")
         check(status == 200 and ctype.startswith("text/html"), f"GET /: {status} {ctype}")
         check("<script>" in page and "src=" not in page and "<link" not in page and "http://" not in page
               and "https://" not in page, "the page names something outside itself")

@@ -22,20 +22,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from http_client import free_port, get  # noqa: E402
 from outcome import finish  # noqa: E402
 from capture_files import pcap_frames  # noqa: E402
 from sensor_config import remove_runtime_dirs_at_exit, stop_sensor, write_sensor_config  # noqa: E402
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def raw(port, request):
@@ -46,14 +40,6 @@ def raw(port, request):
         while chunk := s.recv(65536):
             out += chunk
     return out
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.headers, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read().decode()
 
 
 def analyze_metrics(tcpsleuth, capture, packets):

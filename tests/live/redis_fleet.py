@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -23,17 +22,13 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from http_client import free_port  # noqa: E402
 from capture_files import pcap_records  # noqa: E402
 from outcome import finish  # noqa: E402
 
 SENSORS = ("s1", "s2")
 PASSWORD = "fleet-secret"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Redis:

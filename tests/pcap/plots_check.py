@@ -32,12 +32,8 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import browser  # noqa: E402
+from evidence_check import TRAFFIC  # noqa: E402 - the same fault episodes as the evidence captures
 
-TRAFFIC = ["--flows", "40", "--rounds", "4", "--ipv6", "30", "--ecn", "20", "--sizes", "imix",
-           "--fault", "mtu-blackhole:2", "--fault", "mtu-blackhole-first:1", "--fault", "mtu-blackhole-first-v6:1",
-           "--fault", "zero-window:2", "--fault", "sack-invalid:1", "--fault", "syn-unanswered:2",
-           "--fault", "rst-race:1", "--fault", "receiver-limited:1", "--fault", "options-stripped:1",
-           "--fault", "ecn-bleached:1", "--fault", "idle-timeout:1", "--fault", "one-way-loss:1"]
 GOLDEN_CASES = ["syn_unanswered", "zero_window", "vlan_ipv6"]
 SVG = "{http://www.w3.org/2000/svg}"
 
