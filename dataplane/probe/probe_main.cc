@@ -25,7 +25,8 @@ constexpr const char* kUsage =
     "usage: tcpsleuth probe HOST[:PORT] [options]      ([V6ADDR]:PORT for IPv6; PORT defaults to 80)\n"
     "\n"
     "Sends probes toward HOST and reports what the path does to TCP, named as the passive sensor\n"
-    "names it (options.stripped, ecn.syn_blackhole, ecn.bleached, mtu.blackhole, ...), with the\n"
+    "names it (options.stripped, ecn.syn_blackhole, ecn.bleached, mtu.blackhole, rst.injected,\n"
+    "idle.timeout_drop ...), with the\n"
     "hop where the device sits when the routers' ICMP quotes show it. Needs root or CAP_NET_RAW.\n"
     "Every probe counts against a rate and a budget; no connection is left open.\n"
     "\n"
@@ -35,14 +36,20 @@ constexpr const char* kUsage =
     "  ecn       an ECN-setup SYN against a plain one, and ECT(0) probes hop by hop\n"
     "  pmtu      ICMP echo with DF (binary search), the hop that stops the large size, and full-size\n"
     "            TCP segments on a real connection to PORT\n"
+    "  rst       a SYN answered by a RST: from the server, or from a device nearer than the server\n"
+    "            (the RST's TTL, the TTL at which our SYN first draws it, the server's echo distance)\n"
+    "  idle      connections left idle for --max-idle, half, a quarter ... in parallel, then bisected:\n"
+    "            the silence after which the path forgets a flow (not in the default list: it takes\n"
+    "            up to twice --max-idle)\n"
     "\n"
     "options:\n"
-    "  --tests LIST       comma-separated tests (default: options,ecn,pmtu)\n"
+    "  --tests LIST       comma-separated tests (default: options,ecn,pmtu,rst)\n"
     "  --json             findings as JSON lines on stdout; the summary lines go to stderr\n"
     "  --rate PPS         at most PPS probe packets per second (default 20; 1 to 1000)\n"
     "  --max-packets N    at most N probe packets in all (default 600)\n"
     "  --max-hops N       TTLs tried (default 16; 1 to 64)\n"
     "  --wait MS          how long each probe's answer is waited for (default 1000)\n"
+    "  --max-idle S       idle: the longest silence tried (default 120; 2 to 3600)\n"
     "  -4, -6             HOST as IPv4 / IPv6 only\n"
     "  -h, --help         this text\n"
     "\n"
@@ -50,7 +57,7 @@ constexpr const char* kUsage =
 
 struct Options {
     std::string host;
-    std::vector<std::string> tests = {"options", "ecn", "pmtu"};
+    std::vector<std::string> tests = {"options", "ecn", "pmtu", "rst"};
     bool json = false;
     probe::Limits limits;
     probe::Settings settings;
@@ -83,20 +90,22 @@ int parse_options(int argc, char** argv, Options& o) {
             for (std::size_t at = 0; at <= list.size();) {
                 const std::size_t comma = std::min(list.find(',', at), list.size());
                 const std::string t = list.substr(at, comma - at);
-                if (t != "options" && t != "ecn" && t != "pmtu") {
-                    std::fprintf(stderr, "tcpsleuth probe: unknown test '%s' (options, ecn, pmtu)\n", t.c_str());
+                if (t != "options" && t != "ecn" && t != "pmtu" && t != "rst" && t != "idle") {
+                    std::fprintf(stderr, "tcpsleuth probe: unknown test '%s' (options, ecn, pmtu, rst, idle)\n", t.c_str());
                     return 1;
                 }
                 o.tests.push_back(t);
                 at = comma + 1;
             }
-        } else if (a == "--rate" || a == "--max-packets" || a == "--max-hops" || a == "--wait") {
+        } else if (a == "--rate" || a == "--max-packets" || a == "--max-hops" || a == "--wait" || a == "--max-idle") {
             const char* v = value();
-            const long hi = a == "--rate" ? 1000 : a == "--max-hops" ? 64 : a == "--wait" ? 60000 : 100000;
-            if (v == nullptr || !number(v, 1, hi, n)) {
-                std::fprintf(stderr, "tcpsleuth probe: %s must be a number from 1 to %ld\n", a.c_str(), hi);
+            const long lo = a == "--max-idle" ? 2 : 1;
+            const long hi = a == "--rate" ? 1000 : a == "--max-hops" ? 64 : a == "--wait" ? 60000 : a == "--max-idle" ? 3600 : 100000;
+            if (v == nullptr || !number(v, lo, hi, n)) {
+                std::fprintf(stderr, "tcpsleuth probe: %s must be a number from %ld to %ld\n", a.c_str(), lo, hi);
                 return 1;
             }
+            if (a == "--max-idle") o.settings.max_idle = std::chrono::seconds(n);
             if (a == "--rate") o.limits.rate_pps = static_cast<double>(n);
             if (a == "--max-packets") o.limits.max_packets = static_cast<std::uint32_t>(n);
             if (a == "--max-hops") o.settings.max_hops = static_cast<int>(n);
@@ -230,7 +239,9 @@ int probe_main(int argc, char** argv) {
     for (const std::string& name : o.tests) {
         const probe::TestResult r = name == "options" ? probe::test_options(path, target, o.settings)
                                     : name == "ecn"   ? probe::test_ecn(path, target, o.settings)
-                                                      : probe::test_pmtu(path, target, o.settings);
+                                    : name == "pmtu"  ? probe::test_pmtu(path, target, o.settings)
+                                    : name == "rst"   ? probe::test_rst(path, target, o.settings)
+                                                      : probe::test_idle(path, target, o.settings);
         for (const probe::Finding& f : r.findings) print_finding(f, o.json);
         std::fprintf(lines, "%s\n", r.line.c_str());
         std::fflush(stdout);

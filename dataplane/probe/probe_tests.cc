@@ -547,3 +547,252 @@ TestResult test_pmtu(RawPath& path, const Target& t, const Settings& s) {
 }
 
 }  // namespace tcpsleuth::probe
+
+namespace tcpsleuth::probe {
+namespace {
+
+// The hop a packet's sender sits at, from its TTL: the common initial values are 64, 128
+// and 255 (Linux and the BSDs, Windows, most routers' own packets), and each router on the
+// way took one; the first router is hop 1.
+int sender_hop(int ttl) {
+    const int initial = ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
+    return initial - ttl + 1;
+}
+
+}  // namespace
+
+TestResult test_rst(RawPath& path, const Target& t, const Settings& s) {
+    TestResult r;
+    const SynOptions so = local_options(path);
+    const Segment syn = syn_template(path, t, so);
+    const auto answer = ask(path, t, syn, 0, 2, s);
+    if (!answer) {
+        r.line = "rst: the SYN drew no answer; nothing to judge";
+        return r;
+    }
+    if ((answer->flags & kRst) == 0) {
+        r.line = "rst: the server answered the SYN with a SYN-ACK (TTL " + std::to_string(answer->hop_limit) + "): no RST to judge";
+        return r;
+    }
+    // The server's distance: echo TTL by TTL until it answers itself.
+    const auto id = static_cast<std::uint16_t>(rng()());
+    std::uint16_t seq = 0;
+    int server_hop = 0, server_ttl = -1;
+    std::string last_router;
+    for (int ttl = 1; ttl <= s.max_hops && server_hop == 0; ++ttl) {
+        const std::uint16_t n = ++seq;
+        if (!path.send_echo(id, n, 64, ttl)) break;
+        const auto got = path.wait(Clock::now() + s.wait, [&](const Arrival& a) {
+            if (!a.icmp) return false;
+            if (a.msg.echo_reply) return a.msg.echo_id == id && a.msg.echo_seq == n;
+            return a.msg.time_exceeded && a.msg.quoted && a.msg.echo_id == id && a.msg.echo_seq == n;
+        });
+        if (!got) continue;
+        if (got->msg.echo_reply) {
+            server_hop = ttl;
+            server_ttl = got->hop_limit;
+        } else {
+            last_router = address_text(got->from, t.v6);
+        }
+    }
+    // Our SYN TTL by TTL: the first TTL whose SYN draws the RST.
+    Segment traced = syn;
+    traced.sport = random_port();
+    const Trace tr = trace(path, t, traced, 0, s);
+    const int rst_ttl = answer->hop_limit;
+    const int rst_hop = rst_ttl > 0 ? sender_hop(rst_ttl) : 0;
+    const int drawn_at = tr.reached && (tr.answer.flags & kRst) != 0 ? tr.reached_ttl : 0;
+    const HopReply* before = nullptr;
+    for (const HopReply& h : tr.hops) {
+        if (h.answered && h.icmp.time_exceeded && (drawn_at == 0 || h.ttl < drawn_at)) before = &h;
+    }
+    const bool by_trace = server_hop != 0 && drawn_at != 0 && drawn_at < server_hop;
+    const bool by_ttl = server_hop != 0 && rst_hop != 0 && rst_hop < server_hop;
+    r.line = "rst: the SYN drew a RST (TTL " + std::to_string(rst_ttl) + ", sent from hop " + std::to_string(rst_hop) + ")" +
+             (drawn_at != 0 ? ", first drawn by our SYN with TTL " + std::to_string(drawn_at) : std::string()) +
+             (server_hop != 0 ? "; the server answers echo at hop " + std::to_string(server_hop)
+                              : std::string("; the server does not answer echo, so its distance is unknown"));
+    if (!by_trace && !by_ttl) {
+        r.line += server_hop != 0 ? ": the RST is the server's own (port closed?)" : "";
+        return r;
+    }
+    RstInjected d;
+    d.claims = Side::kServer;
+    d.ttl_mismatch = by_ttl;
+    d.rst_ttl = static_cast<std::uint8_t>(std::max(rst_ttl, 0));
+    d.rst_hops = static_cast<std::uint8_t>(std::max(rst_hop - 1, 0));
+    d.peer_hops = static_cast<std::uint8_t>(server_hop - 1);
+    d.peer_ttl_min = d.peer_ttl_max = static_cast<std::uint8_t>(std::max(server_ttl, 0));
+    d.peer_ttl_samples = 1;
+    const int hop = drawn_at != 0 ? drawn_at - 1 : rst_hop;
+    Finding f = finding(path, t, syn.sport, "rst", d, Severity::kWarning, by_trace && by_ttl ? Confidence::kHigh : Confidence::kMedium,
+                        "a RST claiming to be " + address_text(t.ip, t.v6) + ":" + std::to_string(t.port) +
+                            " came from " + (hop > 0 ? "hop " + std::to_string(hop) : std::string("nearer")) +
+                            ", but the server is " + std::to_string(server_hop) + " hops away: " +
+                            (by_trace ? "our SYN drew it with a TTL of " + std::to_string(drawn_at) + ", too few to reach the server"
+                                      : std::string()) +
+                            (by_trace && by_ttl ? ", and " : "") +
+                            (by_ttl ? "its TTL " + std::to_string(rst_ttl) + " says it left hop " + std::to_string(rst_hop)
+                                    : std::string()));
+    f.hop = hop;
+    if (before != nullptr && before->ttl == hop) f.hop_address = address_text(before->from, t.v6);
+    r.findings.push_back(std::move(f));
+    return r;
+}
+
+namespace {
+
+struct Idler {
+    int fd = -1;
+    double interval_s = 0;
+    Clock::time_point speak_at{}, judge_until{};
+    enum class State { kConnecting, kIdle, kJudging, kSurvived, kReset, kDropped, kFailed } state = State::kConnecting;
+    std::uint32_t retransmits = 0;
+};
+
+constexpr std::uint8_t kTcpClose = 7;  // TCP_CLOSE in the kernel's tcp_states.h (not exported)
+
+int socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    return err;
+}
+
+// One round: a connection per interval, all opened at once; each speaks after its silence
+// and is judged within `judge`. Every socket is closed with a RST (SO_LINGER 0).
+void idle_round(const Target& t, std::vector<Idler>& round, milliseconds judge) {
+    const auto start = Clock::now();
+    for (Idler& c : round) {
+        c.fd = ::socket(t.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        const linger abort{1, 0};
+        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        ::connect(c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+        c.speak_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.interval_s));
+    }
+    const char byte = 'k';
+    for (;;) {
+        bool busy = false;
+        const auto now = Clock::now();
+        for (Idler& c : round) {
+            switch (c.state) {
+                case Idler::State::kConnecting: {
+                    pollfd p{c.fd, POLLOUT, 0};
+                    if (::poll(&p, 1, 0) == 1) {
+                        // The byte that sets up the flow's state on the path, then silence.
+                        c.state = socket_error(c.fd) == 0 && ::send(c.fd, &byte, 1, MSG_NOSIGNAL) == 1 ? Idler::State::kIdle
+                                                                                                 : Idler::State::kFailed;
+                    } else if (now - start > std::chrono::seconds(3)) {
+                        c.state = Idler::State::kFailed;
+                    }
+                    busy = true;
+                    break;
+                }
+                case Idler::State::kIdle:
+                    if (now >= c.speak_at) {
+                        c.judge_until = now + judge;
+                        c.state = ::send(c.fd, &byte, 1, MSG_NOSIGNAL) == 1 ? Idler::State::kJudging : Idler::State::kReset;
+                    }
+                    busy = true;
+                    break;
+                case Idler::State::kJudging: {
+                    tcp_info info{};
+                    socklen_t len = sizeof info;
+                    const int err = socket_error(c.fd);
+                    const bool info_ok = ::getsockopt(c.fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0;
+                    if (err == ECONNRESET || err == EPIPE || (info_ok && info.tcpi_state == kTcpClose)) {
+                        c.state = Idler::State::kReset;
+                    } else if (info_ok && info.tcpi_unacked == 0) {
+                        c.state = Idler::State::kSurvived;
+                    } else if (now >= c.judge_until) {
+                        c.retransmits = info_ok ? info.tcpi_total_retrans : 0;
+                        c.state = Idler::State::kDropped;
+                    } else {
+                        busy = true;
+                    }
+                    break;
+                }
+                default: break;
+            }
+        }
+        if (!busy) break;
+        ::poll(nullptr, 0, 20);
+    }
+    for (Idler& c : round) ::close(c.fd);
+}
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
+    return buf;
+}
+
+}  // namespace
+
+TestResult test_idle(RawPath& path, const Target& t, const Settings& s) {
+    TestResult r;
+    const double max = static_cast<double>(s.max_idle.count());
+    const milliseconds judge(3000);
+    std::vector<double> intervals;
+    for (double i = max; i >= 1.0 && intervals.size() < 6; i /= 2) intervals.push_back(i);
+    double survived = 0, killed = 0;
+    bool reset = false;
+    std::uint32_t retransmits = 0;
+    int failed = 0;
+    for (int pass = 0; pass < 2 && !intervals.empty(); ++pass) {
+        std::vector<Idler> round(intervals.size());
+        for (std::size_t i = 0; i < intervals.size(); ++i) round[i].interval_s = intervals[i];
+        idle_round(t, round, judge);
+        for (const Idler& c : round) {
+            if (c.state == Idler::State::kSurvived) survived = std::max(survived, c.interval_s);
+            if (c.state == Idler::State::kReset || c.state == Idler::State::kDropped) {
+                if (killed == 0 || c.interval_s < killed) {
+                    killed = c.interval_s;
+                    reset = c.state == Idler::State::kReset;
+                    retransmits = c.retransmits;
+                }
+            }
+            failed += c.state == Idler::State::kFailed;
+        }
+        // Second pass: three more between the longest survived and the shortest killed.
+        intervals.clear();
+        if (killed != 0 && killed > survived + 0.5) {
+            for (int k = 1; k <= 3; ++k) intervals.push_back(survived + (killed - survived) * k / 4);
+        }
+    }
+    if (failed != 0 && survived == 0 && killed == 0) {
+        r.line = "idle: no connection to port " + std::to_string(t.port) + " could be set up";
+        return r;
+    }
+    if (killed == 0 || killed <= survived) {
+        r.line = "idle: connections idle up to " + seconds_text(survived) + " still worked (tried up to " + seconds_text(max) + ")";
+        return r;
+    }
+    IdleBracket bracket;
+    bracket.survived_max_s = static_cast<std::uint32_t>(survived);
+    bracket.killed_min_s = static_cast<std::uint32_t>(std::ceil(killed));
+    const std::string summary = "the path forgets a connection idle between " + seconds_text(survived) + " and " +
+                                seconds_text(killed) + ": after " + seconds_text(killed) + " of silence our byte " +
+                                (reset ? "drew a RST" : "was never acknowledged (" + std::to_string(retransmits) + " retransmissions)") +
+                                ", after " + seconds_text(survived) + " it was; TCP keepalives every " +
+                                seconds_text(std::max(1.0, survived / 2)) + " or less keep such a flow alive";
+    Finding f = reset ? [&] {
+        IdleResetAfterIdle d;
+        d.prompted = true;
+        d.gap_ms = static_cast<std::uint32_t>(killed * 1000);
+        d.bracket = bracket;
+        return finding(path, t, 0, "idle", d, Severity::kWarning, Confidence::kHigh, summary);
+    }()
+                      : [&] {
+                            IdleTimeoutDrop d;
+                            d.gap_ms = static_cast<std::uint32_t>(killed * 1000);
+                            d.retransmissions = retransmits;
+                            d.bracket = bracket;
+                            return finding(path, t, 0, "idle", d, Severity::kWarning, Confidence::kHigh, summary);
+                        }();
+    r.findings.push_back(std::move(f));
+    r.line = "idle: survived " + seconds_text(survived) + ", " + (reset ? "reset" : "dropped") + " after " + seconds_text(killed);
+    return r;
+}
+
+}  // namespace tcpsleuth::probe

@@ -14,6 +14,12 @@
 //            tracepath does), whether "fragmentation needed" / "packet too big" comes back,
 //            the hop that stops passing the large size; then a real TCP connection to the
 //            port sending full-size segments: acknowledged, or stuck (a black hole).
+//   rst      a SYN answered by a RST: from the server, or from a device that answers for it?
+//            The server's distance from an echo TTL walk, the RST's from its TTL and from the
+//            TTL at which our SYN first draws it: nearer than the server is injected.
+//   idle     connections left idle for different intervals in parallel, then each sends a
+//            byte: acknowledged (the path still knows the flow), reset, or never acknowledged.
+//            A second round bisects between the longest survived and the shortest killed.
 
 #include <chrono>
 #include <string>
@@ -37,6 +43,7 @@ struct Settings {
     std::chrono::milliseconds wait{1000};  // for each probe's answer
     std::uint32_t tcp_bytes = 65536;       // pmtu: sent on the real connection
     std::chrono::milliseconds tcp_wait{6000};
+    std::chrono::seconds max_idle{120};    // idle: the longest silence tried
 };
 
 // One finding of a test: the event (as the sensor would raise it), the probe's own summary,
@@ -58,5 +65,7 @@ struct TestResult {
 TestResult test_options(RawPath& path, const Target& t, const Settings& s);
 TestResult test_ecn(RawPath& path, const Target& t, const Settings& s);
 TestResult test_pmtu(RawPath& path, const Target& t, const Settings& s);
+TestResult test_rst(RawPath& path, const Target& t, const Settings& s);
+TestResult test_idle(RawPath& path, const Target& t, const Settings& s);
 
 }  // namespace tcpsleuth::probe

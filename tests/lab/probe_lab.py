@@ -125,7 +125,8 @@ def clean(path, tcpsleuth, problems):
         if p.returncode != 0:
             problems.append(f"{target}: exit {p.returncode}: {p.stderr[-300:]}")
         expect(findings, None, problems)
-        for line in ("no router saw our SYN's options changed", "the server agreed to ECN", "bytes acknowledged"):
+        for line in ("no router saw our SYN's options changed", "the server agreed to ECN", "bytes acknowledged",
+                     "answered the SYN with a SYN-ACK"):
             if line not in p.stderr:
                 problems.append(f"{target}: no '{line}' in {p.stderr[-600:]}")
 
@@ -199,6 +200,65 @@ def pmtud_works(path, tcpsleuth, problems):
         problems.append(f"no mtu.icmp_frag_needed with MTU 1400: {findings}")
 
 
+def rst_injected(path, tcpsleuth, problems):
+    path.run("r1", f"iptables -A FORWARD -p tcp --dport {PORT} -j REJECT --reject-with tcp-reset")
+    _, findings = path.probe(tcpsleuth, V4, "--tests", "rst")
+    expect(findings, "rst.injected", problems, hop=1, hop_address="198.18.1.1", ttl_mismatch=True)
+
+
+def rst_port_closed(path, tcpsleuth, problems):
+    # The server's own RST (nothing listens on the port): no finding.
+    p, findings = path.probe(tcpsleuth, f"198.18.2.2:{PORT + 1}", "--tests", "rst")
+    expect(findings, None, problems)
+    if "the RST is the server's own" not in p.stderr:
+        problems.append(f"closed port: {p.stderr[-300:]}")
+
+
+def forgetting_router(path, action, ipv6=False):
+    """r1 forgets established flows idle for 3 s, then treats their packets as invalid."""
+    tables = "ip6tables" if ipv6 else "iptables"
+    path.run("r1", f"{tables} -A FORWARD -p tcp -m conntrack --ctstate INVALID -j {action} && "
+                   f"{tables} -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT && "
+                   "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3 net.netfilter.nf_conntrack_tcp_loose=0")
+
+
+def idle_bracket(findings, want, problems):
+    hits = [f for f in findings if f["event"] == want]
+    if not hits:
+        return
+    ev = hits[0]["evidence"]
+    if not (2 <= ev.get("path_survived_max_s", 0) <= 3 and 3 <= ev.get("path_killed_min_s", 0) <= 4):
+        problems.append(f"the bracket does not hold the 3 s timeout: {ev}")
+
+
+def idle_drop(path, tcpsleuth, problems):
+    forgetting_router(path, "DROP")
+    _, findings = path.probe(tcpsleuth, V4, "--tests", "idle", "--max-idle", "8")
+    expect(findings, "idle.timeout_drop", problems)
+    idle_bracket(findings, "idle.timeout_drop", problems)
+
+
+def idle_reset(path, tcpsleuth, problems):
+    forgetting_router(path, "REJECT --reject-with tcp-reset")
+    _, findings = path.probe(tcpsleuth, V4, "--tests", "idle", "--max-idle", "8")
+    expect(findings, "idle.reset_after_idle", problems)
+    idle_bracket(findings, "idle.reset_after_idle", problems)
+
+
+def idle_drop_ipv6(path, tcpsleuth, problems):
+    forgetting_router(path, "DROP", ipv6=True)
+    _, findings = path.probe(tcpsleuth, V6, "--tests", "idle", "--max-idle", "8")
+    expect(findings, "idle.timeout_drop", problems)
+    idle_bracket(findings, "idle.timeout_drop", problems)
+
+
+def idle_clean(path, tcpsleuth, problems):
+    p, findings = path.probe(tcpsleuth, V4, "--tests", "idle", "--max-idle", "4")
+    expect(findings, None, problems)
+    if "idle: connections idle up to 4.0 s still worked" not in p.stderr:
+        problems.append(f"clean idle: {p.stderr[-300:]}")
+
+
 def bounds(path, tcpsleuth, problems):
     pcap = os.path.join(path.workdir, path.name + ".pcap")
     # The probes: SYNs and the ECT(0) segments (the kernel's own RSTs are not the probe's).
@@ -227,7 +287,8 @@ def bounds(path, tcpsleuth, problems):
 
 
 SCENARIOS = [clean, wscale_stripped, sack_stripped_ipv6, mss_clamped_at_hop1, synack_stripped, ecn_syn_dropped,
-             ecn_bleached, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, bounds]
+             ecn_bleached, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, rst_injected, rst_port_closed, idle_drop,
+             idle_reset, idle_drop_ipv6, idle_clean, bounds]
 
 
 def run_one(index, scenario, tcpsleuth, workdir):
