@@ -38,12 +38,14 @@ constexpr const char* kUsage =
     "            TCP segments on a real connection to PORT\n"
     "  rst       a SYN answered by a RST: from the server, or from a device nearer than the server\n"
     "            (the RST's TTL, the TTL at which our SYN first draws it, the server's echo distance)\n"
+    "  seq       a real connection, then segments beyond a hole: SACK blocks off by a constant from\n"
+    "            our numbers reveal a sequence-randomizing device (and the hop that shifts them)\n"
     "  idle      connections left idle for --max-idle, half, a quarter ... in parallel, then bisected:\n"
     "            the silence after which the path forgets a flow (not in the default list: it takes\n"
     "            up to twice --max-idle)\n"
     "\n"
     "options:\n"
-    "  --tests LIST       comma-separated tests (default: options,ecn,pmtu,rst)\n"
+    "  --tests LIST       comma-separated tests (default: options,ecn,pmtu,rst,seq)\n"
     "  --json             findings as JSON lines on stdout; the summary lines go to stderr\n"
     "  --rate PPS         at most PPS probe packets per second (default 20; 1 to 1000)\n"
     "  --max-packets N    at most N probe packets in all (default 600)\n"
@@ -57,7 +59,7 @@ constexpr const char* kUsage =
 
 struct Options {
     std::string host;
-    std::vector<std::string> tests = {"options", "ecn", "pmtu", "rst"};
+    std::vector<std::string> tests = {"options", "ecn", "pmtu", "rst", "seq"};
     bool json = false;
     probe::Limits limits;
     probe::Settings settings;
@@ -90,8 +92,8 @@ int parse_options(int argc, char** argv, Options& o) {
             for (std::size_t at = 0; at <= list.size();) {
                 const std::size_t comma = std::min(list.find(',', at), list.size());
                 const std::string t = list.substr(at, comma - at);
-                if (t != "options" && t != "ecn" && t != "pmtu" && t != "rst" && t != "idle") {
-                    std::fprintf(stderr, "tcpsleuth probe: unknown test '%s' (options, ecn, pmtu, rst, idle)\n", t.c_str());
+                if (t != "options" && t != "ecn" && t != "pmtu" && t != "rst" && t != "seq" && t != "idle") {
+                    std::fprintf(stderr, "tcpsleuth probe: unknown test '%s' (options, ecn, pmtu, rst, seq, idle)\n", t.c_str());
                     return 1;
                 }
                 o.tests.push_back(t);
@@ -241,6 +243,7 @@ int probe_main(int argc, char** argv) {
                                     : name == "ecn"   ? probe::test_ecn(path, target, o.settings)
                                     : name == "pmtu"  ? probe::test_pmtu(path, target, o.settings)
                                     : name == "rst"   ? probe::test_rst(path, target, o.settings)
+                                    : name == "seq"   ? probe::test_seq(path, target, o.settings)
                                                       : probe::test_idle(path, target, o.settings);
         for (const probe::Finding& f : r.findings) print_finding(f, o.json);
         std::fprintf(lines, "%s\n", r.line.c_str());

@@ -17,6 +17,10 @@
 //   rst      a SYN answered by a RST: from the server, or from a device that answers for it?
 //            The server's distance from an echo TTL walk, the RST's from its TTL and from the
 //            TTL at which our SYN first draws it: nearer than the server is injected.
+//   seq      a real connection, then segments beyond a hole: the server's SACK blocks must name
+//            them in our sequence numbers; off by a constant, a device shifts our numbers
+//            without rewriting SACK (sequence randomization). TTL-limited copies on the same
+//            connection show the hop whose quote has our numbers shifted.
 //   idle     connections left idle for different intervals in parallel, then each sends a
 //            byte: acknowledged (the path still knows the flow), reset, or never acknowledged.
 //            A second round bisects between the longest survived and the shortest killed.
@@ -67,5 +71,6 @@ TestResult test_ecn(RawPath& path, const Target& t, const Settings& s);
 TestResult test_pmtu(RawPath& path, const Target& t, const Settings& s);
 TestResult test_rst(RawPath& path, const Target& t, const Settings& s);
 TestResult test_idle(RawPath& path, const Target& t, const Settings& s);
+TestResult test_seq(RawPath& path, const Target& t, const Settings& s);
 
 }  // namespace tcpsleuth::probe

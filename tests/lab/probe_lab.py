@@ -11,7 +11,7 @@ checks its JSON findings: the event, the option, the hop and its address, and th
 warning appears; a clean path gives no warning. Also: the rate and packet budget hold
 (counted on the wire by tcpdump on r1), and broadcast and multicast targets are refused.
 
-Usage (root): probe_lab.py TCPSLEUTH WORKDIR [--only NAME ...]"""
+Usage (root): probe_lab.py TCPSLEUTH WORKDIR --seqrand PATH [--only NAME ...]"""
 import argparse
 import concurrent.futures
 import json
@@ -24,6 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peer.py")
 PORT = 7000
+SEQRAND = [None]  # the lab's sequence-randomizing firewall (tests/lab/seqrand.cc)
 
 
 class Path:
@@ -126,7 +127,7 @@ def clean(path, tcpsleuth, problems):
             problems.append(f"{target}: exit {p.returncode}: {p.stderr[-300:]}")
         expect(findings, None, problems)
         for line in ("no router saw our SYN's options changed", "the server agreed to ECN", "bytes acknowledged",
-                     "answered the SYN with a SYN-ACK"):
+                     "answered the SYN with a SYN-ACK", "SACK blocks name our out-of-order segments exactly"):
             if line not in p.stderr:
                 problems.append(f"{target}: no '{line}' in {p.stderr[-600:]}")
 
@@ -198,6 +199,20 @@ def pmtud_works(path, tcpsleuth, problems):
     expect(findings, None, problems)
     if not any(f["event"] == "mtu.icmp_frag_needed" and f["evidence"].get("mtu") == 1400 for f in findings):
         problems.append(f"no mtu.icmp_frag_needed with MTU 1400: {findings}")
+
+
+def seq_randomized(path, tcpsleuth, problems):
+    # r1 shifts the client's sequence numbers (and the server's ACKs back) but not SACK blocks.
+    p = subprocess.Popen(["ip", "netns", "exec", path.ns["r1"], SEQRAND[0], "0", "198.18.1.2", "0x40000000", "60"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    path.procs.append(p)
+    if p.stdout.readline().strip() != "ready":
+        problems.append("seqrand did not start")
+        return
+    path.run("r1", "iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 0")
+    _, findings = path.probe(tcpsleuth, V4, "--tests", "seq")
+    expect(findings, "sack.invalid_blocks", problems, hop=2, hop_address="198.18.3.2", previous_hop_address="198.18.1.1",
+           stable_offset=True)
 
 
 def rst_injected(path, tcpsleuth, problems):
@@ -287,7 +302,7 @@ def bounds(path, tcpsleuth, problems):
 
 
 SCENARIOS = [clean, wscale_stripped, sack_stripped_ipv6, mss_clamped_at_hop1, synack_stripped, ecn_syn_dropped,
-             ecn_bleached, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, rst_injected, rst_port_closed, idle_drop,
+             ecn_bleached, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, seq_randomized, rst_injected, rst_port_closed, idle_drop,
              idle_reset, idle_drop_ipv6, idle_clean, bounds]
 
 
@@ -310,8 +325,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("tcpsleuth")
     ap.add_argument("workdir")
+    ap.add_argument("--seqrand", required=True)
     ap.add_argument("--only", nargs="*")
     a = ap.parse_args()
+    SEQRAND[0] = a.seqrand
     shutil.rmtree(a.workdir, ignore_errors=True)
     os.makedirs(a.workdir)
     chosen = [s for s in SCENARIOS if not a.only or s.__name__ in a.only]
