@@ -179,6 +179,22 @@ struct MetricsConfig {
     bool operator==(const MetricsConfig&) const = default;
 };
 
+// [probe]: `tcpsleuthctl probe` runs tcpsleuth probe from the daemon's own host, toward a
+// server a finding names, so a verdict is confirmed from the sensor's vantage when it has an
+// address on the path. Off by default: it sends packets.
+struct ProbeConfig {
+    bool enabled = false;
+    std::string source;               // the address probes leave from; "": the route's choice
+    std::uint32_t rate_pps = 20;
+    std::uint32_t max_packets = 600;  // per probe
+    std::string tests = "options,ecn,pmtu,rst,seq";
+
+    bool operator==(const ProbeConfig&) const = default;
+};
+
+// The tests `tcpsleuth probe` knows, in the order it runs them.
+inline constexpr const char* kProbeTests[] = {"options", "ecn", "pmtu", "rst", "seq", "idle"};
+
 // [two_point]: ports marked `point` are compared live, as `tcpsleuth compare` compares two
 // captures. Workers reduce each point packet to the fields a device may leave alone or
 // change and queue it for the main core, which keeps a window of them and compares the
@@ -254,6 +270,7 @@ struct DaemonConfig {
     OutputConfig output;
     ControlConfig control;
     MetricsConfig metrics;
+    ProbeConfig probe;
     LoggingConfig logging;
     SensorConfig sensor;
     TwoPointConfig two_point;

@@ -397,6 +397,11 @@ std::vector<Field> schema() {
 
     f.push_back(string_field("metrics.listen", [](auto& c) -> auto& { return c.metrics.listen; }));
     f.push_back(uint_field("metrics.max_clients", [](auto& c) -> auto& { return c.metrics.max_clients; }, 1, 1024));
+    f.push_back(bool_field("probe.enabled", [](auto& c) -> auto& { return c.probe.enabled; }, true));
+    f.push_back(string_field("probe.source", [](auto& c) -> auto& { return c.probe.source; }));
+    f.push_back(uint_field("probe.rate_pps", [](auto& c) -> auto& { return c.probe.rate_pps; }, 1, 1000));
+    f.push_back(uint_field("probe.max_packets", [](auto& c) -> auto& { return c.probe.max_packets; }, 1, 100000));
+    f.push_back(string_field("probe.tests", [](auto& c) -> auto& { return c.probe.tests; }));
     f.push_back(string_field("control.socket", [](auto& c) -> auto& { return c.control.socket; }));
     f.push_back(string_field("control.group", [](auto& c) -> auto& { return c.control.group; }));
     f.push_back(mode_field("control.mode", [](auto& c) -> auto& { return c.control.mode; }));
@@ -504,6 +509,7 @@ public:
         check_cores();
         check_evidence();
         check_metrics();
+        check_probe();
         check_impair();
         check_held_packets();
         check_disable_builtin();
@@ -1073,6 +1079,29 @@ private:
                                "delay and rate rules may hold " + std::to_string(held) + " packets each way, more than half of the " +
                                    std::to_string(pool) + " buffers of a port: raise dpdk.mbufs_per_port to " +
                                    std::to_string(held * 2) + " or shorten queue_packets / queue_kb"});
+    }
+
+    // probe.source an address of either family; probe.tests a comma list of known tests.
+    void check_probe() {
+        const ProbeConfig& p = out_.config.probe;
+        std::array<unsigned char, 16> buf{};
+        if (!p.source.empty() && inet_pton(AF_INET, p.source.c_str(), buf.data()) != 1 &&
+            inet_pton(AF_INET6, p.source.c_str(), buf.data()) != 1) {
+            error(where_["probe.source"], "probe.source", "expected an IPv4 or IPv6 address, not \"" + p.source + "\"");
+        }
+        std::string_view list = p.tests;
+        if (list.empty()) error(where_["probe.tests"], "probe.tests", "expected at least one test");
+        while (!list.empty()) {
+            const std::size_t comma = list.find(',');
+            const std::string_view name = list.substr(0, comma);
+            bool known = false;
+            for (const char* t : kProbeTests) known |= name == t;
+            if (!known) {
+                error(where_["probe.tests"], "probe.tests",
+                      "unknown test \"" + std::string(name) + "\" (options, ecn, pmtu, rst, seq, idle)");
+            }
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        }
     }
 
     void check_metrics() {

@@ -52,6 +52,10 @@ constexpr Command kCommands[] = {
     {"plot", "id",
      "a flow's recent packets from its worker's history drawn as a time-sequence graph (SVG in \"svg\", with "
      "\"packets\" drawn); tcpsleuthctl flow ID --plot FILE writes it"},
+    {"probe", "server,port,flow,tests",
+     "run tcpsleuth probe from this host ([probe] enabled) toward server (port, default 80) or the server of "
+     "flow ID: findings named as the sensor names them, with the hop where the device sits; tests as in "
+     "[probe] tests unless given (\"options,ecn\"); the reply comes when the probe ends, one probe at a time"},
     {"events", "kind,severity,addr,port,flow,app,limit", "recent events, oldest first (limit: the newest N, default 50)"},
     {"subscribe", "kind,severity,addr,port,flow,app",
      "stream new events as JSON lines (as in the events file) until the client disconnects; filters as for events"},
@@ -302,6 +306,25 @@ void Controller::on_request(ClientId id, std::string_view line) {
     handle(line, [this, id](std::string reply) { server_.reply(id, reply); }, id);
 }
 
+void Controller::start_probe(const std::string& spec, const std::vector<std::string>& tests, std::function<void(std::string)> reply) {
+    probe::Target target;
+    std::string error;
+    if (!probe::resolve_target(spec, AF_UNSPEC, target, error)) return reply(error_line(error));
+    if (const std::string why = probe::refused_target(target); !why.empty()) {
+        return reply(error_line(target.text + " is " + why + ": probes go to one host"));
+    }
+    probe::Run run;
+    run.tests = tests;
+    run.limits.rate_pps = cfg_.probe.rate_pps;
+    run.limits.max_packets = cfg_.probe.max_packets;
+    run.source = cfg_.probe.source;
+    spdlog::info("probe toward {} port {}: {} packets at most, {} per second", target.text, target.port, run.limits.max_packets,
+                 cfg_.probe.rate_pps);
+    probe_job_.start(std::move(target), std::move(run), [reply](bool ok, std::string data) {
+        reply(ok ? ok_reply(data) : error_line(data));
+    });
+}
+
 bool Controller::page(std::string_view path, std::string_view query, MetricsHttp::Respond respond) {
     if (path == "/" || path == "/index.html") {
         respond(200, "text/html; charset=utf-8", std::string(live_page_html()));
@@ -445,6 +468,46 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
             jw.field("more", fp->more).field("svg", flow_plot_svg(*fp, n, cfg_.inspect.decap)).end_object();
             reply(ok_reply(out));
         });
+        return;
+    }
+    if (cmd == "probe") {
+        if (!cfg_.probe.enabled) return reply(error_line("probing is off: [probe] enabled = true turns it on"));
+        if (probe_job_.busy()) return reply(error_line("a probe is running; one at a time"));
+        const json::Value* tests_arg = args.find("tests");
+        if (tests_arg != nullptr && !tests_arg->is_string()) return reply(error_line("tests: expected a string such as \"options,ecn\""));
+        std::vector<std::string> tests;
+        std::string_view list = tests_arg != nullptr ? std::string_view(tests_arg->as_string()) : std::string_view(cfg_.probe.tests);
+        while (!list.empty()) {
+            const std::string name(list.substr(0, list.find(',')));
+            if (std::none_of(std::begin(kProbeTests), std::end(kProbeTests), [&](const char* t) { return name == t; })) {
+                return reply(error_line("tests: unknown test \"" + name + "\" (options, ecn, pmtu, rst, seq, idle)"));
+            }
+            tests.push_back(name);
+            list = list.find(',') == std::string_view::npos ? std::string_view{} : list.substr(list.find(',') + 1);
+        }
+        if (tests.empty()) return reply(error_line("tests: expected at least one test"));
+        if (args.find("flow") != nullptr) {
+            std::uint64_t n = 0;
+            std::string error;
+            if (!uint_arg(*args.find("flow"), "flow", UINT32_MAX, n, error) || n == 0) return reply(error_line("flow: expected a flow id"));
+            backend_.find_flow(n, [this, reply, n, tests](std::optional<FlowState> f) {
+                if (!f) return reply(error_line(no_flow(n)));
+                const FlowEndpoints ep = endpoints(f->common.key, f->common.client_is_lo());
+                const bool v6 = ep.server.find(':') != std::string::npos;
+                start_probe((v6 ? "[" + ep.server + "]" : ep.server) + ":" + std::to_string(ep.server_port), tests, reply);
+            });
+            return;
+        }
+        const json::Value* server = args.find("server");
+        if (server == nullptr || !server->is_string()) return reply(error_line("server: which host (or flow: a flow's server)"));
+        std::uint64_t port = 80;
+        std::string error;
+        if (const json::Value* p = args.find("port"); p != nullptr && (!uint_arg(*p, "port", 65535, port, error) || port == 0)) {
+            return reply(error_line("port: expected a number from 1 to 65535"));
+        }
+        const std::string& host = server->as_string();
+        const bool v6 = host.find(':') != std::string::npos;
+        start_probe((v6 ? "[" + host + "]" : host) + ":" + std::to_string(port), tests, reply);
         return;
     }
     if (cmd == "pcap") {

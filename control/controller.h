@@ -16,6 +16,7 @@
 
 #include "config/loader.h"
 #include "control/metrics_http.h"
+#include "dataplane/probe/probe_job.h"
 #include "control/json.h"
 #include "control/server.h"
 #include "inspectors/flow/counters.h"
@@ -138,6 +139,7 @@ public:
     }
     // Serves clients of both for at most timeout_ms.
     void poll(int timeout_ms) {
+        probe_job_.poll();
         if (metrics_http_.is_open()) {
             metrics_http_.poll(server_.is_open() ? 0 : timeout_ms, [this] { return metrics_text(); },
                                [this](std::string_view path, std::string_view query, MetricsHttp::Respond respond) {
@@ -170,6 +172,8 @@ private:
     std::string stats_json();
     static void impair_json(JsonWriter& w, const std::vector<ImpairStats>& rules);
     std::string metrics_text();
+    // `probe`: tcpsleuth probe from this host toward `spec` ("ADDR:PORT", "[V6]:PORT").
+    void start_probe(const std::string& spec, const std::vector<std::string>& tests, std::function<void(std::string)> reply);
     // The metrics listener's other paths: the live page at / and its API at /api/COMMAND.
     bool page(std::string_view path, std::string_view query, MetricsHttp::Respond respond);
     std::string help_json() const;
@@ -182,6 +186,7 @@ private:
     std::string config_path_;
     Server server_;
     MetricsHttp metrics_http_;
+    probe::ProbeJob probe_job_;  // `probe`: one at a time, on its own thread
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::deque<Event> history_;
     // What each subscriber asked for (`subscribe` takes the filters `events` takes).

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +41,9 @@ constexpr const char* kUsage =
     "                             packets drawn as a time-sequence graph, an SVG in FILE ('-' stdout)\n"
     "  pcap ID [-o FILE]          the flow's recent packets from its worker's history, as a pcapng\n"
     "                             (default flow-ID.pcapng; -o - writes to standard output)\n"
+    "  probe HOST[:PORT] | --flow ID [--tests LIST]\n"
+    "                             tcpsleuth probe from the daemon's host ([probe] enabled) toward HOST or\n"
+    "                             the server of flow ID: findings with the hop where the device sits\n"
     "  events [filters] [-f]      recent events (--kind, --severity, --addr, --port, --flow, --app, --limit);\n"
     "                             -f keeps following new ones\n"
     "  subscribe                  stream every new event as a JSON line\n"
@@ -540,6 +544,71 @@ int main(int argc, char** argv) {
                    text(r["dropped"]), text(r["rewritten"]), text(r["injected"]), text(r["delayed"])});
         }
         t.print();
+        return 0;
+    }
+    if (cmd == "probe") {
+        std::string target, tests, flow;
+        for (std::size_t i = 1; i < a.size(); ++i) {
+            if ((a[i] == "--tests" || a[i] == "--flow") && i + 1 < a.size()) {
+                (a[i] == "--tests" ? tests : flow) = a[i + 1];
+                ++i;
+            } else if (target.empty() && a[i][0] != '-') {
+                target = a[i];
+            } else {
+                target = flow = "";
+                break;
+            }
+        }
+        if (target.empty() == flow.empty()) {
+            std::fprintf(stderr, "tcpsleuthctl: probe HOST[:PORT] | --flow ID [--tests LIST]\n");
+            return 1;
+        }
+        std::string args;
+        JsonWriter w(args);
+        w.begin_object();
+        if (!flow.empty()) {
+            char* end = nullptr;
+            const unsigned long long id = std::strtoull(flow.c_str(), &end, 10);
+            if (end == flow.c_str() || *end != '\0') {
+                std::fprintf(stderr, "tcpsleuthctl: probe: '%s' is not a flow id\n", flow.c_str());
+                return 1;
+            }
+            w.field("flow", static_cast<std::uint64_t>(id));
+        } else {
+            // HOST, HOST:PORT, [V6]:PORT, V6
+            std::string host = target, port;
+            if (host[0] == '[' && host.find(']') != std::string::npos) {
+                const std::size_t close = host.find(']');
+                if (close + 2 < host.size() && host[close + 1] == ':') port = host.substr(close + 2);
+                host = host.substr(1, close - 1);
+            } else if (std::count(host.begin(), host.end(), ':') == 1) {
+                port = host.substr(host.find(':') + 1);
+                host = host.substr(0, host.find(':'));
+            }
+            w.field("server", host);
+            if (!port.empty()) {
+                if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                    std::fprintf(stderr, "tcpsleuthctl: probe: port '%s' is not a number\n", port.c_str());
+                    return 1;
+                }
+                w.key("port").raw(port);
+            }
+        }
+        if (!tests.empty()) w.field("tests", tests);
+        w.end_object();
+        const Value d = request(ctl, "probe", args);
+        if (ctl.json) {
+            std::printf("%s\n", d.dump().c_str());
+            return 0;
+        }
+        for (const Value& f : d["findings"].items()) {
+            std::string where;
+            if (f["hop"].is_number()) where = " [hop " + text(f["hop"]) + (f["hop_address"].is_string() ? " " + text(f["hop_address"]) : "") + "]";
+            std::printf("  %s %s%s: %s\n", text(f["severity"]).c_str(), text(f["event"]).c_str(), where.c_str(), text(f["summary"]).c_str());
+        }
+        for (const Value& l : d["lines"].items()) std::printf("%s\n", l.as_string().c_str());
+        std::printf("probe %s port %s from %s: %s packets in %.1f s\n", text(d["target"]).c_str(), text(d["port"]).c_str(),
+                    text(d["source"]).c_str(), text(d["packets_sent"]).c_str(), d["seconds"].as_double());
         return 0;
     }
     if (cmd == "pcap") {

@@ -3,10 +3,7 @@
 
 #include "dataplane/probe/probe_main.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netdb.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -15,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/probe/probe_tests.h"
+#include "dataplane/probe/probe_run.h"
 #include "inspectors/output/event_format.h"
 
 namespace tcpsleuth {
@@ -52,6 +49,7 @@ constexpr const char* kUsage =
     "  --max-hops N       TTLs tried (default 16; 1 to 64)\n"
     "  --wait MS          how long each probe's answer is waited for (default 1000)\n"
     "  --max-idle S       idle: the longest silence tried (default 120; 2 to 3600)\n"
+    "  --source ADDR      send from ADDR (an address of this host) instead of the route's choice\n"
     "  -4, -6             HOST as IPv4 / IPv6 only\n"
     "  -h, --help         this text\n"
     "\n"
@@ -61,6 +59,7 @@ struct Options {
     std::string host;
     std::vector<std::string> tests = {"options", "ecn", "pmtu", "rst", "seq"};
     bool json = false;
+    std::string source;
     probe::Limits limits;
     probe::Settings settings;
     int family = AF_UNSPEC;
@@ -82,6 +81,10 @@ int parse_options(int argc, char** argv, Options& o) {
             return 0;
         } else if (a == "--json") {
             o.json = true;
+        } else if (a == "--source") {
+            const char* v = value();
+            if (v == nullptr) return std::fprintf(stderr, "tcpsleuth probe: --source needs an address\n"), 1;
+            o.source = v;
         } else if (a == "-4" || a == "-6") {
             o.family = a == "-4" ? AF_INET : AF_INET6;
         } else if (a == "--tests") {
@@ -129,83 +132,9 @@ int parse_options(int argc, char** argv, Options& o) {
     return -1;
 }
 
-// Broadcast and multicast targets are refused (every host on a link would answer, RFC 1122
-// section 3.2.2 forbids answering some of them with ICMP errors, and the verdicts are about
-// one path), as are unspecified ones.
-std::string refused_target(const probe::Target& t) {
-    const auto& a = t.ip;
-    if (t.v6) {
-        if (a[0] == 0xff) return "a multicast address";
-        if (std::all_of(a.begin(), a.end(), [](std::uint8_t b) { return b == 0; })) return "the unspecified address";
-        return {};
-    }
-    if ((a[0] & 0xf0) == 0xe0) return "a multicast address";
-    if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255) return "the broadcast address";
-    if (a[0] == 0) return "an unspecified address";
-    ifaddrs* list = nullptr;
-    std::string why;
-    if (getifaddrs(&list) == 0) {
-        for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-            if ((i->ifa_flags & IFF_BROADCAST) == 0 || i->ifa_broadaddr == nullptr || i->ifa_broadaddr->sa_family != AF_INET) continue;
-            if (std::memcmp(&reinterpret_cast<const sockaddr_in*>(i->ifa_broadaddr)->sin_addr, a.data(), 4) == 0) {
-                why = std::string("the broadcast address of ") + i->ifa_name;
-            }
-        }
-        freeifaddrs(list);
-    }
-    return why;
-}
-
-bool resolve(const Options& o, probe::Target& t, std::string& error) {
-    std::string host = o.host, port = "80";
-    if (!host.empty() && host[0] == '[') {
-        const std::size_t close = host.find(']');
-        if (close == std::string::npos) return error = "a '[' without ']' in " + o.host, false;
-        if (close + 1 < host.size()) {
-            if (host[close + 1] != ':') return error = "expected ':PORT' after ']' in " + o.host, false;
-            port = host.substr(close + 2);
-        }
-        host = host.substr(1, close - 1);
-    } else if (std::count(host.begin(), host.end(), ':') == 1) {
-        port = host.substr(host.find(':') + 1);
-        host = host.substr(0, host.find(':'));
-    }
-    long p = 0;
-    if (!number(port.c_str(), 1, 65535, p)) return error = "port '" + port + "' is not a number from 1 to 65535", false;
-    addrinfo hints{};
-    hints.ai_family = o.family;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0 || res == nullptr) {
-        return error = host + ": " + gai_strerror(rc), false;
-    }
-    std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    t.v6 = t.addr.ss_family == AF_INET6;
-    t.port = static_cast<std::uint16_t>(p);
-    if (t.v6) {
-        auto& in6 = reinterpret_cast<sockaddr_in6&>(t.addr);
-        in6.sin6_port = htons(t.port);
-        std::memcpy(t.ip.data(), &in6.sin6_addr, 16);
-    } else {
-        auto& in4 = reinterpret_cast<sockaddr_in&>(t.addr);
-        in4.sin_port = htons(t.port);
-        std::memcpy(t.ip.data(), &in4.sin_addr, 4);
-    }
-    const std::string addr = probe::address_text(t.ip, t.v6);
-    t.text = host == addr ? addr : host + " (" + addr + ")";
-    return true;
-}
-
 void print_finding(const probe::Finding& f, bool json) {
     if (json) {
-        const std::string line = format_probe_event_json(f.event, f.summary, [&](JsonWriter& w) {
-            w.field("probe_test", f.test);
-            if (f.hop != 0) w.field("hop", static_cast<std::uint64_t>(f.hop));
-            if (!f.hop_address.empty()) w.field("hop_address", f.hop_address);
-            if (!f.previous_address.empty()) w.field("previous_hop_address", f.previous_address);
-        });
-        std::printf("%s\n", line.c_str());
+        std::printf("%s\n", probe::finding_json(f).c_str());
         return;
     }
     std::string where;
@@ -221,38 +150,28 @@ int probe_main(int argc, char** argv) {
     if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
     probe::Target target;
     std::string error;
-    if (!resolve(o, target, error)) {
+    if (!probe::resolve_target(o.host, o.family, target, error)) {
         std::fprintf(stderr, "tcpsleuth probe: %s\n", error.c_str());
         return 2;
     }
-    if (const std::string why = refused_target(target); !why.empty()) {
+    if (const std::string why = probe::refused_target(target); !why.empty()) {
         std::fprintf(stderr, "tcpsleuth probe: %s is %s: probes go to one host\n", target.text.c_str(), why.c_str());
         return 2;
     }
-    probe::RawPath path;
-    if (!path.open(target.addr, o.limits, error)) {
-        std::fprintf(stderr, "tcpsleuth probe: %s: %s\n", target.text.c_str(), error.c_str());
-        return 2;
-    }
     std::FILE* lines = o.json ? stderr : stdout;
-    std::fprintf(lines, "probe %s port %u from %s (at most %u packets, %.0f per second)\n", target.text.c_str(), target.port,
-                 probe::address_text(path.src(), target.v6).c_str(), o.limits.max_packets, o.limits.rate_pps);
-    const auto start = std::chrono::steady_clock::now();
-    for (const std::string& name : o.tests) {
-        const probe::TestResult r = name == "options" ? probe::test_options(path, target, o.settings)
-                                    : name == "ecn"   ? probe::test_ecn(path, target, o.settings)
-                                    : name == "pmtu"  ? probe::test_pmtu(path, target, o.settings)
-                                    : name == "rst"   ? probe::test_rst(path, target, o.settings)
-                                    : name == "seq"   ? probe::test_seq(path, target, o.settings)
-                                                      : probe::test_idle(path, target, o.settings);
+    const probe::Run run{.tests = o.tests, .limits = o.limits, .settings = o.settings, .source = o.source};
+    const probe::RunEnd end = probe::run_probe(target, run, [&](const std::string&, const probe::TestResult& r) {
         for (const probe::Finding& f : r.findings) print_finding(f, o.json);
         std::fprintf(lines, "%s\n", r.line.c_str());
         std::fflush(stdout);
+    });
+    if (!end.started) {
+        std::fprintf(stderr, "tcpsleuth probe: %s: %s\n", target.text.c_str(), end.error.c_str());
+        return 2;
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(lines, "probe: %u packets sent in %.1f s (limits: %u packets, %.0f per second)%s\n", path.sent(), secs,
-                 o.limits.max_packets, o.limits.rate_pps,
-                 path.refused() != 0 ? "; the packet budget ran out, so the last tests are incomplete" : "");
+    std::fprintf(lines, "probe %s port %u from %s: %u packets sent in %.1f s (limits: %u packets, %.0f per second)%s\n",
+                 target.text.c_str(), target.port, end.source_text.c_str(), end.sent, end.seconds, o.limits.max_packets,
+                 o.limits.rate_pps, end.budget_ran_out ? "; the packet budget ran out, so the last tests are incomplete" : "");
     return 0;
 }
 

@@ -161,6 +161,18 @@ constexpr std::pair<OptionKind, TcpOpt> kOptions[] = {
 
 }  // namespace
 
+int probe_socket(const Target& t) {
+    const int fd = ::socket(t.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    const linger abort{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    sockaddr_storage local{};
+    local.ss_family = t.v6 ? AF_INET6 : AF_INET;
+    if (t.has_source) local = t.source;  // its port 0: the kernel picks one
+    ::bind(fd, reinterpret_cast<const sockaddr*>(&local), t.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+    return fd;
+}
+
 TestResult test_options(RawPath& path, const Target& t, const Settings& s) {
     TestResult r;
     const SynOptions so = local_options(path);
@@ -373,13 +385,11 @@ struct TcpTransfer {
 // acknowledged or `wait` passes; closed with a RST (SO_LINGER 0) either way: never left open.
 TcpTransfer transfer(const Target& t, const Settings& s) {
     TcpTransfer out;
-    const int fd = ::socket(t.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const int fd = probe_socket(t);
     if (fd < 0) {
         out.error = std::strerror(errno);
         return out;
     }
-    const linger abort{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     ::connect(fd, reinterpret_cast<const sockaddr*>(&t.addr), t.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
     pollfd p{fd, POLLOUT, 0};
     int err = 0;
@@ -664,9 +674,7 @@ int socket_error(int fd) {
 void idle_round(const Target& t, std::vector<Idler>& round, milliseconds judge) {
     const auto start = Clock::now();
     for (Idler& c : round) {
-        c.fd = ::socket(t.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        const linger abort{1, 0};
-        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        c.fd = probe_socket(t);
         ::connect(c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
         c.speak_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.interval_s));
     }
@@ -802,17 +810,14 @@ namespace tcpsleuth::probe {
 TestResult test_seq(RawPath& path, const Target& t, const Settings& s) {
     TestResult r;
     // A real connection, its local port known before the SYN leaves.
-    const int fd = ::socket(t.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const int fd = probe_socket(t);
     if (fd < 0) {
         r.line = std::string("seq: ") + std::strerror(errno);
         return r;
     }
-    const linger abort{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    // Bound before the SYN leaves (probe_socket binds), so the port is known.
     sockaddr_storage local{};
-    local.ss_family = t.v6 ? AF_INET6 : AF_INET;
-    socklen_t llen = t.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-    ::bind(fd, reinterpret_cast<const sockaddr*>(&local), llen);
+    socklen_t llen = sizeof local;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
     const std::uint16_t lport = ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
     ::connect(fd, reinterpret_cast<const sockaddr*>(&t.addr), t.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));

@@ -40,7 +40,13 @@ struct Target {
     Address ip{};
     std::uint16_t port = 80;
     std::string text;         // as the user named it, and the address
+    bool has_source = false;  // the probe's connections leave from `source` (port 0)
+    sockaddr_storage source{};
 };
+
+// A kernel socket toward `t`, nonblocking, closed with a RST (SO_LINGER 0), bound to the
+// probe's source when it has one; -1 on failure.
+int probe_socket(const Target& t);
 
 struct Settings {
     int max_hops = 16;

@@ -29,7 +29,7 @@ RawPath::~RawPath() {
     if (icmp_fd_ >= 0) ::close(icmp_fd_);
 }
 
-bool RawPath::open(const sockaddr_storage& target, const Limits& limits, std::string& error) {
+bool RawPath::open(const sockaddr_storage& target, const Limits& limits, std::string& error, const sockaddr_storage* source) {
     limits_ = limits;
     v6_ = target.ss_family == AF_INET6;
     target_ = target;
@@ -56,6 +56,7 @@ bool RawPath::open(const sockaddr_storage& target, const Limits& limits, std::st
     socklen_t llen = sizeof local;
     ::getsockname(udp, reinterpret_cast<sockaddr*>(&local), &llen);
     ::close(udp);
+    if (source != nullptr) local = *source;
     if (v6_) {
         std::memcpy(src_.data(), &reinterpret_cast<sockaddr_in6&>(local).sin6_addr, 16);
     } else {
@@ -66,6 +67,14 @@ bool RawPath::open(const sockaddr_storage& target, const Limits& limits, std::st
     if (tcp_fd_ < 0 || icmp_fd_ < 0) {
         error = std::string("raw sockets: ") + std::strerror(errno) + " (tcpsleuth probe needs root or CAP_NET_RAW)";
         return false;
+    }
+    if (source != nullptr) {
+        for (const int fd : {tcp_fd_, icmp_fd_}) {
+            if (::bind(fd, reinterpret_cast<const sockaddr*>(source), target_len_) != 0) {
+                error = std::string("cannot send from the source address: ") + std::strerror(errno);
+                return false;
+            }
+        }
     }
     const int on = 1;
     if (v6_) {

@@ -45,9 +45,11 @@ public:
     RawPath(const RawPath&) = delete;
     RawPath& operator=(const RawPath&) = delete;
 
-    // Opens the sockets toward `target` (its port ignored) and learns the source address the
-    // kernel would use; false with `error` (no CAP_NET_RAW, no route).
-    bool open(const sockaddr_storage& target, const Limits& limits, std::string& error);
+    // Opens the sockets toward `target` (its port ignored), from `source` when given, else
+    // from the address the kernel would use; false with `error` (no CAP_NET_RAW, no route,
+    // a source not on this host).
+    bool open(const sockaddr_storage& target, const Limits& limits, std::string& error,
+              const sockaddr_storage* source = nullptr);
 
     bool v6() const noexcept { return v6_; }
     const Address& src() const noexcept { return src_; }

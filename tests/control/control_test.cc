@@ -346,7 +346,7 @@ TEST(Commands, HelpListsEveryCommandAndShutdownAsksTheBackend) {
     ASSERT_TRUE(help.value);
     std::vector<std::string> names;
     for (const json::Value& e : (*help.value)["data"].items()) names.push_back(e["cmd"].as_string());
-    EXPECT_EQ(names, (std::vector<std::string>{"hello", "help", "version", "uptime", "stats", "flows", "flow", "pcap", "plot", "events", "subscribe",
+    EXPECT_EQ(names, (std::vector<std::string>{"hello", "help", "version", "uptime", "stats", "flows", "flow", "pcap", "plot", "probe", "events", "subscribe",
                                                "config.show", "reload", "reopen", "metrics", "impair", "impair.enable",
                                                "impair.disable", "shutdown"}));
     // A backend with no files of its own: an error reply, the daemon goes on.

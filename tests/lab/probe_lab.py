@@ -11,7 +11,7 @@ checks its JSON findings: the event, the option, the hop and its address, and th
 warning appears; a clean path gives no warning. Also: the rate and packet budget hold
 (counted on the wire by tcpdump on r1), and broadcast and multicast targets are refused.
 
-Usage (root): probe_lab.py TCPSLEUTH WORKDIR --seqrand PATH [--only NAME ...]"""
+Usage (root): probe_lab.py TCPSLEUTH WORKDIR --seqrand PATH --tcpsleuthctl PATH [--only NAME ...]"""
 import argparse
 import concurrent.futures
 import json
@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peer.py")
 PORT = 7000
 SEQRAND = [None]  # the lab's sequence-randomizing firewall (tests/lab/seqrand.cc)
+TCPSLEUTHCTL = [None]
 
 
 class Path:
@@ -274,6 +275,48 @@ def idle_clean(path, tcpsleuth, problems):
         problems.append(f"clean idle: {p.stderr[-300:]}")
 
 
+def from_the_daemon(path, tcpsleuth, problems):
+    """tcpsleuthctl probe: the sensor (here analyze --hold on a capture of one connection,
+    taken in the client namespace) probes the server of a flow it holds, from its address."""
+    path.run("r1", "iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,ACK SYN -j TCPOPTSTRIP --strip-options wscale")
+    pcap = os.path.join(path.workdir, path.name + ".pcap")
+    dump = subprocess.Popen(["ip", "netns", "exec", path.ns["c"], "tcpdump", "-i", "c0", "-w", pcap, "-U", "--immediate-mode",
+                             "-n", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    path.run("c", f"{sys.executable} -c \"import socket; s = socket.create_connection(('198.18.2.2', {PORT}), 2); "
+                  f"s.sendall(b'10 0\\n' + b'x' * 10); s.recv(1); s.close()\"")
+    time.sleep(0.5)
+    dump.terminate()
+    dump.wait()
+    for enabled in ("true", "false"):
+        config = os.path.join(path.workdir, f"{path.name}-{enabled}.toml")
+        with open(config, "w") as f:
+            f.write(f'[probe]\nenabled = {enabled}\nsource = "198.18.1.2"\nrate_pps = 50\n')
+        sock = os.path.join(path.workdir, f"{path.name}-{enabled}.sock")
+        sensor = subprocess.Popen(["ip", "netns", "exec", path.ns["c"], tcpsleuth, "analyze", pcap, "--control", sock, "--hold",
+                                   "--config", config, "--events", os.devnull, "--report", "none", "-q"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        path.procs.append(sensor)
+        deadline = time.time() + 20
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.1)
+        ctl = ["ip", "netns", "exec", path.ns["c"], TCPSLEUTHCTL[0], "--socket", sock]
+        r = subprocess.run(ctl + ["--json", "probe", "--flow", "1", "--tests", "options"], capture_output=True, text=True, timeout=120)
+        if enabled == "false":
+            if r.returncode != 1 or "probing is off" not in r.stderr:
+                problems.append(f"probe with [probe] off: exit {r.returncode} {r.stderr.strip()[:200]}")
+        else:
+            data = json.loads(r.stdout) if r.returncode == 0 else {}
+            if r.returncode != 0 or data.get("source") != "198.18.1.2":
+                problems.append(f"tcpsleuthctl probe --flow 1: exit {r.returncode} {r.stdout[:300]} {r.stderr[:300]}")
+            expect(data.get("findings", []), "options.stripped", problems, option="wscale", hop=2, hop_address="198.18.3.2")
+            r = subprocess.run(ctl + ["probe", f"198.18.2.2:{PORT}", "--tests", "rst"], capture_output=True, text=True, timeout=120)
+            if r.returncode != 0 or "answered the SYN with a SYN-ACK" not in r.stdout:
+                problems.append(f"tcpsleuthctl probe HOST:PORT: exit {r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
+        subprocess.run(ctl + ["shutdown"], capture_output=True, timeout=30)
+        sensor.wait(timeout=30)
+
+
 def bounds(path, tcpsleuth, problems):
     pcap = os.path.join(path.workdir, path.name + ".pcap")
     # The probes: SYNs and the ECT(0) segments (the kernel's own RSTs are not the probe's).
@@ -288,7 +331,7 @@ def bounds(path, tcpsleuth, problems):
     dump.terminate()
     dump.wait()
     count = subprocess.run(["tcpdump", "-r", pcap, "-n"], capture_output=True, text=True).stdout.count("\n")
-    if "probe: 6 packets sent" not in p.stderr or "the packet budget ran out" not in p.stderr:
+    if ": 6 packets sent" not in p.stderr or "the packet budget ran out" not in p.stderr:
         problems.append(f"budget: {p.stderr[-400:]}")
     if count != 6:
         problems.append(f"{count} probes on the wire, budget 6")
@@ -303,7 +346,7 @@ def bounds(path, tcpsleuth, problems):
 
 SCENARIOS = [clean, wscale_stripped, sack_stripped_ipv6, mss_clamped_at_hop1, synack_stripped, ecn_syn_dropped,
              ecn_bleached, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, seq_randomized, rst_injected, rst_port_closed, idle_drop,
-             idle_reset, idle_drop_ipv6, idle_clean, bounds]
+             idle_reset, idle_drop_ipv6, idle_clean, from_the_daemon, bounds]
 
 
 def run_one(index, scenario, tcpsleuth, workdir):
@@ -326,9 +369,11 @@ def main():
     ap.add_argument("tcpsleuth")
     ap.add_argument("workdir")
     ap.add_argument("--seqrand", required=True)
+    ap.add_argument("--tcpsleuthctl", required=True)
     ap.add_argument("--only", nargs="*")
     a = ap.parse_args()
     SEQRAND[0] = a.seqrand
+    TCPSLEUTHCTL[0] = a.tcpsleuthctl
     shutil.rmtree(a.workdir, ignore_errors=True)
     os.makedirs(a.workdir)
     chosen = [s for s in SCENARIOS if not a.only or s.__name__ in a.only]
