@@ -587,6 +587,26 @@ TEST(ConfigLoader, MetricsListenIsAnAddressAndPort) {
     }
 }
 
+TEST(ConfigLoader, ProbeSourceIsAnAddressAndItsTestsAreKnown) {
+    const ConfigLoad good = load_config_text("[probe]\nenabled = true\nsource = \"2001:2:1::2\"\ntests = \"options,idle\"\n", "p.toml");
+    ASSERT_TRUE(good.ok());
+    EXPECT_TRUE(good.config.probe.enabled);
+    EXPECT_EQ(good.config.probe.source, "2001:2:1::2");
+    EXPECT_EQ(good.config.probe.tests, "options,idle");
+    EXPECT_FALSE(DaemonConfig{}.probe.enabled) << "a sensor sends no probe unless told to";
+    // Every problem at once, each at its place.
+    const ConfigLoad bad = load_config_text(
+        "[probe]\nsource = \"eth0\"\ntests = \"options,traceroute\"\nrate_pps = 0\n", "p.toml");
+    std::vector<std::string> got;
+    for (const ConfigError& e : bad.errors) got.push_back(e.to_string());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<std::string>{
+                       "p.toml:2:10: probe.source: expected an IPv4 or IPv6 address, not \"eth0\"",
+                       "p.toml:3:9: probe.tests: unknown test \"traceroute\" (options, ecn, pmtu, rst, seq, idle)",
+                       "p.toml:4:12: probe.rate_pps: must be from 1 to 1000, not 0",
+                   }));
+}
+
 TEST(ConfigLoader, TwoPointPortsAreReadAndRenderedBack) {
     const ConfigLoad load = load_config_text(R"([[ports]]
 device = "net_af_packet0,iface=m1"
