@@ -40,6 +40,7 @@ import traceback
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from sensor_config import write_sensor_config  # noqa: E402 - the live tests' one sensor configuration
 from capture_files import pcapng_packets  # noqa: E402 - reads compare's evidence captures
+import browser  # noqa: E402 - the HTML report in headless Chromium
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peer.py")
@@ -933,17 +934,34 @@ def counter_problems(log_text, inline, min_packets=5):
     return problems
 
 
-def analyze(tcpsleuth, lab, pcap):
+def analyze(tcpsleuth, lab, pcap, page=None):
+    """The capture's events; with `page`, its HTML report too (plots and evidence beside it)."""
     config = []
     if lab.payload_config:
         config = ["--config", os.path.join(lab.workdir, lab.name + ".analyze.toml")]
         with open(config[1], "w") as f:
             f.write(lab.payload_config)
-    proc = subprocess.run([tcpsleuth, "analyze", pcap, "--report", "/dev/null"] + config, capture_output=True,
-                          text=True, timeout=120)
+    report = ["--report", page, "--report-format", "html"] if page else ["--report", "/dev/null"]
+    proc = subprocess.run([tcpsleuth, "analyze", pcap] + report + config, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"analyze {os.path.basename(pcap)} failed: {proc.stderr.strip()}")
     return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def page_problems(page, events, workdir):
+    """The scenario's HTML report in headless Chromium: it loads without a console message or
+    a request of its own, and shows one plot for each warning."""
+    if shutil.which("chromium") is None:
+        return ["chromium is not installed (scripts/install-deps installs it)"]
+    url = "file://" + os.path.abspath(page)
+    status, dom, console, requested = browser.browse(url, workdir, os.path.basename(page)[:-5])
+    warnings = sum(1 for e in events if e["severity"] in ("warning", "critical"))
+    problems = []
+    if status != 0 or console or requested - {url}:
+        problems.append(f"report page: exit {status}, console {console[:2]}, requests {sorted(requested - {url})[:3]}")
+    if dom.count("<svg") != warnings:
+        problems.append(f"report page: {dom.count('<svg')} plots in the browser for {warnings} warnings")
+    return problems
 
 
 def judge(events, want, allowed, extra_check, where):
@@ -1009,7 +1027,10 @@ def check(lab, tcpsleuth, expect):
         want, allowed = DEVICE.get(lab.name.removesuffix("_nat"), ((), ()))
         expect.device, expect.device_allowed = {k: 1 for k in want}, set(allowed)
     if lab.sensor == "capture":
-        problems = judge(analyze(tcpsleuth, lab, lab.pcap), expect.want, expect.allowed, expect.check, "client side")
+        page = os.path.join(lab.workdir, lab.name + ".html")
+        client = analyze(tcpsleuth, lab, lab.pcap, page)
+        problems = judge(client, expect.want, expect.allowed, expect.check, "client side")
+        problems += page_problems(page, client, lab.workdir)
         # The check reads what the scenario's traffic shows; where the server side is expected
         # silent there is nothing for it to read.
         problems += judge(analyze(tcpsleuth, lab, lab.server_pcap), expect.server_want, expect.server_allowed,
