@@ -174,6 +174,12 @@ def ecn_bleached(path, tcpsleuth, problems):
     expect(findings, "ecn.bleached", problems, hop=2, hop_address="198.18.3.2", previous_hop_address="198.18.1.1")
 
 
+def ecn_bleached_ipv6(path, tcpsleuth, problems):
+    path.run("r1", "ip6tables -t mangle -A FORWARD -p tcp -j TOS --and-tos 0xfc")
+    _, findings = path.probe(tcpsleuth, V6, "--tests", "ecn")
+    expect(findings, "ecn.bleached", problems, hop=2, hop_address="2001:2:3::2", previous_hop_address="2001:2:1::1")
+
+
 def narrow_link(path, filtered, ipv6=False):
     path.run("r1", "ip link set a1 mtu 1400")
     path.run("r2", "ip link set b0 mtu 1400")
@@ -220,6 +226,12 @@ def rst_injected(path, tcpsleuth, problems):
     path.run("r1", f"iptables -A FORWARD -p tcp --dport {PORT} -j REJECT --reject-with tcp-reset")
     _, findings = path.probe(tcpsleuth, V4, "--tests", "rst")
     expect(findings, "rst.injected", problems, hop=1, hop_address="198.18.1.1", ttl_mismatch=True)
+
+
+def rst_injected_ipv6(path, tcpsleuth, problems):
+    path.run("r1", f"ip6tables -A FORWARD -p tcp --dport {PORT} -j REJECT --reject-with tcp-reset")
+    _, findings = path.probe(tcpsleuth, V6, "--tests", "rst")
+    expect(findings, "rst.injected", problems, hop=1, hop_address="2001:2:1::1", ttl_mismatch=True)
 
 
 def rst_port_closed(path, tcpsleuth, problems):
@@ -345,7 +357,7 @@ def bounds(path, tcpsleuth, problems):
 
 
 SCENARIOS = [clean, wscale_stripped, sack_stripped_ipv6, mss_clamped_at_hop1, synack_stripped, ecn_syn_dropped,
-             ecn_bleached, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, seq_randomized, rst_injected, rst_port_closed, idle_drop,
+             ecn_bleached, ecn_bleached_ipv6, mtu_blackhole, mtu_blackhole_ipv6, pmtud_works, seq_randomized, rst_injected, rst_injected_ipv6, rst_port_closed, idle_drop,
              idle_reset, idle_drop_ipv6, idle_clean, from_the_daemon, bounds]
 
 
