@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config.h"
@@ -192,8 +193,25 @@ struct ProbeConfig {
     bool operator==(const ProbeConfig&) const = default;
 };
 
-// The tests `tcpsleuth probe` knows, in the order it runs them.
-inline constexpr const char* kProbeTests[] = {"options", "ecn", "pmtu", "rst", "seq", "idle"};
+// The tests `tcpsleuth probe` knows.
+inline constexpr std::string_view kProbeTests[] = {"options", "ecn", "pmtu", "rst", "seq", "idle"};
+
+// "options,ecn" as test names, for probe.tests, `tcpsleuth probe --tests` and the control
+// command alike; false with `error` ("unknown test ..." or an empty list).
+inline bool parse_probe_tests(std::string_view list, std::vector<std::string>& out, std::string& error) {
+    out.clear();
+    while (!list.empty()) {
+        const std::string_view name = list.substr(0, list.find(','));
+        if (std::find(std::begin(kProbeTests), std::end(kProbeTests), name) == std::end(kProbeTests)) {
+            error = "unknown test \"" + std::string(name) + "\" (options, ecn, pmtu, rst, seq, idle)";
+            return false;
+        }
+        out.emplace_back(name);
+        list = name.size() < list.size() ? list.substr(name.size() + 1) : std::string_view{};
+    }
+    if (out.empty()) error = "expected at least one test";
+    return !out.empty();
+}
 
 // [two_point]: ports marked `point` are compared live, as `tcpsleuth compare` compares two
 // captures. Workers reduce each point packet to the fields a device may leave alone or

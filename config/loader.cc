@@ -1089,19 +1089,9 @@ private:
             inet_pton(AF_INET6, p.source.c_str(), buf.data()) != 1) {
             error(where_["probe.source"], "probe.source", "expected an IPv4 or IPv6 address, not \"" + p.source + "\"");
         }
-        std::string_view list = p.tests;
-        if (list.empty()) error(where_["probe.tests"], "probe.tests", "expected at least one test");
-        while (!list.empty()) {
-            const std::size_t comma = list.find(',');
-            const std::string_view name = list.substr(0, comma);
-            bool known = false;
-            for (const char* t : kProbeTests) known |= name == t;
-            if (!known) {
-                error(where_["probe.tests"], "probe.tests",
-                      "unknown test \"" + std::string(name) + "\" (options, ecn, pmtu, rst, seq, idle)");
-            }
-            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-        }
+        std::vector<std::string> tests;
+        std::string why;
+        if (!parse_probe_tests(p.tests, tests, why)) error(where_["probe.tests"], "probe.tests", why);
     }
 
     void check_metrics() {

@@ -53,8 +53,8 @@ constexpr Command kCommands[] = {
      "a flow's recent packets from its worker's history drawn as a time-sequence graph (SVG in \"svg\", with "
      "\"packets\" drawn); tcpsleuthctl flow ID --plot FILE writes it"},
     {"probe", "server,port,flow,tests",
-     "run tcpsleuth probe from this host ([probe] enabled) toward server (port, default 80) or the server of "
-     "flow ID: findings named as the sensor names them, with the hop where the device sits; tests as in "
+     "run tcpsleuth probe from this host ([probe] enabled) toward server (\"HOST\", \"HOST:PORT\" or \"[V6]:PORT\"; "
+     "port gives the port apart, default 80) or toward the server of flow ID: findings named as the sensor names them, with the hop where the device sits; tests as in "
      "[probe] tests unless given (\"options,ecn\"); the reply comes when the probe ends, one probe at a time"},
     {"events", "kind,severity,addr,port,flow,app,limit", "recent events, oldest first (limit: the newest N, default 50)"},
     {"subscribe", "kind,severity,addr,port,flow,app",
@@ -476,16 +476,10 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         const json::Value* tests_arg = args.find("tests");
         if (tests_arg != nullptr && !tests_arg->is_string()) return reply(error_line("tests: expected a string such as \"options,ecn\""));
         std::vector<std::string> tests;
-        std::string_view list = tests_arg != nullptr ? std::string_view(tests_arg->as_string()) : std::string_view(cfg_.probe.tests);
-        while (!list.empty()) {
-            const std::string name(list.substr(0, list.find(',')));
-            if (std::none_of(std::begin(kProbeTests), std::end(kProbeTests), [&](const char* t) { return name == t; })) {
-                return reply(error_line("tests: unknown test \"" + name + "\" (options, ecn, pmtu, rst, seq, idle)"));
-            }
-            tests.push_back(name);
-            list = list.find(',') == std::string_view::npos ? std::string_view{} : list.substr(list.find(',') + 1);
+        std::string why;
+        if (!parse_probe_tests(tests_arg != nullptr ? tests_arg->as_string() : cfg_.probe.tests, tests, why)) {
+            return reply(error_line("tests: " + why));
         }
-        if (tests.empty()) return reply(error_line("tests: expected at least one test"));
         if (args.find("flow") != nullptr) {
             std::uint64_t n = 0;
             std::string error;
@@ -505,7 +499,10 @@ void Controller::dispatch(const std::string& cmd, const json::Value& args, Clien
         if (const json::Value* p = args.find("port"); p != nullptr && (!uint_arg(*p, "port", 65535, port, error) || port == 0)) {
             return reply(error_line("port: expected a number from 1 to 65535"));
         }
+        // "server" may carry its port as `tcpsleuth probe` takes it (HOST:PORT, [V6]:PORT);
+        // a "port" argument goes with a bare host.
         const std::string& host = server->as_string();
+        if (args.find("port") == nullptr) return start_probe(host, tests, reply);
         const bool v6 = host.find(':') != std::string::npos;
         start_probe((v6 ? "[" + host + "]" : host) + ":" + std::to_string(port), tests, reply);
         return;

@@ -575,24 +575,7 @@ int main(int argc, char** argv) {
             }
             w.field("flow", static_cast<std::uint64_t>(id));
         } else {
-            // HOST, HOST:PORT, [V6]:PORT, V6
-            std::string host = target, port;
-            if (host[0] == '[' && host.find(']') != std::string::npos) {
-                const std::size_t close = host.find(']');
-                if (close + 2 < host.size() && host[close + 1] == ':') port = host.substr(close + 2);
-                host = host.substr(1, close - 1);
-            } else if (std::count(host.begin(), host.end(), ':') == 1) {
-                port = host.substr(host.find(':') + 1);
-                host = host.substr(0, host.find(':'));
-            }
-            w.field("server", host);
-            if (!port.empty()) {
-                if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-                    std::fprintf(stderr, "tcpsleuthctl: probe: port '%s' is not a number\n", port.c_str());
-                    return 1;
-                }
-                w.key("port").raw(port);
-            }
+            w.field("server", target);  // HOST, HOST:PORT, [V6]:PORT or V6: the daemon reads it
         }
         if (!tests.empty()) w.field("tests", tests);
         w.end_object();

@@ -40,8 +40,9 @@ struct EvidenceCaptures::Finding {
     Event finding;
     std::size_t seq = 0;  // 1 for the run's first planned finding, ...
     std::string path;   // the capture; empty: none asked for
-    std::string plot;   // the plot's file ("#N" when it is only kept); empty: none
-    bool keep_plot = false;  // for the HTML report
+    std::string plot;        // the plot's file; empty: none
+    bool keep_plot = false;  // drawn for the HTML report (also without a file)
+    bool drawn() const { return !plot.empty() || keep_plot; }
     std::string event;
     std::string description;  // the file's comment: event, severity, confidence, summary
     FlowKey key;
@@ -140,16 +141,9 @@ EvidenceFiles EvidenceCaptures::plan(const Event& e) {
     f->seq = findings_.size() + 1;
     const std::string name = evidence_file_name(findings_.size() + 1, e);
     if (!out_.pcap_dir.empty()) f->path = out_.pcap_dir + "/" + name;
-    bool keep = false;
-    if (plot::wants_plot(e)) {
-        keep = out_.keep_plots && ++kept_per_kind_[std::string(event_name(e))] <= Report::kHtmlFindingsPerKind;
-        if (!out_.plot_dir.empty()) {
-            f->plot = out_.plot_dir + "/" + name.substr(0, name.rfind('.')) + ".svg";
-        } else if (keep) {
-            f->plot = "#" + std::to_string(f->seq);
-        }
-    }
-    f->keep_plot = keep;
+    // Every finding planned here (wants(e)) is drawn when plots are asked for.
+    f->keep_plot = out_.keep_plots && ++kept_per_kind_[std::string(event_name(e))] <= Report::kHtmlFindingsPerKind;
+    if (!out_.plot_dir.empty()) f->plot = out_.plot_dir + "/" + name.substr(0, name.rfind('.')) + ".svg";
     f->event = std::string(event_name(e));
     f->description = evidence_description(e);
     f->key = e.key;
@@ -167,7 +161,7 @@ EvidenceFiles EvidenceCaptures::plan(const Event& e) {
     const Finding& planned = *f;
     findings_.push_back(std::move(f));
     return {.pcap = planned.path,
-            .plot = out_.plot_dir.empty() ? std::string() : planned.plot,
+            .plot = planned.plot,
             .plot_number = planned.keep_plot ? planned.seq : 0};
 }
 
@@ -292,7 +286,7 @@ void EvidenceCaptures::draw(Finding& f, std::vector<plot::Packet>& packets) {
     plot::Model m = plot::plot_model(in);
     m.id = "finding" + std::to_string(f.seq);
     std::string svg = plot::render_svg(m);
-    if (!out_.plot_dir.empty()) {
+    if (!f.plot.empty()) {
         std::FILE* file = std::fopen(f.plot.c_str(), "w");
         const bool ok = file != nullptr && std::fwrite(svg.data(), 1, svg.size(), file) == svg.size();
         if (file != nullptr && std::fclose(file) != 0) {
@@ -346,7 +340,7 @@ void EvidenceCaptures::finish(Finding& f) {
         v.wire_len = fr.wire_len;
         const ParseStatus st = parse_packet(fr.data.data(), static_cast<std::uint32_t>(fr.data.size()), fr.link, v, decap_);
         const bool tcp = st == ParseStatus::kOk || st == ParseStatus::kBadTcpOption;
-        if (!f.plot.empty() && (tcp || st == ParseStatus::kIcmpQuote)) {
+        if (f.drawn() && (tcp || st == ParseStatus::kIcmpQuote)) {
             plotted.push_back(plot::packet_from_view(v, tcp, f.client_is_lo, decap_.tunnel_in_key));
             plotted.back().left_out_before = f.gaps[i];
         }
@@ -410,7 +404,7 @@ void EvidenceCaptures::finish(Finding& f) {
     }
     f.frames.clear();
     f.frames.shrink_to_fit();
-    if (!f.plot.empty()) draw(f, plotted);
+    if (f.drawn()) draw(f, plotted);
     if (!capture) return;
     if (!out.close(error)) {
         errors.push_back(error);

@@ -5,6 +5,7 @@
 namespace tcpsleuth::probe {
 
 ProbeJob::~ProbeJob() {
+    cancel_ = true;
     if (thread_.joinable()) thread_.join();
 }
 
@@ -12,6 +13,8 @@ bool ProbeJob::start(Target target, Run run, Done done) {
     if (busy()) return false;
     done_ = std::move(done);
     finished_ = false;
+    cancel_ = false;
+    run.limits.cancel = &cancel_;
     thread_ = std::thread([this, target = std::move(target), run = std::move(run)]() mutable {
         std::vector<std::string> findings, lines;
         const RunEnd end = run_probe(target, run, [&](const std::string&, const TestResult& r) {

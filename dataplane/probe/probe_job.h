@@ -18,6 +18,7 @@ public:
     // "packets_sent", "seconds", "budget_ran_out"}; or an error message.
     using Done = std::function<void(bool ok, std::string json_or_error)>;
 
+    // A probe still running is cancelled: it stops at its next send or wait (about a second).
     ~ProbeJob();
     bool busy() const noexcept { return thread_.joinable(); }
     // False when one is running already.
@@ -28,6 +29,7 @@ public:
 private:
     std::thread thread_;
     std::atomic<bool> finished_{false};
+    std::atomic<bool> cancel_{false};  // set when the daemon stops: the probe ends at its next send
     bool ok_ = false;
     std::string result_;
     Done done_;

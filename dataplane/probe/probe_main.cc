@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config/daemon_config.h"
 #include "dataplane/probe/probe_run.h"
 #include "inspectors/output/event_format.h"
 
@@ -90,17 +91,10 @@ int parse_options(int argc, char** argv, Options& o) {
         } else if (a == "--tests") {
             const char* v = value();
             if (v == nullptr) return std::fprintf(stderr, "tcpsleuth probe: --tests needs a list\n"), 1;
-            o.tests.clear();
-            std::string list = v;
-            for (std::size_t at = 0; at <= list.size();) {
-                const std::size_t comma = std::min(list.find(',', at), list.size());
-                const std::string t = list.substr(at, comma - at);
-                if (t != "options" && t != "ecn" && t != "pmtu" && t != "rst" && t != "seq" && t != "idle") {
-                    std::fprintf(stderr, "tcpsleuth probe: unknown test '%s' (options, ecn, pmtu, rst, seq, idle)\n", t.c_str());
-                    return 1;
-                }
-                o.tests.push_back(t);
-                at = comma + 1;
+            std::string why;
+            if (!parse_probe_tests(v, o.tests, why)) {
+                std::fprintf(stderr, "tcpsleuth probe: --tests: %s\n", why.c_str());
+                return 1;
             }
         } else if (a == "--rate" || a == "--max-packets" || a == "--max-hops" || a == "--wait" || a == "--max-idle") {
             const char* v = value();

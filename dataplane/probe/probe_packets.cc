@@ -1,3 +1,4 @@
+#include "dataplane/packet/byte_order.h"
 #include "dataplane/probe/probe_packets.h"
 
 #include <algorithm>
@@ -15,8 +16,6 @@ void put32(std::vector<std::uint8_t>& v, std::size_t at, std::uint32_t x) {
     put16(v, at, static_cast<std::uint16_t>(x >> 16));
     put16(v, at + 2, static_cast<std::uint16_t>(x));
 }
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-std::uint32_t get32(const std::uint8_t* p) { return std::uint32_t{get16(p)} << 16 | get16(p + 2); }
 
 }  // namespace
 
@@ -100,19 +99,19 @@ bool parse_icmp(const std::uint8_t* p, std::size_t len, bool v6, Icmp& out) noex
         out.time_exceeded = out.type == 11 && out.code == 0;
         out.unreachable = out.type == 3 && out.code != 4;
         out.too_big = out.type == 3 && out.code == 4;
-        if (out.too_big) out.mtu = get16(p + 6);
+        if (out.too_big) out.mtu = load_be16(p + 6);
         if (out.type == 3 || out.type == 11) quote_words = std::size_t{p[5]} * 4;
     } else {
         out.echo_reply = out.type == 129;
         out.time_exceeded = out.type == 3 && out.code == 0;
         out.unreachable = out.type == 1;
         out.too_big = out.type == 2;
-        if (out.too_big) out.mtu = get32(p + 4);
+        if (out.too_big) out.mtu = load_be32(p + 4);
         if (out.type == 1 || out.type == 3) quote_words = std::size_t{p[4]} * 8;
     }
     if (out.echo_reply) {
-        out.echo_id = get16(p + 4);
-        out.echo_seq = get16(p + 6);
+        out.echo_id = load_be16(p + 4);
+        out.echo_seq = load_be16(p + 6);
         return true;
     }
     if (!out.time_exceeded && !out.unreachable && !out.too_big) return true;
@@ -125,7 +124,7 @@ bool parse_icmp(const std::uint8_t* p, std::size_t len, bool v6, Icmp& out) noex
         if (qlen < 20 || (q[0] >> 4) != 4) return true;
         l4 = static_cast<std::size_t>(q[0] & 0x0f) * 4;
         out.ecn = q[1] & 3;
-        out.quoted_ip_len = get16(q + 2);
+        out.quoted_ip_len = load_be16(q + 2);
         out.proto = q[9];
         std::memcpy(out.src.data(), q + 12, 4);
         std::memcpy(out.dst.data(), q + 16, 4);
@@ -133,7 +132,7 @@ bool parse_icmp(const std::uint8_t* p, std::size_t len, bool v6, Icmp& out) noex
         if (qlen < 40 || (q[0] >> 4) != 6) return true;
         l4 = 40;
         out.ecn = static_cast<std::uint8_t>((q[1] >> 4) & 3);
-        out.quoted_ip_len = get16(q + 4);
+        out.quoted_ip_len = load_be16(q + 4);
         out.proto = q[6];
         std::memcpy(out.src.data(), q + 8, 16);
         std::memcpy(out.dst.data(), q + 24, 16);
@@ -143,12 +142,12 @@ bool parse_icmp(const std::uint8_t* p, std::size_t len, bool v6, Icmp& out) noex
     const std::uint8_t* t = q + l4;
     const std::size_t tlen = qlen - l4;
     if (out.proto == 1 || out.proto == 58) {  // a quoted echo request: its id and sequence
-        if (tlen >= 8) out.echo_id = get16(t + 4), out.echo_seq = get16(t + 6);
+        if (tlen >= 8) out.echo_id = load_be16(t + 4), out.echo_seq = load_be16(t + 6);
         return true;
     }
     if (out.proto != 6) return true;
-    if (tlen >= 4) out.has_ports = true, out.sport = get16(t), out.dport = get16(t + 2);
-    if (tlen >= 8) out.has_seq = true, out.seq = get32(t + 4);
+    if (tlen >= 4) out.has_ports = true, out.sport = load_be16(t), out.dport = load_be16(t + 2);
+    if (tlen >= 8) out.has_seq = true, out.seq = load_be32(t + 4);
     if (tlen >= 14) out.has_flags = true, out.flags = t[13];
     if (tlen >= 13) {
         const std::size_t hlen = static_cast<std::size_t>(t[12] >> 4) * 4;

@@ -1,3 +1,4 @@
+#include "dataplane/packet/byte_order.h"
 #include "dataplane/probe/raw_path.h"
 
 #include <arpa/inet.h>
@@ -11,13 +12,6 @@
 #include <thread>
 
 namespace tcpsleuth::probe {
-namespace {
-
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-std::uint32_t get32(const std::uint8_t* p) { return std::uint32_t{get16(p)} << 16 | get16(p + 2); }
-
-}  // namespace
-
 std::string address_text(const Address& a, bool v6) {
     char buf[INET6_ADDRSTRLEN] = {};
     inet_ntop(v6 ? AF_INET6 : AF_INET, a.data(), buf, sizeof buf);
@@ -109,7 +103,7 @@ int RawPath::route_mtu() const {
 }
 
 bool RawPath::pace() {
-    if (sent_ >= limits_.max_packets) {
+    if (sent_ >= limits_.max_packets || limits_.cancelled()) {
         ++refused_;
         return false;
     }
@@ -194,12 +188,12 @@ bool RawPath::read_tcp(Arrival& a) {
     const std::uint8_t* t = read(tcp_fd_, buf, sizeof buf, 20, a, len);
     if (t == nullptr) return false;
     a.icmp = false;
-    a.sport = get16(t);
-    a.dport = get16(t + 2);
-    a.seq = get32(t + 4);
-    a.ack = get32(t + 8);
+    a.sport = load_be16(t);
+    a.dport = load_be16(t + 2);
+    a.seq = load_be32(t + 4);
+    a.ack = load_be32(t + 8);
     a.flags = t[13];
-    a.window = get16(t + 14);
+    a.window = load_be16(t + 14);
     const std::size_t hlen = static_cast<std::size_t>(t[12] >> 4) * 4;
     a.options = TcpOptions{};
     if (hlen > 20 && hlen <= len) parse_tcp_options(std::span<const std::uint8_t>(t + 20, hlen - 20), a.options);

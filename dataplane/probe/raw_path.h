@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -20,6 +21,9 @@ namespace tcpsleuth::probe {
 struct Limits {
     double rate_pps = 20;            // packets per second, every kind together
     std::uint32_t max_packets = 600;  // in all; sends beyond it are refused
+    // Set by another thread (a daemon stopping): no more sends, the tests end at their next.
+    const std::atomic<bool>* cancel = nullptr;
+    bool cancelled() const noexcept { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
 };
 
 // What arrived from the path.

@@ -12,8 +12,6 @@
 namespace tcpsleuth {
 namespace {
 
-std::string esc(std::string_view s) { return xml_escape(s); }
-
 std::string num(std::uint64_t v) { return std::to_string(v); }
 
 // "mtu.blackhole" -> "mtu-blackhole": an id fragment.
@@ -54,10 +52,10 @@ std::string Report::html(const RunInfo& run, const CoreCounters& c, const HtmlPa
 
     add("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     add("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    add("<title>tcpsleuth report: " + esc(run.input) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n");
-    add("<h1>tcpsleuth report</h1>\n<p class=\"meta\">" + esc(run.input));
+    add("<title>tcpsleuth report: " + xml_escape(run.input) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n");
+    add("<h1>tcpsleuth report</h1>\n<p class=\"meta\">" + xml_escape(run.input));
     if (run.first_ts_ns != 0) {
-        add(" · " + esc(format_timestamp(run.first_ts_ns)) + " to " + esc(format_timestamp(run.last_ts_ns)));
+        add(" · " + xml_escape(format_timestamp(run.first_ts_ns)) + " to " + xml_escape(format_timestamp(run.last_ts_ns)));
     }
     add("</p>\n");
 
@@ -65,7 +63,7 @@ std::string Report::html(const RunInfo& run, const CoreCounters& c, const HtmlPa
     add("<section id=\"summary\">\n<h2>Summary</h2>\n<table>\n");
     std::snprintf(buf, sizeof buf, "%.3f s", span);
     const auto row = [&](const std::string& k, const std::string& v) {
-        add("<tr><th>" + esc(k) + "</th><td>" + esc(v) + "</td></tr>\n");
+        add("<tr><th>" + xml_escape(k) + "</th><td>" + xml_escape(v) + "</td></tr>\n");
     };
     row("packets", num(c.get(Counter::kRxPackets)) + " (" + num(c.get(Counter::kRxBytes)) + " bytes) over " + buf);
     row("TCP flows", num(c.get(Counter::kFlowCreated)) + " (" + num(c.get(Counter::kFlowMidstream)) + " joined mid-stream)");
@@ -98,37 +96,37 @@ std::string Report::html(const RunInfo& run, const CoreCounters& c, const HtmlPa
     } else {
         add("<nav><ul>\n");
         for (const auto* k : kinds) {
-            add("<li><a href=\"#" + anchor(k->first) + "\">" + esc(k->first) + "</a> <span class=\"sev sev-" +
+            add("<li><a href=\"#" + anchor(k->first) + "\">" + xml_escape(k->first) + "</a> <span class=\"sev sev-" +
                 std::string(to_string(k->second.worst)) + "\">" + std::string(to_string(k->second.worst)) + "</span> " +
                 num(k->second.count) + "</li>\n");
         }
         add("</ul></nav>\n");
-        if (!parts.plots_note.empty()) add("<p class=\"more\">" + esc(parts.plots_note) + "</p>\n");
+        if (!parts.plots_note.empty()) add("<p class=\"more\">" + xml_escape(parts.plots_note) + "</p>\n");
     }
     for (const auto* k : kinds) {
         const std::string& name = k->first;
         const Kind& kind = k->second;
-        add("<section class=\"diagnosis\" id=\"" + anchor(name) + "\">\n<h2>" + esc(name) + " <span class=\"sev sev-" +
+        add("<section class=\"diagnosis\" id=\"" + anchor(name) + "\">\n<h2>" + xml_escape(name) + " <span class=\"sev sev-" +
             std::string(to_string(kind.worst)) + "\">" + std::string(to_string(kind.worst)) + "</span></h2>\n");
         add("<p>" + num(kind.count) + " finding" + (kind.count == 1 ? "" : "s") + " in " + num(kind.flows.size()) + " flow" +
             (kind.flows.size() == 1 ? "" : "s") + ".</p>\n");
-        add("<div class=\"advice\"><strong>What to do:</strong> " + esc(kind_advice(name)) + "</div>\n");
+        add("<div class=\"advice\"><strong>What to do:</strong> " + xml_escape(kind_advice(name)) + "</div>\n");
         const auto kept = kept_.find(name);
         std::size_t shown = 0;
         if (kept != kept_.end()) {
             for (const Kept& f : kept->second) {
                 const Event& e = f.event;
                 ++shown;
-                add("<article class=\"finding\" id=\"" + anchor(name) + "-" + num(shown) + "\" data-event=\"" + esc(name) +
+                add("<article class=\"finding\" id=\"" + anchor(name) + "-" + num(shown) + "\" data-event=\"" + xml_escape(name) +
                     "\" data-flow=\"" + num(e.flow_id) + "\" data-plot=\"" + (f.files.plot != 0 ? "yes" : "no") + "\">\n");
-                add("<h3>" + esc(event_summary(e)) + "</h3>\n<p class=\"meta\"><span class=\"sev sev-" +
+                add("<h3>" + xml_escape(event_summary(e)) + "</h3>\n<p class=\"meta\"><span class=\"sev sev-" +
                     std::string(to_string(e.severity)) + "\">" + std::string(to_string(e.severity)) + "</span> confidence " +
                     std::string(to_string(e.confidence)) + " · where " + std::string(to_string(e.where)) + " · " +
-                    esc(format_timestamp(e.ts_ns)));
+                    xml_escape(format_timestamp(e.ts_ns)));
                 if (e.flow_id != 0) {
                     const FlowEndpoints p = endpoints(e);
-                    add(" · flow " + num(e.flow_id) + ": client " + esc(p.client) + ":" + num(p.client_port) + " → server " +
-                        esc(p.server) + ":" + num(p.server_port));
+                    add(" · flow " + num(e.flow_id) + ": client " + xml_escape(p.client) + ":" + num(p.client_port) + " → server " +
+                        xml_escape(p.server) + ":" + num(p.server_port));
                 }
                 add("</p>\n");
                 if (e.packets.count != 0) {
@@ -139,10 +137,10 @@ std::string Report::html(const RunInfo& run, const CoreCounters& c, const HtmlPa
                 }
                 if (!f.files.pcap.empty()) {
                     const std::string link = parts.link_of ? parts.link_of(f.files.pcap) : f.files.pcap;
-                    add("<p><a class=\"evidence-pcap\" href=\"" + esc(link) + "\">Evidence capture (pcapng)</a></p>\n");
+                    add("<p><a class=\"evidence-pcap\" href=\"" + xml_escape(link) + "\">Evidence capture (pcapng)</a></p>\n");
                 }
                 if (const std::string advice = event_advice(e); advice != kind_advice(name)) {
-                    add("<div class=\"advice\">" + esc(advice) + "</div>\n");
+                    add("<div class=\"advice\">" + xml_escape(advice) + "</div>\n");
                 }
                 if (f.files.plot != 0 && parts.plot_svg) {
                     if (const std::string svg = parts.plot_svg(f.files.plot); !svg.empty()) {
@@ -163,8 +161,8 @@ std::string Report::html(const RunInfo& run, const CoreCounters& c, const HtmlPa
         add("<section id=\"servers\">\n<h2>By server</h2>\n<table>\n<tr><th>server</th><th>diagnosis</th><th>flows</th><th>clients</th></tr>\n");
         for (const auto& [server, path] : paths_) {
             for (const auto& [kind, ids] : path.kinds) {
-                add("<tr><td>" + esc(server) + "</td><td><a href=\"#" + anchor(kind) + "\">" + esc(kind) + "</a></td><td class=\"n\">" +
-                    num(ids.size()) + "</td><td>" + esc(report_detail::networks_phrase(path.networks.at(kind))) + "</td></tr>\n");
+                add("<tr><td>" + xml_escape(server) + "</td><td><a href=\"#" + anchor(kind) + "\">" + xml_escape(kind) + "</a></td><td class=\"n\">" +
+                    num(ids.size()) + "</td><td>" + xml_escape(report_detail::networks_phrase(path.networks.at(kind))) + "</td></tr>\n");
             }
         }
         add("</table>\n</section>\n");
@@ -176,16 +174,16 @@ std::string Report::html(const RunInfo& run, const CoreCounters& c, const HtmlPa
             for (const auto& [kind, n] : r->kinds) {
                 kinds_text += (kinds_text.empty() ? "" : ", ") + kind + (n > 1 ? " ×" + num(n) : "");
             }
-            add("<tr><td class=\"n\">" + num(r->id) + "</td><td>" + esc(r->client) + "</td><td>" + esc(r->server) +
-                (r->app.empty() ? "" : " (" + esc(r->app) + ")") + "</td><td>" + esc(kinds_text) + "</td></tr>\n");
+            add("<tr><td class=\"n\">" + num(r->id) + "</td><td>" + xml_escape(r->client) + "</td><td>" + xml_escape(r->server) +
+                (r->app.empty() ? "" : " (" + xml_escape(r->app) + ")") + "</td><td>" + xml_escape(kinds_text) + "</td></tr>\n");
         }
         add("</table>\n</section>\n");
     }
     add("<section id=\"counters\">\n<h2>Counters</h2>\n<table>\n");
     for (const std::string_view prefix : {"parse.", "decap.", "flow.", "icmp.", "tcp.", "payload.", "events."}) {
         for (const CounterInfo* info : report_detail::nonzero(c, prefix)) {
-            add("<tr><th><code>" + esc(info->name) + "</code></th><td class=\"n\">" + num(c.get(info->id)) + "</td><td>" +
-                esc(info->help) + "</td></tr>\n");
+            add("<tr><th><code>" + xml_escape(info->name) + "</code></th><td class=\"n\">" + num(c.get(info->id)) + "</td><td>" +
+                xml_escape(info->help) + "</td></tr>\n");
         }
     }
     add("</table>\n");

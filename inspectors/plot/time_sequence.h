@@ -137,8 +137,4 @@ struct Model {
 Model plot_model(const Input& in);
 std::string render_svg(const Model& m);
 
-// Whether a plot is drawn for `e`: a warning or worse naming a flow or packets (as evidence
-// captures are cut); the sensor's own findings have no packets to draw.
-bool wants_plot(const Event& e) noexcept;
-
 }  // namespace tcpsleuth::plot

@@ -9,14 +9,12 @@
 
 #include "dataplane/packet/packet_view.h"
 #include "inspectors/flow/flow_key.h"
+#include "inspectors/flow/tcp_state.h"
 #include "inspectors/output/event_format.h"
 #include "inspectors/plot/time_sequence.h"
 
 namespace tcpsleuth::plot {
 namespace {
-
-// RFC 7323 section 2.3: a shift above 14 is used as 14.
-constexpr int kMaxWscale = 14;
 
 double seconds(std::uint64_t ns, std::uint64_t origin) {
     return ns >= origin ? static_cast<double>(ns - origin) / 1e9 : -static_cast<double>(origin - ns) / 1e9;
@@ -180,10 +178,6 @@ Packet packet_from_view(const PacketView& v, bool tcp, bool client_is_lo, bool t
     return p;
 }
 
-bool wants_plot(const Event& e) noexcept {
-    return e.severity >= Severity::kWarning && (e.flow_id != 0 || e.packets.count != 0);
-}
-
 Model plot_model(const Input& in) {
     Model m;
     const Event& e = in.event;
@@ -245,7 +239,7 @@ Model plot_model(const Input& in) {
         if (!p.tcp) continue;
         if (p.from_client == side && first_of_side == nullptr) first_of_side = &p;
         if (p.flags & kSyn) {
-            scale_of[p.from_client ? 0 : 1] = p.wscale < 0 ? -1 : std::min<int>(p.wscale, kMaxWscale);
+            scale_of[p.from_client ? 0 : 1] = p.wscale < 0 ? -1 : std::min<int>(p.wscale, DirState::kMaxWscale);  // RFC 7323 2.3
             if (p.from_client == side && !m.isn_seen) {
                 base = p.seq + 1;
                 m.isn_seen = true;
@@ -277,7 +271,7 @@ Model plot_model(const Input& in) {
         }
         if (p.from_client == side) {
             const std::uint32_t len = p.payload + ((p.flags & kSyn) ? 1u : 0u) + ((p.flags & kFin) ? 1u : 0u);
-            const std::int64_t lo = (p.flags & kSyn) ? rel(p.seq) : rel(p.seq);
+            const std::int64_t lo = rel(p.seq);  // a SYN occupies [ISN, ISN + 1): -1 to 0
             if (len != 0) {
                 Segment s{p.number, t, lo, lo + len, p.ip_len, p.flags, lo < sent_hi, ev};
                 m.segments.push_back(s);

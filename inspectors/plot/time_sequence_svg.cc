@@ -42,8 +42,6 @@ std::string fmt(const char* f, auto... args) {
     return out;
 }
 
-std::string escape(const std::string& s) { return xml_escape(s); }
-
 // Lines of at most `width` characters, broken at spaces; at most `max_lines`, the last cut
 // with an ellipsis.
 std::vector<std::string> wrap(const std::string& text, std::size_t width, std::size_t max_lines) {
@@ -167,7 +165,7 @@ void draw_time_axis(Svg& svg, const Model& m, const TimeAxis& tx, double top, do
             last_x = x;
             svg.add(fmt(R"~(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e4e4e4"/>)~", x, top, x, bottom));
             svg.add(fmt(R"~(<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11">%s</text>)~", x, bottom + 15,
-                        escape(time_label(t, step)).c_str()));
+                        xml_escape(time_label(t, step)).c_str()));
         }
     }
     for (const Break& b : m.breaks) {
@@ -179,7 +177,7 @@ void draw_time_axis(Svg& svg, const Model& m, const TimeAxis& tx, double top, do
         }
         // Along the band, so a short cut's label does not cover its neighbours.
         svg.add(fmt(R"~(<text transform="translate(%.1f %.1f) rotate(-90)" text-anchor="middle" font-size="11" fill="#444">+%s cut</text>)~",
-                    (x0 + x1) / 2 + 4, top + height / 2, escape(time_label(b.t1 - b.t0, nice_step(b.t1 - b.t0))).c_str()));
+                    (x0 + x1) / 2 + 4, top + height / 2, xml_escape(time_label(b.t1 - b.t0, nice_step(b.t1 - b.t0))).c_str()));
         svg.add("</g>");
     }
     svg.add(fmt(R"~(<text x="%.1f" y="%.1f" text-anchor="middle" font-size="12">time since the first packet drawn%s</text>)~",
@@ -193,10 +191,10 @@ void draw_value_axis(Svg& svg, const ValueAxis& vy, double top, double height, b
         svg.add(fmt(R"~(<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e4e4e4"/>)~", kLeft, y, kLeft + kPlotWidth, y));
         const std::string label = bytes ? bytes_label(v, step) : fmt("%.0f", v);
         svg.add(fmt(R"~(<text x="%.1f" y="%.1f" text-anchor="end" font-size="11">%s</text>)~", kLeft - 6, y + 4,
-                    escape(label).c_str()));
+                    xml_escape(label).c_str()));
     }
     svg.add(fmt(R"~(<text transform="translate(%.1f %.1f) rotate(-90)" text-anchor="middle" font-size="12">%s</text>)~",
-                kLeft - 62, top + height / 2, escape(title).c_str()));
+                kLeft - 62, top + height / 2, xml_escape(title).c_str()));
 }
 
 // Rings around the evidence packets, each labelled with its number; a label close to the
@@ -290,7 +288,7 @@ void draw_finding_spans(Svg& svg, const Model& m, const TimeAxis& tx, double top
         svg.add(fmt(R"~(<path d="M%.1f %.1f v-6 H%.1f v6" fill="none" stroke="%s" stroke-width="1.5"/>)~", x0, y + 6, x1, kInk));
         const double mid = std::clamp((x0 + x1) / 2, kLeft + 60, kLeft + kPlotWidth - 60);
         svg.add(fmt(R"~(<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11" font-weight="bold">%s</text></g>)~", mid,
-                    y - 4, escape(s.label).c_str()));
+                    y - 4, xml_escape(s.label).c_str()));
     }
 }
 
@@ -369,7 +367,7 @@ void draw_size_panel(Svg& svg, const Model& m, const TimeAxis& tx, double top) {
                         kPlotWidth, std::max(y1 - y0, 2.0), kPurple));
         }
         svg.add(fmt(R"~(<text x="%.1f" y="%.1f" font-size="11" font-weight="bold">%s</text></g>)~", kLeft + 6, y0 - 4,
-                    escape(b.label).c_str()));
+                    xml_escape(b.label).c_str()));
     }
     for (const Segment& s : m.segments) {
         if (s.ip_len == 0 || (s.flags & 0x02) != 0) continue;  // SYNs have no data size to judge
@@ -385,7 +383,7 @@ void draw_legend(Svg& svg, const Model& m, double top) {
     double y = top + 4;
     const auto entry = [&](const std::string& symbol, const std::string& text) {
         svg.add(fmt(R"~(<g transform="translate(%.1f %.1f)">%s<text x="26" y="4" font-size="11">%s</text></g>)~", kLegendX, y,
-                    symbol.c_str(), escape(text).c_str()));
+                    symbol.c_str(), xml_escape(text).c_str()));
         y += 20;
     };
     const auto any_seg = [&](bool retx) {
@@ -433,7 +431,7 @@ void draw_legend(Svg& svg, const Model& m, double top) {
         std::string attrs = note.attrs;
         for (const std::string& l : wrap(note.text, 36, 4)) {
             svg.add(fmt(R"~(<text%s x="%.1f" y="%.1f" font-size="10" fill="#555">%s</text>)~", attrs.c_str(), kLegendX, y,
-                        escape(l).c_str()));
+                        xml_escape(l).c_str()));
             attrs.clear();
             y += 13;
         }
@@ -451,14 +449,14 @@ std::string render_svg(const Model& m) {
     const double height = top + kPlotHeight + 48 + (sizes ? kSizePanelHeight + 28 : 0) + 12;
     svg.add(fmt(R"~(<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" role="img">)~",
                 kWidth, height, kWidth, height));
-    svg.add("<title>" + escape(m.title) + "</title>");
+    svg.add("<title>" + xml_escape(m.title) + "</title>");
     svg.add(fmt(R"~(<rect width="%.0f" height="%.0f" fill="#ffffff"/>)~", kWidth, height));
     double y = 26;
     for (const std::string& l : title) {
-        svg.add(fmt(R"~(<text x="16" y="%.1f" font-size="14" font-weight="bold" fill="%s">%s</text>)~", y, kInk, escape(l).c_str()));
+        svg.add(fmt(R"~(<text x="16" y="%.1f" font-size="14" font-weight="bold" fill="%s">%s</text>)~", y, kInk, xml_escape(l).c_str()));
         y += 18;
     }
-    svg.add(fmt(R"~(<text x="16" y="%.1f" font-size="12" fill="#555">%s</text>)~", y + 2, escape(m.subtitle).c_str()));
+    svg.add(fmt(R"~(<text x="16" y="%.1f" font-size="12" fill="#555">%s</text>)~", y + 2, xml_escape(m.subtitle).c_str()));
     const TimeAxis tx(m);
     draw_main(svg, m, tx, top);
     if (sizes) draw_size_panel(svg, m, tx, top + kPlotHeight + 48);

@@ -325,8 +325,17 @@ def from_the_daemon(path, tcpsleuth, problems):
             r = subprocess.run(ctl + ["probe", f"198.18.2.2:{PORT}", "--tests", "rst"], capture_output=True, text=True, timeout=120)
             if r.returncode != 0 or "answered the SYN with a SYN-ACK" not in r.stdout:
                 problems.append(f"tcpsleuthctl probe HOST:PORT: exit {r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
+            # A stop during a long probe (idle: up to four minutes) cancels it instead of waiting.
+            long_probe = subprocess.Popen(ctl + ["probe", f"198.18.2.2:{PORT}", "--tests", "idle"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)
+        stop = time.time()
         subprocess.run(ctl + ["shutdown"], capture_output=True, timeout=30)
         sensor.wait(timeout=30)
+        if time.time() - stop > 10:
+            problems.append(f"the sensor took {time.time() - stop:.1f} s to stop ([probe] {enabled})")
+        if enabled == "true":
+            long_probe.wait(timeout=10)
 
 
 def bounds(path, tcpsleuth, problems):

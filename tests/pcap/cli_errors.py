@@ -63,7 +63,7 @@ check(["analyze", cut, "--min-confidence", "certain"], 1, ["low, medium or high"
 check(["frobnicate"], 1, ["unknown command"])
 # probe: usage errors and targets refused before any packet is sent (the lab probes for real).
 check(["probe"], 1, ["no target"])
-check(["probe", "198.18.2.2", "--tests", "traceroute"], 1, ["unknown test 'traceroute'"])
+check(["probe", "198.18.2.2", "--tests", "traceroute"], 1, ['unknown test "traceroute"'])
 check(["probe", "198.18.2.2", "--max-idle", "1"], 1, ["--max-idle must be a number from 2 to 3600"])
 check(["probe", "198.18.2.2", "--rate", "0"], 1, ["--rate must be a number from 1 to 1000"])
 check(["probe", "198.18.2.2:99999"], 2, ["port '99999'"])
